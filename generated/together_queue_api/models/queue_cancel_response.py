@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..models.queue_cancel_response_status import QueueCancelResponseStatus
+
+T = TypeVar("T", bound="QueueCancelResponse")
+
+
+@_attrs_define
+class QueueCancelResponse:
+    status: QueueCancelResponseStatus
+    """ Job status after the cancel attempt. Only pending jobs can be
+    canceled. If the job is already running, done, or failed, the status
+    is returned unchanged.
+     """
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        status = self.status.value
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "status": status,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        d = dict(src_dict)
+        status = QueueCancelResponseStatus(d.pop("status"))
+
+        queue_cancel_response = cls(
+            status=status,
+        )
+
+        queue_cancel_response.additional_properties = d
+        return queue_cancel_response
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

@@ -1,0 +1,71 @@
+"""Every workflow of the project is a nox session; a bare `nox` runs what CI needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+nox.options.sessions = [
+    "lint",
+    "typecheck",
+    "validate_spec",
+    "check_generated",
+    "tests",
+]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+PYTHON = "3.11"
+LINTED = ["overlay", "tests", "tools", "noxfile.py"]
+
+
+def _install_project(session: nox.Session, extras: str = "emulator") -> None:
+    session.install("-e", f".[{extras}]" if extras else ".")
+
+
+@nox.session(python=PYTHON)
+def generate(session: nox.Session) -> None:
+    """Regenerate generated/together_queue_api from openapi.yaml and generator-config.yml."""
+    session.install("-r", "requirements/codegen.txt")
+    session.run("python", "tools/codegen.py", "generate")
+
+
+@nox.session(python=PYTHON)
+def check_generated(session: nox.Session) -> None:
+    """Fail with a diff when generated/ differs from a fresh generation."""
+    session.install("-r", "requirements/codegen.txt")
+    session.run("python", "tools/codegen.py", "check")
+
+
+@nox.session(python=PYTHON)
+def validate_spec(session: nox.Session) -> None:
+    """Validate openapi.yaml with openapi-spec-validator."""
+    session.install("-r", "requirements/spec.txt")
+    session.run("openapi-spec-validator", "openapi.yaml")
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Ruff lint and format check on the hand-written code."""
+    session.install("-r", "requirements/lint.txt")
+    session.run("ruff", "check", *LINTED)
+    session.run("ruff", "format", "--check", *LINTED)
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the overlay and the tests."""
+    session.install("-r", "requirements/lint.txt", "-r", "requirements/test.txt")
+    _install_project(session)
+    session.run("mypy", "--strict", "overlay/together_queue")
+    session.run("mypy", "--strict", "tests")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Unit and integration tests (integration talks HTTP to the emulator on loopback)."""
+    session.install("-r", "requirements/test.txt", "-r", "requirements/codegen.txt")
+    _install_project(session)
+    session.run("pytest", *session.posargs)
