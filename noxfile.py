@@ -56,7 +56,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the overlay and the tests."""
+    """Type-check the overlay and the tests with mypy --strict."""
     session.install("-r", "requirements/lint.txt", "-r", "requirements/test.txt")
     _install_project(session)
     session.run("mypy", "--strict", "overlay/together_queue")
