@@ -1,0 +1,260 @@
+"""The four operations as I/O-free calls, built and parsed through the generated code.
+
+A `Call` holds everything needed to send one request and turn its response
+into a value or a typed error. The sync and async clients only differ in how
+they send it; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
+
+import attrs
+import httpx
+from together_queue_api.api.queue import (
+    cancel_queue_job,
+    get_queue_job_status,
+    get_queue_metrics,
+    submit_queue_job,
+)
+from together_queue_api.models import (
+    QueueCancelRequest,
+    QueueCancelResponse,
+    QueueError,
+    QueueJobRequest,
+    QueueJobRequestInfo,
+    QueueJobRequestPayload,
+    QueueJobResponse,
+    QueueJobStatusResponse,
+    QueueMetricsResponse,
+)
+from together_queue_api.types import UNSET, Unset
+
+from together_queue._models import (
+    KNOWN_CANCEL_STATUSES,
+    KNOWN_STATUSES,
+    CancelResult,
+    InvalidField,
+    JobStatus,
+    QueueMetrics,
+)
+from together_queue._retry import Operation
+from together_queue.errors import (
+    APIStatusError,
+    ResponseValidationError,
+    ServerError,
+    SubmitOutcomeUnknown,
+    status_error_class,
+)
+
+T = TypeVar("T")
+# Exceptions the generated `from_dict` methods raise on a body of the wrong shape.
+_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
+
+
+@attrs.frozen
+class Call(Generic[T]):
+    """One request, ready to send, with the function that interprets its response."""
+
+    operation: Operation
+    model: str
+    method: str
+    path: str
+    kwargs: dict[str, Any]
+    parse: Callable[[httpx.Response], T]
+
+    def request_kwargs(self, base_url: str, headers: Mapping[str, str]) -> dict[str, Any]:
+        """Arguments for `httpx.Client.request`, with the absolute URL and extra headers."""
+        kwargs = dict(self.kwargs)
+        kwargs["method"] = self.method
+        kwargs["url"] = base_url + self.path
+        kwargs["headers"] = {**kwargs.get("headers", {}), **headers}
+        return kwargs
+
+
+def _from_generated(kwargs: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    kwargs = dict(kwargs)
+    method = str(kwargs.pop("method")).upper()
+    path = str(kwargs.pop("url"))
+    return method, path, kwargs
+
+
+def submit_call(
+    model: str,
+    payload: Mapping[str, Any],
+    priority: int,
+    info: Mapping[str, Any] | None,
+) -> Call[str]:
+    """POST /queue/submit; the parsed value is the new request id."""
+    body = QueueJobRequest(
+        model=model,
+        payload=QueueJobRequestPayload.from_dict(payload),
+        priority=priority,
+        info=QueueJobRequestInfo.from_dict(info) if info is not None else UNSET,
+    )
+    method, path, kwargs = _from_generated(submit_queue_job._get_kwargs(body=body))
+
+    def parse(response: httpx.Response) -> str:
+        if response.status_code >= 500:
+            error = _status_error(response)
+            raise SubmitOutcomeUnknown(
+                f"submit to model {model!r} got HTTP {response.status_code} after the request "
+                "reached the service; the job may or may not exist. It was not resent to avoid "
+                "a duplicate (pass retry_submits=True to allow it)",
+                model=model,
+            ) from error
+        data = _expect_success(response)
+        parsed = _shape(QueueJobResponse.from_dict, data, response)
+        if isinstance(parsed.request_id, str) and parsed.request_id:
+            return parsed.request_id
+        if not isinstance(parsed.error, Unset):
+            raise _error_from_queue_error(response, parsed.error)
+        raise ResponseValidationError(
+            "submit answered without a requestId",
+            status_code=response.status_code,
+            body=response.text,
+        )
+
+    return Call(Operation.SUBMIT, model, method, path, kwargs, parse)
+
+
+def status_call(request_id: str, model: str) -> Call[JobStatus]:
+    """GET /queue/status."""
+    method, path, kwargs = _from_generated(
+        get_queue_job_status._get_kwargs(request_id=request_id, model=model)
+    )
+
+    def parse(response: httpx.Response) -> JobStatus:
+        data = _expect_success(response)
+        raw_status = data.get("status")
+        if not isinstance(raw_status, str):
+            raise _invalid(response, "status: expected a string")
+        # A status from a newer service must not crash the caller: parse the rest
+        # with a known placeholder, then keep the raw value.
+        shadow = data if raw_status in KNOWN_STATUSES else {**data, "status": "pending"}
+        parsed = _shape(QueueJobStatusResponse.from_dict, shadow, response)
+        try:
+            return JobStatus.from_generated(parsed, raw_status=raw_status)
+        except InvalidField as exc:
+            raise _invalid(response, str(exc)) from None
+
+    return Call(Operation.STATUS, model, method, path, kwargs, parse)
+
+
+def cancel_call(request_id: str, model: str) -> Call[CancelResult]:
+    """POST /queue/cancel; 409 (not pending) is an outcome, not an error."""
+    body = QueueCancelRequest(model=model, request_id=request_id)
+    method, path, kwargs = _from_generated(cancel_queue_job._get_kwargs(body=body))
+
+    def parse(response: httpx.Response) -> CancelResult:
+        data = _expect_success(response, also_ok=(409,))
+        raw_status = data.get("status")
+        if not isinstance(raw_status, str):
+            raise _invalid(response, "status: expected a string")
+        shadow = data if raw_status in KNOWN_CANCEL_STATUSES else {**data, "status": "canceled"}
+        _shape(QueueCancelResponse.from_dict, shadow, response)
+        return CancelResult(request_id=request_id, model=model, status=raw_status)
+
+    return Call(Operation.CANCEL, model, method, path, kwargs, parse)
+
+
+def metrics_call(model: str) -> Call[QueueMetrics]:
+    """GET /queue/metrics."""
+    method, path, kwargs = _from_generated(get_queue_metrics._get_kwargs(model=model))
+
+    def parse(response: httpx.Response) -> QueueMetrics:
+        data = _expect_success(response)
+        parsed = _shape(QueueMetricsResponse.from_dict, data, response)
+        try:
+            return QueueMetrics.from_generated(model, parsed)
+        except InvalidField as exc:
+            raise _invalid(response, str(exc)) from None
+
+    return Call(Operation.METRICS, model, method, path, kwargs, parse)
+
+
+# -- response helpers --------------------------------------------------------------
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        raise ResponseValidationError(
+            "response is not JSON", status_code=response.status_code, body=response.text
+        ) from None
+    if not isinstance(data, dict):
+        raise _invalid(response, f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _expect_success(response: httpx.Response, also_ok: tuple[int, ...] = ()) -> dict[str, Any]:
+    if response.status_code == 200 or response.status_code in also_ok:
+        return _json_object(response)
+    raise _status_error(response)
+
+
+def _shape(from_dict: Callable[[dict[str, Any]], T], data: dict[str, Any], r: httpx.Response) -> T:
+    try:
+        return from_dict(data)
+    except _SHAPE_ERRORS as exc:
+        detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise _invalid(r, f"body does not match the spec: {detail}") from None
+
+
+def _invalid(response: httpx.Response, message: str) -> ResponseValidationError:
+    return ResponseValidationError(message, status_code=response.status_code, body=response.text)
+
+
+def _status_error(response: httpx.Response) -> APIStatusError:
+    """The typed error for an error response; tolerant of bodies that are not QueueError."""
+    error: QueueError | None = None
+    try:
+        data = json.loads(response.content)
+        if isinstance(data, dict):
+            error = QueueError.from_dict(data)
+    except (*_SHAPE_ERRORS, ValueError):
+        error = None
+    if error is None:
+        return _make_status_error(response, code=None, message=None, param=None, type_=None)
+    return _error_from_queue_error(response, error)
+
+
+def _error_from_queue_error(response: httpx.Response, error: QueueError) -> APIStatusError:
+    def text(value: object) -> str | None:
+        return value if isinstance(value, str) else None
+
+    return _make_status_error(
+        response,
+        code=text(error.code),
+        message=text(error.message),
+        param=text(error.param),
+        type_=text(error.type_),
+    )
+
+
+def _make_status_error(
+    response: httpx.Response,
+    *,
+    code: str | None,
+    message: str | None,
+    param: str | None,
+    type_: str | None,
+) -> APIStatusError:
+    cls = status_error_class(response.status_code)
+    if response.status_code >= 500 and cls is not ServerError:  # pragma: no cover - guard
+        cls = ServerError
+    request = response.request
+    return cls(
+        status_code=response.status_code,
+        body=response.text,
+        code=code,
+        message=message,
+        param=param,
+        type=type_,
+        headers={k.lower(): v for k, v in response.headers.items()},
+        method=request.method,
+        url=str(request.url.copy_with(query=None)),
+    )

@@ -1,0 +1,136 @@
+"""Client configuration: API key, base URL, timeouts, and the rules that keep the key safe."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from typing import Final
+
+import attrs
+import httpx
+
+from together_queue._version import __version__
+from together_queue.errors import ConfigurationError, InsecureTransportError
+
+DEFAULT_BASE_URL: Final = "https://api.together.ai/v1"
+DEFAULT_TIMEOUT: Final = httpx.Timeout(60.0, connect=10.0)
+DEFAULT_MAX_RETRIES: Final = 2
+API_KEY_ENV: Final = "TOGETHER_API_KEY"
+BASE_URL_ENV: Final = "TOGETHER_BASE_URL"
+USER_AGENT: Final = f"together-queue/{__version__} (python; httpx/{httpx.__version__})"
+
+TimeoutTypes = float | httpx.Timeout | None
+
+
+@attrs.frozen(repr=False)
+class Secret:
+    """A string that never shows itself in `repr()` or `str()`."""
+
+    _value: str = attrs.field(alias="value")
+
+    def reveal(self) -> str:
+        """The secret itself, for the one place that must send it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
+@attrs.frozen
+class ClientConfig:
+    """Everything a client needs to talk to the service, resolved and checked."""
+
+    base_url: str
+    api_key: Secret | None = attrs.field(repr=lambda s: "'***'" if s else "None")
+    timeout: httpx.Timeout
+    max_retries: int
+    retry_submits: bool
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """Headers that carry the key; empty when there is no key (loopback only)."""
+        if self.api_key is None:
+            return {}
+        return {"Authorization": f"Bearer {self.api_key.reveal()}"}
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for `localhost` and any address in 127.0.0.0/8 or ::1."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def normalize_base_url(raw: str) -> str:
+    """Return `raw` without trailing slashes and ending in `/v1`.
+
+    Accepts both conventions the official SDKs use: `https://api.together.ai`
+    and `https://api.together.ai/v1`.
+    """
+    if not isinstance(raw, str) or not raw.strip():
+        raise ConfigurationError("base_url must be a non-empty URL such as https://api.together.ai")
+    url = httpx.URL(raw.strip())
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigurationError(f"base_url must be an http(s) URL with a host, got {raw!r}")
+    if url.query or url.fragment:
+        raise ConfigurationError(f"base_url must not carry a query or fragment, got {raw!r}")
+    path = url.path.rstrip("/")
+    if not path.endswith("/v1"):
+        path += "/v1"
+    return str(url.copy_with(path=path)).rstrip("/")
+
+
+def resolve_config(
+    *,
+    api_key: str | None,
+    base_url: str | None,
+    timeout: TimeoutTypes,
+    max_retries: int,
+    retry_submits: bool,
+    allow_insecure_http: bool,
+) -> ClientConfig:
+    """Fill arguments from the environment and check them; raise `ConfigurationError`."""
+    url = normalize_base_url(base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL)
+    parsed = httpx.URL(url)
+    loopback = is_loopback_host(parsed.host)
+
+    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+    if key is not None and not isinstance(key, str):
+        raise ConfigurationError("api_key must be a string")
+    key = key.strip() if key else None
+    if not key and not loopback:
+        raise ConfigurationError(
+            f"no API key for {parsed.host}: pass api_key=... or set the {API_KEY_ENV} "
+            "environment variable (get a key at https://api.together.ai/settings/api-keys)"
+        )
+    if key and parsed.scheme == "http" and not loopback and not allow_insecure_http:
+        raise InsecureTransportError(
+            f"refusing to send the API key in clear text to {parsed.host} over http://; "
+            "use https://, or pass allow_insecure_http=True if you really mean it"
+        )
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigurationError(f"max_retries must be an int >= 0, got {max_retries!r}")
+    return ClientConfig(
+        base_url=url,
+        api_key=Secret(key) if key else None,
+        timeout=to_timeout(timeout),
+        max_retries=max_retries,
+        retry_submits=bool(retry_submits),
+    )
+
+
+def to_timeout(timeout: TimeoutTypes) -> httpx.Timeout:
+    """An `httpx.Timeout` from seconds, an `httpx.Timeout`, or None (no timeout)."""
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    if timeout is None:
+        return httpx.Timeout(None)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise ConfigurationError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    return httpx.Timeout(float(timeout), connect=min(float(timeout), 10.0))

@@ -1,0 +1,209 @@
+"""Value objects callers get back: JobStatus, QueueMetrics, CancelResult, Outcome.
+
+They are built from the generated models (`together_queue_api.models`), never from
+raw JSON directly, so the spec stays the one source of truth for the wire.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any, Final, Generic, TypeVar
+
+import attrs
+from together_queue_api.models import (
+    QueueCancelResponseStatus,
+    QueueJobStatusResponse,
+    QueueJobStatusResponseStatus,
+    QueueMetricsResponse,
+)
+from together_queue_api.types import Unset
+
+T = TypeVar("T")
+
+#: Every status value this version of the spec knows.
+KNOWN_STATUSES: Final = frozenset(s.value for s in QueueJobStatusResponseStatus)
+#: Statuses after which a job never changes again.
+TERMINAL_STATUSES: Final = frozenset({"done", "failed", "canceled"})
+#: Cancel answers this version of the spec knows.
+KNOWN_CANCEL_STATUSES: Final = frozenset(s.value for s in QueueCancelResponseStatus)
+
+
+def _frozen_dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(value) if value else {}
+
+
+@attrs.frozen
+class JobStatus:
+    """One observation of a job, as the service reported it.
+
+    `status` is the raw string the service sent. A value this client does not
+    know (from a newer service) is kept as-is: `is_known` is False and
+    `is_terminal` is False, so `Job.wait()` keeps polling until a known terminal
+    status or its deadline.
+    """
+
+    request_id: str
+    model: str
+    status: str
+    outputs: dict[str, Any] | None = None
+    info: dict[str, Any] = attrs.field(factory=dict, converter=_frozen_dict)
+    inputs: dict[str, Any] | None = None
+    priority: int | None = None
+    retries: int = 0
+    warnings: tuple[str, ...] = ()
+    created_at: dt.datetime | None = None
+    claimed_at: dt.datetime | None = None
+    done_at: dt.datetime | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the job is done, failed or canceled."""
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def is_known(self) -> bool:
+        """True when `status` is one of the values in this client's spec."""
+        return self.status in KNOWN_STATUSES
+
+    @property
+    def succeeded(self) -> bool:
+        """True when the job is done (its outputs are available)."""
+        return self.status == "done"
+
+    @property
+    def progress(self) -> float | None:
+        """`info["progress"]` as a float in [0, 1], when the model reports one."""
+        value = self.info.get("progress")
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1:
+            return float(value)
+        return None
+
+    @classmethod
+    def from_generated(cls, model: QueueJobStatusResponse, *, raw_status: str) -> JobStatus:
+        """Build from the generated model; `raw_status` is the status string as sent."""
+        return cls(
+            request_id=_require(model.request_id, str, "request_id"),
+            model=_require(model.model, str, "model"),
+            status=raw_status,
+            outputs=_mapping(model.outputs, "outputs"),
+            info=_mapping(model.info, "info") or {},
+            inputs=_mapping(model.inputs, "inputs"),
+            priority=_optional_int(model.priority, "priority"),
+            retries=_optional_int(model.retries, "retries") or 0,
+            warnings=_warnings(model.warnings),
+            created_at=_aware(model.created_at),
+            claimed_at=_aware(model.claimed_at),
+            done_at=_aware(model.done_at),
+            extra=dict(model.additional_properties),
+        )
+
+
+@attrs.frozen
+class QueueMetrics:
+    """Queue depth for one model at one moment."""
+
+    model: str
+    messages_waiting: int
+    messages_running: int
+    total_jobs: int
+    extra: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+    @classmethod
+    def from_generated(cls, model: str, data: QueueMetricsResponse) -> QueueMetrics:
+        """Build from the generated model, checking each count is an int."""
+        return cls(
+            model=model,
+            messages_waiting=_require(data.messages_waiting, int, "messages_waiting"),
+            messages_running=_require(data.messages_running, int, "messages_running"),
+            total_jobs=_require(data.total_jobs, int, "total_jobs"),
+            extra=dict(data.additional_properties),
+        )
+
+
+@attrs.frozen
+class CancelResult:
+    """What a cancel achieved.
+
+    `canceled` is True when the job is canceled now (by this call or an earlier
+    one); otherwise `status` says what it was instead ("running", "done",
+    "failed", or a value from a newer service), and the job is unchanged.
+    """
+
+    request_id: str
+    model: str
+    status: str
+
+    @property
+    def canceled(self) -> bool:
+        """True when the job ended up canceled."""
+        return self.status == "canceled"
+
+
+@attrs.frozen
+class Outcome(Generic[T]):
+    """The result of one item of a bulk call: a value, or the error that replaced it.
+
+    `index` is the item's position in the input; `item` is the input itself.
+    """
+
+    index: int
+    item: Any
+    value: T | None = None
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the item produced a value."""
+        return self.error is None
+
+    def unwrap(self) -> T:
+        """The value, or raise the error."""
+        if self.error is not None:
+            raise self.error
+        assert self.value is not None  # an Outcome holds one or the other
+        return self.value
+
+
+class InvalidField(ValueError):
+    """A field of a response has the wrong type; caught and re-raised as a typed API error."""
+
+
+def _require(value: Any, kind: type, name: str) -> Any:
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise InvalidField(f"{name}: expected {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _optional_int(value: Any, name: str) -> int | None:
+    if isinstance(value, Unset) or value is None:
+        return None
+    result: int = _require(value, int, name)
+    return result
+
+
+def _mapping(value: Any, name: str) -> dict[str, Any] | None:
+    if isinstance(value, Unset) or value is None:
+        return None
+    props = getattr(value, "additional_properties", value)
+    if not isinstance(props, dict):
+        raise InvalidField(f"{name}: expected object, got {type(props).__name__}")
+    return dict(props)
+
+
+def _warnings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, Unset) or value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(w, str) for w in value):
+        raise InvalidField("warnings: expected a list of strings")
+    return tuple(value)
+
+
+def _aware(value: Any) -> dt.datetime | None:
+    if isinstance(value, Unset) or value is None:
+        return None
+    if not isinstance(value, dt.datetime):
+        raise InvalidField(f"timestamp: expected date-time, got {type(value).__name__}")
+    # RFC 3339 requires an offset; a server that omits it means UTC in practice.
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

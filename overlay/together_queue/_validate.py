@@ -1,0 +1,71 @@
+"""Checks on user arguments, before any I/O: a clear TypeError/ValueError naming the argument."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+
+def model_name(value: object, name: str = "model") -> str:
+    """A non-empty model identifier."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{name} must be a non-empty string")
+    return value
+
+
+def request_id(value: object, name: str = "request_id") -> str:
+    """A non-empty request id as returned by submit."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{name} must be a non-empty string")
+    return value
+
+
+def json_object(value: object, name: str) -> dict[str, Any]:
+    """A mapping with string keys whose contents JSON can carry (no NaN, no sets, no bytes)."""
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a mapping (a JSON object), got {type(value).__name__}")
+    bad_keys = [k for k in value if not isinstance(k, str)]
+    if bad_keys:
+        raise TypeError(f"{name} keys must be str, got {bad_keys[0]!r}")
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} is not JSON-serialisable: {exc}") from None
+    return dict(value)
+
+
+def optional_json_object(value: object, name: str) -> dict[str, Any] | None:
+    """None, or a JSON object as `json_object` checks it."""
+    return None if value is None else json_object(value, name)
+
+
+def priority(value: object) -> int:
+    """An int (not a bool) job priority."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"priority must be an int, got {type(value).__name__}")
+    return value
+
+
+def positive_int(value: object, name: str) -> int:
+    """An int >= 1, e.g. a concurrency limit."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return value
+
+
+def optional_seconds(value: object, name: str) -> float | None:
+    """None, or a non-negative number of seconds."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
+    if value < 0 or value != value:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return float(value)

@@ -1,0 +1,564 @@
+"""QueueClient and AsyncQueueClient: one vocabulary, sync and async; only `await` differs.
+
+Requests are built and responses parsed by `_calls` (through the generated
+`together_queue_api`); retries are decided by `_retry`; waiting by `_polling`;
+bulk work by `_bulk`. The classes here only send, sleep and hand results back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from typing import Any, Generic, Self, TypeVar
+
+import attrs
+import httpx
+
+from together_queue import _calls, _validate
+from together_queue._bulk import aiter_completed, arun_many, iter_completed, run_many
+from together_queue._calls import Call
+from together_queue._config import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    USER_AGENT,
+    ClientConfig,
+    TimeoutTypes,
+    resolve_config,
+    to_timeout,
+)
+from together_queue._models import CancelResult, JobStatus, Outcome, QueueMetrics
+from together_queue._polling import PollPolicy, Waiter
+from together_queue._retry import RetryPolicy, RetryState
+from together_queue.jobs import AsyncJob, Job, JobRequest, UpdateCallback
+
+__all__ = ["AsyncQueueClient", "QueueClient"]
+
+logger = logging.getLogger("together_queue")
+T = TypeVar("T")
+HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
+DEFAULT_CONCURRENCY = 16
+
+
+class _NotGiven:
+    """Marks an argument the caller left out (None means "no timeout")."""
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN = _NotGiven()
+
+
+class _ClientBase(Generic[HttpT]):
+    """Configuration, validation and call building shared by both clients."""
+
+    _http_type: type[HttpT]
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: TimeoutTypes | _NotGiven = NOT_GIVEN,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        retry_submits: bool = False,
+        allow_insecure_http: bool = False,
+        poll: PollPolicy | None = None,
+        http_client: HttpT | None = None,
+    ) -> None:
+        self._config: ClientConfig = resolve_config(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=DEFAULT_TIMEOUT if isinstance(timeout, _NotGiven) else timeout,
+            max_retries=max_retries,
+            retry_submits=retry_submits,
+            allow_insecure_http=allow_insecure_http,
+        )
+        if http_client is not None and not isinstance(http_client, self._http_type):
+            raise TypeError(
+                f"http_client must be an {self._http_type.__module__}.{self._http_type.__name__}, "
+                f"got {type(http_client).__name__}"
+            )
+        if poll is not None and not isinstance(poll, PollPolicy):
+            raise TypeError(f"poll must be a PollPolicy, got {type(poll).__name__}")
+        self._retry_policy = RetryPolicy(max_retries=self._config.max_retries)
+        self._poll = poll or PollPolicy()
+        # A user's own http client keeps its own timeout unless one was passed here.
+        explicit = http_client is None or not isinstance(timeout, _NotGiven)
+        self._request_timeout: httpx.Timeout | Any = (
+            self._config.timeout if explicit else httpx.USE_CLIENT_DEFAULT
+        )
+        self._owns_http = http_client is None
+        self._http: HttpT = http_client if http_client is not None else self._new_http()
+
+    def _new_http(self) -> HttpT:
+        return self._http_type(
+            timeout=self._config.timeout,
+            follow_redirects=False,  # a redirect must never carry the key to another host
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=32),
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The API root every request goes to, ending in `/v1`."""
+        return self._config.base_url
+
+    @property
+    def max_retries(self) -> int:
+        """How many times a safe call is retried after a transient failure."""
+        return self._config.max_retries
+
+    @property
+    def poll_policy(self) -> PollPolicy:
+        """The default polling policy of `wait()` and the bulk helpers."""
+        return self._poll
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(base_url={self.base_url!r}, "
+            f"api_key={'***' if self._config.api_key else None}, "
+            f"max_retries={self.max_retries})"
+        )
+
+    def with_options(
+        self,
+        *,
+        timeout: TimeoutTypes | _NotGiven = NOT_GIVEN,
+        max_retries: int | None = None,
+        retry_submits: bool | None = None,
+        poll: PollPolicy | None = None,
+    ) -> Self:
+        """A client with some options changed, sharing this one's connection pool.
+
+        The copy never closes the shared pool; close the original when done.
+        """
+        clone = copy.copy(self)
+        config = self._config
+        if not isinstance(timeout, _NotGiven):
+            config = _evolve(config, timeout=to_timeout(timeout))
+            clone._request_timeout = config.timeout
+        if max_retries is not None:
+            _validate.positive_int(max_retries + 1, "max_retries + 1")
+            config = _evolve(config, max_retries=max_retries)
+        if retry_submits is not None:
+            config = _evolve(config, retry_submits=bool(retry_submits))
+        clone._config = config
+        clone._retry_policy = RetryPolicy(max_retries=config.max_retries)
+        clone._poll = poll or self._poll
+        clone._owns_http = False
+        return clone
+
+    # -- building calls (validation happens here, before any I/O) --------------------
+
+    def _headers(self) -> dict[str, str]:
+        return {"User-Agent": USER_AGENT, "Accept": "application/json", **self._config.auth_headers}
+
+    def _retry_state(self, call: Call[Any], url: str) -> RetryState:
+        return RetryState(
+            operation=call.operation,
+            policy=self._retry_policy,
+            retry_submits=self._config.retry_submits,
+            method=call.method,
+            url=url,
+            model=call.model,
+        )
+
+    @staticmethod
+    def _submit_call(
+        model: str, payload: Mapping[str, Any], priority: int, info: Mapping[str, Any] | None
+    ) -> Call[str]:
+        return _calls.submit_call(
+            _validate.model_name(model),
+            _validate.json_object(payload, "payload"),
+            _validate.priority(priority),
+            _validate.optional_json_object(info, "info"),
+        )
+
+    @staticmethod
+    def _item_call(
+        item: JobRequest | Mapping[str, Any],
+        model: str | None,
+        priority: int,
+        info: Mapping[str, Any] | None,
+    ) -> Call[str]:
+        if isinstance(item, JobRequest):
+            return _ClientBase._submit_call(item.model, item.payload, item.priority, item.info)
+        if model is None:
+            raise TypeError("submit_many needs model=... when items are payloads, not JobRequests")
+        return _ClientBase._submit_call(model, item, priority, info)
+
+    @staticmethod
+    def _status_call(request_id: str, model: str) -> Call[JobStatus]:
+        return _calls.status_call(_validate.request_id(request_id), _validate.model_name(model))
+
+    @staticmethod
+    def _cancel_call(request_id: str, model: str) -> Call[CancelResult]:
+        return _calls.cancel_call(_validate.request_id(request_id), _validate.model_name(model))
+
+    @staticmethod
+    def _metrics_call(model: str) -> Call[QueueMetrics]:
+        return _calls.metrics_call(_validate.model_name(model))
+
+    def _waiter(
+        self,
+        job: Job | AsyncJob,
+        timeout: float | None,
+        on_update: UpdateCallback | None,
+        poll: PollPolicy | None,
+        raise_on_failure: bool,
+    ) -> Waiter:
+        seconds = _validate.optional_seconds(timeout, "timeout")
+        return Waiter(
+            label=f"job {job.request_id} ({job.model})",
+            policy=poll or self._poll,
+            deadline=None if seconds is None else time.monotonic() + seconds,
+            on_update=on_update,
+            raise_on_failure=raise_on_failure,
+        )
+
+
+class QueueClient(_ClientBase[httpx.Client]):
+    """Synchronous client for the Together Queue API.
+
+    `api_key` defaults to `TOGETHER_API_KEY` (optional for a loopback emulator);
+    `base_url` to `TOGETHER_BASE_URL`, else `https://api.together.ai/v1` (with or
+    without `/v1`). `max_retries` applies to safe calls; submits are retried
+    only when they certainly did not reach the service, unless `retry_submits`.
+    A given `http_client` is used as-is and is not closed by this client.
+    """
+
+    _http_type = httpx.Client
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool (unless it was passed in by the caller)."""
+        if self._owns_http:
+            self._http.close()
+
+    def _send(self, call: Call[T]) -> T:
+        kwargs = call.request_kwargs(self.base_url, self._headers())
+        state = self._retry_state(call, kwargs["url"])
+        while True:
+            started = time.perf_counter()
+            delay: float | None
+            try:
+                response = self._http.request(**kwargs, timeout=self._request_timeout)
+            except httpx.RequestError as exc:
+                delay = state.on_exception(exc)
+                _log_retry(call, state.attempt, delay, type(exc).__name__)
+            else:
+                _log_response(call, response, started)
+                delay = state.on_response(response)
+                if delay is None:
+                    return call.parse(response)
+                _log_retry(call, state.attempt, delay, f"HTTP {response.status_code}")
+            time.sleep(delay)
+
+    def submit(
+        self,
+        model: str,
+        payload: Mapping[str, Any],
+        *,
+        priority: int = 0,
+        info: Mapping[str, Any] | None = None,
+    ) -> Job:
+        """Queue a job for `model`; return its handle. Not resent on an ambiguous failure."""
+        call = self._submit_call(model, payload, priority, info)
+        return Job(self._send(call), model=call.model, client=self)
+
+    def status(self, request_id: str, *, model: str) -> JobStatus:
+        """The current status of a job."""
+        return self._send(self._status_call(request_id, model))
+
+    def cancel(self, request_id: str, *, model: str) -> CancelResult:
+        """Cancel a pending job; a job already running or finished is reported, not an error."""
+        return self._send(self._cancel_call(request_id, model))
+
+    def metrics(self, model: str) -> QueueMetrics:
+        """Queue depth for `model`: waiting, running, total."""
+        return self._send(self._metrics_call(model))
+
+    def job(self, request_id: str, *, model: str) -> Job:
+        """A handle for a job submitted earlier (possibly by another process)."""
+        return Job(request_id, model=model, client=self)
+
+    def wait(
+        self,
+        job: Job,
+        *,
+        timeout: float | None = None,
+        on_update: UpdateCallback | None = None,
+        poll: PollPolicy | None = None,
+        raise_on_failure: bool = True,
+    ) -> JobStatus:
+        """Poll `job` until it is done, failed or canceled; see `Job.wait`."""
+        waiter = self._waiter(job, timeout, on_update, poll, raise_on_failure)
+        while True:
+            outcome: JobStatus | BaseException
+            try:
+                outcome = self.status(job.request_id, model=job.model)
+            except Exception as exc:  # the waiter decides: ride out transient, raise the rest
+                outcome = exc
+            delay = waiter.feed(outcome, time.monotonic())
+            if delay is None:
+                assert waiter.final is not None
+                return waiter.final
+            time.sleep(delay)
+
+    def run(
+        self,
+        model: str,
+        payload: Mapping[str, Any],
+        *,
+        priority: int = 0,
+        info: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        on_update: UpdateCallback | None = None,
+    ) -> dict[str, Any]:
+        """Submit a job and wait for it; return its outputs (raises `JobFailed` if it fails)."""
+        job = self.submit(model, payload, priority=priority, info=info)
+        return self.wait(job, timeout=timeout, on_update=on_update).outputs or {}
+
+    def submit_many(
+        self,
+        items: Iterable[JobRequest | Mapping[str, Any]],
+        *,
+        model: str | None = None,
+        priority: int = 0,
+        info: Mapping[str, Any] | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> list[Outcome[Job]]:
+        """Submit every item (a payload for `model`, or a `JobRequest`); Outcomes in input order."""
+        limit = _validate.positive_int(concurrency, "concurrency")
+        return run_many(items, lambda item: self._submit_item(item, model, priority, info), limit)
+
+    def _submit_item(
+        self,
+        item: JobRequest | Mapping[str, Any],
+        model: str | None,
+        priority: int,
+        info: Mapping[str, Any] | None,
+    ) -> Job:
+        call = self._item_call(item, model, priority, info)
+        return Job(self._send(call), model=call.model, client=self)
+
+    def as_completed(
+        self,
+        jobs: Iterable[Job],
+        *,
+        timeout: float | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        on_update: Callable[[Job, JobStatus], object] | None = None,
+        poll: PollPolicy | None = None,
+    ) -> Iterator[Outcome[JobStatus]]:
+        """Yield each job's final status as it finishes (failed jobs too; errors as Outcomes).
+
+        `on_update(job, status)` is called for every observed change.
+        """
+        return iter_completed(
+            list(jobs),
+            lambda job: self.status(job.request_id, model=job.model),
+            policy=poll or self._poll,
+            timeout=_validate.optional_seconds(timeout, "timeout"),
+            concurrency=_validate.positive_int(concurrency, "concurrency"),
+            on_update=on_update,
+        )
+
+    def wait_all(
+        self,
+        jobs: Iterable[Job],
+        *,
+        timeout: float | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        on_update: Callable[[Job, JobStatus], object] | None = None,
+        poll: PollPolicy | None = None,
+    ) -> list[Outcome[JobStatus]]:
+        """Wait for every job; one Outcome each, in input order (see `as_completed`)."""
+        outcomes = self.as_completed(
+            jobs, timeout=timeout, concurrency=concurrency, on_update=on_update, poll=poll
+        )
+        return sorted(outcomes, key=lambda outcome: outcome.index)
+
+
+class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
+    """Asynchronous twin of `QueueClient`: same arguments, same methods, awaited."""
+
+    _http_type = httpx.AsyncClient
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (unless it was passed in by the caller)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def _send(self, call: Call[T]) -> T:
+        kwargs = call.request_kwargs(self.base_url, self._headers())
+        state = self._retry_state(call, kwargs["url"])
+        while True:
+            started = time.perf_counter()
+            delay: float | None
+            try:
+                response = await self._http.request(**kwargs, timeout=self._request_timeout)
+            except httpx.RequestError as exc:
+                delay = state.on_exception(exc)
+                _log_retry(call, state.attempt, delay, type(exc).__name__)
+            else:
+                _log_response(call, response, started)
+                delay = state.on_response(response)
+                if delay is None:
+                    return call.parse(response)
+                _log_retry(call, state.attempt, delay, f"HTTP {response.status_code}")
+            await asyncio.sleep(delay)
+
+    async def submit(
+        self,
+        model: str,
+        payload: Mapping[str, Any],
+        *,
+        priority: int = 0,
+        info: Mapping[str, Any] | None = None,
+    ) -> AsyncJob:
+        """Queue a job for `model`; return its handle. Not resent on an ambiguous failure."""
+        call = self._submit_call(model, payload, priority, info)
+        return AsyncJob(await self._send(call), model=call.model, client=self)
+
+    async def status(self, request_id: str, *, model: str) -> JobStatus:
+        """The current status of a job."""
+        return await self._send(self._status_call(request_id, model))
+
+    async def cancel(self, request_id: str, *, model: str) -> CancelResult:
+        """Cancel a pending job; a job already running or finished is reported, not an error."""
+        return await self._send(self._cancel_call(request_id, model))
+
+    async def metrics(self, model: str) -> QueueMetrics:
+        """Queue depth for `model`: waiting, running, total."""
+        return await self._send(self._metrics_call(model))
+
+    def job(self, request_id: str, *, model: str) -> AsyncJob:
+        """A handle for a job submitted earlier (possibly by another process)."""
+        return AsyncJob(request_id, model=model, client=self)
+
+    async def wait(
+        self,
+        job: AsyncJob,
+        *,
+        timeout: float | None = None,
+        on_update: UpdateCallback | None = None,
+        poll: PollPolicy | None = None,
+        raise_on_failure: bool = True,
+    ) -> JobStatus:
+        """Poll `job` until it is done, failed or canceled; see `Job.wait`."""
+        waiter = self._waiter(job, timeout, on_update, poll, raise_on_failure)
+        while True:
+            outcome: JobStatus | BaseException
+            try:
+                outcome = await self.status(job.request_id, model=job.model)
+            except Exception as exc:  # the waiter decides: ride out transient, raise the rest
+                outcome = exc
+            delay = waiter.feed(outcome, time.monotonic())
+            if delay is None:
+                assert waiter.final is not None
+                return waiter.final
+            await asyncio.sleep(delay)
+
+    async def run(
+        self,
+        model: str,
+        payload: Mapping[str, Any],
+        *,
+        priority: int = 0,
+        info: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        on_update: UpdateCallback | None = None,
+    ) -> dict[str, Any]:
+        """Submit a job and wait for it; return its outputs (raises `JobFailed` if it fails)."""
+        job = await self.submit(model, payload, priority=priority, info=info)
+        status = await self.wait(job, timeout=timeout, on_update=on_update)
+        return status.outputs or {}
+
+    async def submit_many(
+        self,
+        items: Iterable[JobRequest | Mapping[str, Any]],
+        *,
+        model: str | None = None,
+        priority: int = 0,
+        info: Mapping[str, Any] | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> list[Outcome[AsyncJob]]:
+        """Submit every item (a payload for `model`, or a `JobRequest`); Outcomes in input order."""
+        limit = _validate.positive_int(concurrency, "concurrency")
+
+        async def submit_item(item: JobRequest | Mapping[str, Any]) -> AsyncJob:
+            call = self._item_call(item, model, priority, info)
+            return AsyncJob(await self._send(call), model=call.model, client=self)
+
+        return await arun_many(items, submit_item, limit)
+
+    def as_completed(
+        self,
+        jobs: Iterable[AsyncJob],
+        *,
+        timeout: float | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        on_update: Callable[[AsyncJob, JobStatus], object] | None = None,
+        poll: PollPolicy | None = None,
+    ) -> AsyncIterator[Outcome[JobStatus]]:
+        """Yield (async) each job's final status as it finishes; see `QueueClient.as_completed`."""
+        return aiter_completed(
+            list(jobs),
+            lambda job: self.status(job.request_id, model=job.model),
+            policy=poll or self._poll,
+            timeout=_validate.optional_seconds(timeout, "timeout"),
+            concurrency=_validate.positive_int(concurrency, "concurrency"),
+            on_update=on_update,
+        )
+
+    async def wait_all(
+        self,
+        jobs: Iterable[AsyncJob],
+        *,
+        timeout: float | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        on_update: Callable[[AsyncJob, JobStatus], object] | None = None,
+        poll: PollPolicy | None = None,
+    ) -> list[Outcome[JobStatus]]:
+        """Wait for every job; one Outcome each, in input order."""
+        stream = self.as_completed(
+            jobs, timeout=timeout, concurrency=concurrency, on_update=on_update, poll=poll
+        )
+        outcomes = [outcome async for outcome in stream]
+        return sorted(outcomes, key=lambda outcome: outcome.index)
+
+
+def _evolve(config: ClientConfig, **changes: Any) -> ClientConfig:
+    return attrs.evolve(config, **changes)
+
+
+def _log_response(call: Call[Any], response: httpx.Response, started: float) -> None:
+    if logger.isEnabledFor(logging.DEBUG):
+        elapsed = (time.perf_counter() - started) * 1000
+        logger.debug("%s %s -> %d (%.1f ms)", call.method, call.path, response.status_code, elapsed)
+
+
+def _log_retry(call: Call[Any], attempt: int, delay: float, reason: str) -> None:
+    logger.info(
+        "retrying %s %s (retry %d) in %.2fs after %s",
+        call.method,
+        call.path,
+        attempt,
+        delay,
+        reason,
+    )

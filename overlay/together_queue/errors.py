@@ -1,0 +1,234 @@
+"""The exception hierarchy: every error this package raises on purpose.
+
+Grouped by what the caller can do about it:
+
+- `ConfigurationError`: the client was set up wrong; fix the code or environment.
+- `APIConnectionError`, `APITimeoutError`: the service could not be reached or
+  did not answer in time; retried already where that is safe.
+- `SubmitOutcomeUnknown`: a submit may or may not have created a job.
+- `APIStatusError` and its per-status subclasses: the service answered with an
+  error (`QueueError` fields, status code and raw body attached).
+- `ResponseValidationError`: the service answered something the spec does not allow.
+- `JobFailed`, `JobCanceled`, `WaitTimeout`: outcomes of waiting on a job.
+
+Messages never contain the API key: they are built from status codes, URLs and
+response bodies only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from together_queue._models import JobStatus
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConflictError",
+    "InsecureTransportError",
+    "JobCanceled",
+    "JobFailed",
+    "NotFoundError",
+    "RateLimitError",
+    "RequestTooLargeError",
+    "ResponseValidationError",
+    "ServerError",
+    "SubmitOutcomeUnknown",
+    "TogetherQueueError",
+    "WaitTimeout",
+]
+
+
+class TogetherQueueError(Exception):
+    """Base class of every error raised by together_queue."""
+
+
+# -- configuration -------------------------------------------------------------
+
+
+class ConfigurationError(TogetherQueueError, ValueError):
+    """The client cannot be built from the given arguments and environment."""
+
+
+class InsecureTransportError(ConfigurationError):
+    """The API key would travel in clear text to a host off this machine."""
+
+
+# -- transport -----------------------------------------------------------------
+
+
+class APIConnectionError(TogetherQueueError):
+    """The service could not be reached, or the connection broke mid-call."""
+
+    def __init__(self, message: str, *, method: str = "", url: str = "") -> None:
+        super().__init__(message)
+        self.method = method
+        self.url = url
+
+
+class APITimeoutError(APIConnectionError):
+    """The service did not answer within the configured timeout."""
+
+
+class SubmitOutcomeUnknown(TogetherQueueError):
+    """A submit failed after the request may have reached the service.
+
+    The job may or may not exist. It was not resent, because a second submit
+    could create a duplicate; pass `retry_submits=True` to the client to accept
+    that risk. The underlying error is `__cause__`.
+    """
+
+    def __init__(self, message: str, *, model: str) -> None:
+        super().__init__(message)
+        self.model = model
+
+
+# -- error responses -------------------------------------------------------------
+
+
+class APIStatusError(TogetherQueueError):
+    """The service answered with an error status.
+
+    `code`, `message`, `param` and `type` are the `QueueError` fields (None when
+    the body did not carry them); `body` is the raw response text.
+    """
+
+    def __init__(
+        self,
+        *,
+        status_code: int,
+        body: str,
+        code: str | None = None,
+        message: str | None = None,
+        param: str | None = None,
+        type: str | None = None,
+        headers: dict[str, str] | None = None,
+        method: str = "",
+        url: str = "",
+    ) -> None:
+        self.status_code = status_code
+        self.body = body
+        self.code = code
+        self.message = message
+        self.param = param
+        self.type = type
+        self.headers = headers or {}
+        self.method = method
+        self.url = url
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        where = f" for {self.method} {self.url}" if self.url else ""
+        text = self.message or _excerpt(self.body) or "no details"
+        parts = [f"HTTP {self.status_code}{where}: {text}"]
+        if self.param:
+            parts.append(f"param={self.param!r}")
+        if self.code:
+            parts.append(f"code={self.code!r}")
+        return " ".join(parts)
+
+
+class BadRequestError(APIStatusError):
+    """400: the service rejected the request; `param` names the field."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing or wrong."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such job for that model."""
+
+
+class ConflictError(APIStatusError):
+    """409: the job is not in a state that allows the operation."""
+
+
+class RequestTooLargeError(APIStatusError):
+    """413: the request body is over the service's limit."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests; `retry_after` is the advised wait in seconds, if sent."""
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds the service asked the caller to wait, from `Retry-After`."""
+        from together_queue._retry import parse_retry_after
+
+        return parse_retry_after(self.headers.get("retry-after"))
+
+
+class ServerError(APIStatusError):
+    """5xx: the service failed to handle the request."""
+
+
+class ResponseValidationError(TogetherQueueError):
+    """The service answered with a body the spec does not allow (not JSON, or wrong shape)."""
+
+    def __init__(self, message: str, *, status_code: int, body: str) -> None:
+        super().__init__(f"{message} (HTTP {status_code}): {_excerpt(body) or 'empty body'}")
+        self.status_code = status_code
+        self.body = body
+
+
+# -- job outcomes ----------------------------------------------------------------
+
+
+class JobFailed(TogetherQueueError):
+    """The job ended without outputs; `status` is its final `JobStatus`."""
+
+    def __init__(self, status: JobStatus) -> None:
+        self.status = status
+        reason = _failure_reason(status.info)
+        detail = f": {reason}" if reason else ""
+        super().__init__(f"job {status.request_id} ({status.model}) {status.status}{detail}")
+
+
+class JobCanceled(JobFailed):
+    """The job was canceled before it ran."""
+
+
+class WaitTimeout(TogetherQueueError, TimeoutError):
+    """The job did not finish before the deadline; `last_status` is the last one seen."""
+
+    def __init__(self, message: str, *, last_status: JobStatus | None) -> None:
+        super().__init__(message)
+        self.last_status = last_status
+
+
+_STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: RequestTooLargeError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status_code: int) -> type[APIStatusError]:
+    """The `APIStatusError` subclass for an HTTP status code."""
+    if status_code >= 500:
+        return ServerError
+    return _STATUS_ERRORS.get(status_code, APIStatusError)
+
+
+def _excerpt(text: str, limit: int = 300) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _failure_reason(info: dict[str, Any]) -> str:
+    for key in ("error", "message", "reason"):
+        value = info.get(key)
+        if isinstance(value, str) and value:
+            return value
+        if isinstance(value, dict) and isinstance(value.get("message"), str):
+            return str(value["message"])
+    return ""
