@@ -40,6 +40,18 @@ def check_generated(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def update_spec(session: nox.Session) -> None:
+    """Rebuild openapi.yaml from a whole upstream document and regenerate: `-- PATH`."""
+    if len(session.posargs) != 1:
+        session.error(
+            "usage: nox -s update_spec -- PATH_TO_UPSTREAM_OPENAPI_DOCUMENT "
+            "(e.g. ../shared/spec/upstream/together-openapi-2026-04-08.yaml)"
+        )
+    session.install("-r", "requirements/spec.txt", "-r", "requirements/codegen.txt")
+    session.run("python", "tools/update_spec.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def validate_spec(session: nox.Session) -> None:
     """Validate openapi.yaml with openapi-spec-validator."""
     session.install("-r", "requirements/spec.txt")
@@ -60,6 +72,7 @@ def typecheck(session: nox.Session) -> None:
     session.install("-r", "requirements/lint.txt", "-r", "requirements/test.txt")
     _install_project(session)
     session.run("mypy", "--strict", "overlay/together_queue")
+    session.run("mypy", "--strict", "tools")
     session.run("mypy", "--strict", "tests")
 
 

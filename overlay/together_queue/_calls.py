@@ -13,6 +13,23 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 import httpx
+
+from together_queue._models import (
+    KNOWN_CANCEL_STATUSES,
+    KNOWN_STATUSES,
+    CancelResult,
+    InvalidField,
+    JobStatus,
+    QueueMetrics,
+)
+from together_queue._retry import Operation
+from together_queue.errors import (
+    APIStatusError,
+    ResponseValidationError,
+    ServerError,
+    SubmitOutcomeUnknown,
+    status_error_class,
+)
 from together_queue_api.api.queue import (
     cancel_queue_job,
     get_queue_job_status,
@@ -31,23 +48,6 @@ from together_queue_api.models import (
     QueueMetricsResponse,
 )
 from together_queue_api.types import UNSET, Unset
-
-from together_queue._models import (
-    KNOWN_CANCEL_STATUSES,
-    KNOWN_STATUSES,
-    CancelResult,
-    InvalidField,
-    JobStatus,
-    QueueMetrics,
-)
-from together_queue._retry import Operation
-from together_queue.errors import (
-    APIStatusError,
-    ResponseValidationError,
-    ServerError,
-    SubmitOutcomeUnknown,
-    status_error_class,
-)
 
 T = TypeVar("T")
 # Exceptions the generated `from_dict` methods raise on a body of the wrong shape.

@@ -96,7 +96,9 @@ def resolve_config(
     allow_insecure_http: bool,
 ) -> ClientConfig:
     """Fill arguments from the environment and check them; raise `ConfigurationError`."""
-    url = normalize_base_url(base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL)
+    if base_url is None:
+        base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+    url = normalize_base_url(base_url)
     parsed = httpx.URL(url)
     loopback = is_loopback_host(parsed.host)
 

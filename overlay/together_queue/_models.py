@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Final, Generic, TypeVar
 
 import attrs
+
 from together_queue_api.models import (
     QueueCancelResponseStatus,
     QueueJobStatusResponse,

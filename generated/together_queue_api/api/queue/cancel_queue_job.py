@@ -43,6 +43,11 @@ def _parse_response(
 
         return response_400
 
+    if response.status_code == 401:
+        response_401 = QueueError.from_dict(response.json())
+
+        return response_401
+
     if response.status_code == 404:
         response_404 = QueueError.from_dict(response.json())
 
@@ -52,6 +57,16 @@ def _parse_response(
         response_409 = QueueCancelResponse.from_dict(response.json())
 
         return response_409
+
+    if response.status_code == 413:
+        response_413 = QueueError.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 429:
+        response_429 = QueueError.from_dict(response.json())
+
+        return response_429
 
     if response.status_code == 500:
         response_500 = QueueError.from_dict(response.json())

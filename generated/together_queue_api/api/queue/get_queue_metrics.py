@@ -48,6 +48,11 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 429:
+        response_429 = QueueError.from_dict(response.json())
+
+        return response_429
+
     if response.status_code == 500:
         response_500 = QueueError.from_dict(response.json())
 
