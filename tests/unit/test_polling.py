@@ -1,0 +1,133 @@
+"""The polling policy and waiter, without I/O: delays, progress estimates, deadlines."""
+
+from __future__ import annotations
+
+import pytest
+
+from together_queue import JobStatus, PollPolicy
+from together_queue._polling import PollSchedule, PollState, Waiter
+from together_queue.errors import (
+    JobCanceled,
+    JobFailed,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    WaitTimeout,
+)
+
+NO_JITTER = PollPolicy(initial=0.2, multiplier=2.0, max_interval=1.0, jitter=0.0)
+
+
+def _status(status: str = "running", **info: object) -> JobStatus:
+    return JobStatus(request_id="r", model="m", status=status, info=info)
+
+
+def test_backoff_starts_fast_and_stops_at_the_ceiling() -> None:
+    state = PollState(NO_JITTER)
+    delays = []
+    for now in range(6):
+        state.observe(_status("pending"), float(now))
+        delays.append(state.next_delay(float(now)))
+    assert delays == [0.2, 0.4, 0.8, 1.0, 1.0, 1.0]
+
+
+def test_jitter_stays_within_its_fraction() -> None:
+    policy = PollPolicy(initial=1.0, multiplier=1.0, max_interval=1.0, jitter=0.2)
+    state = PollState(policy)
+    delays = [state.next_delay(0.0) for _ in range(200)]
+    assert all(0.8 <= d <= 1.2 for d in delays)
+    assert max(delays) - min(delays) > 0.1
+
+
+def test_progress_aims_the_next_poll_at_the_estimated_finish() -> None:
+    policy = PollPolicy(initial=0.1, multiplier=2.0, max_interval=30.0, jitter=0.0)
+    state = PollState(policy)
+    state.observe(_status(progress=0.2), now=10.0)
+    state.next_delay(10.0)
+    state.observe(_status(progress=0.6), now=12.0)  # 0.2 per second: 2 s left
+    for _ in range(5):
+        state.next_delay(12.0)  # let the plain backoff grow well past 2 s
+    assert state.next_delay(12.0) == pytest.approx(2.0)
+
+
+def test_progress_estimate_is_ignored_when_disabled_or_absent() -> None:
+    policy = PollPolicy(initial=0.1, multiplier=1.0, max_interval=0.5, jitter=0.0)
+    off = PollState(PollPolicy(initial=0.5, multiplier=1.0, jitter=0.0, use_progress=False))
+    off.observe(_status(progress=0.1), 0.0)
+    off.observe(_status(progress=0.99), 1.0)
+    assert off.next_delay(1.0) == 0.5
+    plain = PollState(policy)
+    plain.observe(_status(), 0.0)
+    assert plain.next_delay(0.0) == 0.1
+
+
+def test_observe_reports_changes_of_status_or_info_only() -> None:
+    state = PollState(NO_JITTER)
+    assert state.observe(_status("pending"), 0)
+    assert not state.observe(_status("pending"), 1)
+    assert state.observe(_status("running"), 2)
+    assert state.observe(_status("running", progress=0.5), 3)
+    assert not state.observe(_status("running", progress=0.5), 4)
+
+
+def test_waiter_finishes_on_terminal_status_and_raises_on_failure() -> None:
+    done = Waiter("job", NO_JITTER, deadline=None)
+    assert done.feed(_status("pending"), 0.0) == 0.2
+    assert done.feed(_status("done"), 0.2) is None
+    assert done.final is not None
+    assert done.final.status == "done"
+    with pytest.raises(JobFailed):
+        Waiter("job", NO_JITTER, None).feed(_status("failed"), 0.0)
+    with pytest.raises(JobCanceled):
+        Waiter("job", NO_JITTER, None).feed(_status("canceled"), 0.0)
+    quiet = Waiter("job", NO_JITTER, None, raise_on_failure=False)
+    assert quiet.feed(_status("failed"), 0.0) is None
+
+
+def test_waiter_treats_unknown_status_as_unfinished() -> None:
+    waiter = Waiter("job", NO_JITTER, deadline=None)
+    assert waiter.feed(_status("paused"), 0.0) is not None
+    assert waiter.final is None
+
+
+def test_waiter_clamps_to_and_enforces_the_deadline() -> None:
+    waiter = Waiter("job 7", NO_JITTER, deadline=10.0)
+    assert waiter.feed(_status("pending"), 9.9) == pytest.approx(0.1)
+    with pytest.raises(WaitTimeout, match="job 7") as info:
+        waiter.feed(_status("running"), 10.0)
+    assert info.value.last_status is not None
+    assert info.value.last_status.status == "running"
+
+
+def test_waiter_rides_out_transient_errors_up_to_the_limit() -> None:
+    policy = PollPolicy(initial=0.1, multiplier=1.0, jitter=0.0, max_consecutive_errors=2)
+    waiter = Waiter("job", policy, deadline=None)
+    boom = ServerError(status_code=500, body="")
+    assert waiter.feed(boom, 0.0) == 0.1
+    limited = RateLimitError(status_code=429, body="", headers={"retry-after": "3"})
+    assert waiter.feed(limited, 0.1) == 3.0
+    with pytest.raises(ServerError):
+        waiter.feed(boom, 0.2)
+
+
+def test_waiter_raises_non_transient_errors_at_once() -> None:
+    with pytest.raises(NotFoundError):
+        Waiter("job", NO_JITTER, None).feed(NotFoundError(status_code=404, body=""), 0.0)
+
+
+def test_schedule_pops_due_keys_in_time_order_within_a_limit() -> None:
+    schedule: PollSchedule[str] = PollSchedule()
+    for key, due in [("c", 3.0), ("a", 1.0), ("b", 2.0), ("a2", 1.0)]:
+        schedule.add(key, due)
+    assert schedule.next_due() == 1.0
+    assert schedule.pop_due(now=2.5, limit=2) == ["a", "a2"]
+    assert schedule.pop_due(now=2.5, limit=5) == ["b"]
+    assert len(schedule) == 1
+    assert schedule.pop_due(now=2.5, limit=5) == []
+
+
+def test_policy_rejects_nonsense() -> None:
+    with pytest.raises(ValueError):
+        PollPolicy(initial=0)
+    with pytest.raises(ValueError):
+        PollPolicy(jitter=1.5)
