@@ -1,0 +1,77 @@
+"""A local, spec-faithful Together Queue service for development, demos and tests.
+
+Run it with ``together-queue emulator`` (or ``python -m together_queue.emulator``),
+in a test with ``start_emulator()`` or the ``together_queue.testing`` fixtures, or in
+process with ``create_app(EmulatorConfig(...))`` and ``httpx.ASGITransport``.
+
+Routes
+------
+Public API (the spec, ``openapi.yaml``, under ``/v1``)::
+
+    POST /v1/queue/submit      GET /v1/queue/status?request_id=&model=
+    POST /v1/queue/cancel      GET /v1/queue/metrics?model=
+
+Worker API (what Together's worker SDK speaks; same API keys as the public API)::
+
+    GET  /internal/v1/rabbitmq/retrieve?model=M&timeout=5s&hostname=H
+         long poll -> {"data": {"request_id", "model", "payload", "info", "priority",
+         "retries", "created_at", "claim_id", "claim_timeout"}} or {"data": null};
+         timeout accepts 5s, 500ms, 2 (seconds) and is capped at 60 s.
+    POST /internal/v1/videos/status
+         {"model", "request_id", "status": "running"|"done"|"failed",
+          "payload": {outputs}, "info": {...}, "claim_id": optional}
+         running renews the claim and merges info; done stores payload as the outputs;
+         failed fails the job for good. 404 unknown job, 409 when the job is not
+         running or (claim_id given) another claim holds it.
+
+Admin API (not in the spec; for tests and benchmarks; API keys apply except to health)::
+
+    GET  /_emulator/health     {"status": "ok", "version", "waiters": {model: n}}
+    GET  /_emulator/faults     the fault plan in force, with remaining next=N counts
+    POST /_emulator/faults     replace it: {"seed": 0, "rules": ["submit:500:next=1:after",
+                               {"operation": "status", "kind": "429", "rate": 0.5}, ...]}
+    GET  /_emulator/jobs?model=    every job with its full state, in submission order
+    GET  /_emulator/claims?model=  the claim log, in the order jobs were claimed
+
+Only ``config``, ``faults`` and ``cli`` load without the ``[emulator]`` extra; the
+names needing starlette/uvicorn (``create_app``, ``start_emulator``, ``EmulatorHandle``)
+load on first access.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from together_queue.emulator.config import EmulatorConfig
+from together_queue.emulator.faults import FaultPlan, FaultRule
+
+if TYPE_CHECKING:
+    from together_queue.emulator.app import create_app
+    from together_queue.emulator.server import EmulatorHandle, start_emulator
+
+__all__ = [
+    "EmulatorConfig",
+    "EmulatorHandle",
+    "FaultPlan",
+    "FaultRule",
+    "create_app",
+    "start_emulator",
+]
+
+_LAZY = {
+    "create_app": "together_queue.emulator.app",
+    "start_emulator": "together_queue.emulator.server",
+    "EmulatorHandle": "together_queue.emulator.server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the starlette/uvicorn-backed names only when they are used."""
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value

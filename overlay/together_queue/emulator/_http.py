@@ -1,0 +1,181 @@
+"""Request checks shared by every route: auth, body limits, JSON, typed fields, QueueErrors."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any, NoReturn
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from together_queue_api.models import QueueError
+from together_queue_api.types import UNSET
+
+__all__ = [
+    "ApiError",
+    "check_auth",
+    "error_response",
+    "optional_int",
+    "optional_object",
+    "query_string",
+    "read_json_object",
+    "require_string",
+]
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status plus the fields of a spec ``QueueError`` body."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        type_: str = "invalid_request_error",
+        param: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Describe the error; ``extra`` adds keys to the body (internal API only)."""
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.type_ = type_
+        self.param = param
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+
+def error_response(err: ApiError) -> JSONResponse:
+    """The JSON response for ``err``, built through the generated ``QueueError`` model."""
+    model = QueueError(
+        code=err.code,
+        message=err.message,
+        type_=err.type_,
+        param=UNSET if err.param is None else err.param,
+    )
+    model.additional_properties.update(err.extra)
+    return JSONResponse(model.to_dict(), status_code=err.status, headers=err.headers)
+
+
+def _invalid(code: str, message: str, param: str | None) -> NoReturn:
+    raise ApiError(400, code, message, param=param)
+
+
+def check_auth(request: Request, api_keys: tuple[str, ...]) -> None:
+    """Raise 401 unless auth is off or the bearer token is one of ``api_keys``."""
+    if not api_keys:
+        return
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    presented = token.strip().encode()
+    matched = False
+    if scheme.lower() == "bearer" and presented:
+        for key in api_keys:
+            # Compare with every key, in constant time, so timing reveals nothing.
+            matched |= hmac.compare_digest(presented, key.encode())
+    if not matched:
+        raise ApiError(
+            401,
+            "invalid_api_key",
+            "missing or invalid API key: send Authorization: Bearer <key>",
+            type_="authentication_error",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(
+        413,
+        "request_too_large",
+        f"request body exceeds {limit} bytes",
+        type_="invalid_request_error",
+    )
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
+    """Read the body (413 past ``limit`` bytes) as a JSON object (400 otherwise)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    mime = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if mime != "application/json" and not (
+        mime.startswith("application/") and mime.endswith("+json")
+    ):
+        _invalid(
+            "invalid_content_type",
+            f"Content-Type must be application/json, not {mime or 'absent'!r}",
+            None,
+        )
+    chunks: list[bytes] = []
+    size = 0
+    # Count streamed bytes too: a chunked body has no Content-Length to trust.
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    try:
+        data = json.loads(b"".join(chunks), parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        _invalid("invalid_json", f"request body is not valid JSON: {exc}", None)
+    if not isinstance(data, dict):
+        _invalid("invalid_json", "request body must be a JSON object", None)
+    return data
+
+
+def require_string(data: Mapping[str, Any], name: str) -> str:
+    """The non-empty string field ``name`` of a JSON body (400 naming it otherwise)."""
+    if name not in data:
+        _invalid("missing_parameter", f"{name} is required", name)
+    value = data[name]
+    if not isinstance(value, str):
+        _invalid("invalid_type", f"{name} must be a string", name)
+    if not value:
+        _invalid("invalid_value", f"{name} must not be empty", name)
+    return value
+
+
+def optional_object(
+    data: Mapping[str, Any], name: str, *, required: bool = False
+) -> dict[str, Any] | None:
+    """The JSON-object field ``name`` (None when absent and not required)."""
+    if name not in data:
+        if required:
+            _invalid("missing_parameter", f"{name} is required", name)
+        return None
+    value = data[name]
+    if not isinstance(value, dict):
+        _invalid("invalid_type", f"{name} must be a JSON object", name)
+    return value
+
+
+def optional_int(data: Mapping[str, Any], name: str, default: int) -> int:
+    """The 64-bit integer field ``name`` (booleans and floats are not integers)."""
+    if name not in data:
+        return default
+    value = data[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        _invalid("invalid_type", f"{name} must be an integer", name)
+    if not INT64_MIN <= value <= INT64_MAX:
+        _invalid("invalid_value", f"{name} must fit in 64 bits", name)
+    return value
+
+
+def query_string(request: Request, name: str) -> str:
+    """The non-empty query parameter ``name`` (400 naming it otherwise)."""
+    value = request.query_params.get(name)
+    if value is None:
+        _invalid("missing_parameter", f"query parameter {name} is required", name)
+    if not value:
+        _invalid("invalid_value", f"query parameter {name} must not be empty", name)
+    return value

@@ -1,0 +1,114 @@
+"""In-process model handlers: the built-in ``echo``, ``sleep`` and ``fail``, and user functions.
+
+Every handler is adapted to one shape, ``async handler(payload, report) -> outputs``,
+where ``report(info)`` merges ``info`` into the job's info (and renews its claim). A
+user handler (``module:func``) is a plain or async function taking ``payload`` or
+``(payload, report)``; a plain function runs in a thread so it cannot stall the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+__all__ = ["MAX_SLEEP_SECONDS", "Handler", "HandlerFailed", "Report", "load_handler"]
+
+Report = Callable[[Mapping[str, Any]], None]
+"""Merge a mapping into the job's info (e.g. ``{"progress": 0.5}``) and renew the claim."""
+
+Handler = Callable[[dict[str, Any], Report], Awaitable[object]]
+"""The adapted handler shape: ``await handler(payload, report)`` returns the outputs."""
+
+MAX_SLEEP_SECONDS = 60.0
+"""The ``sleep`` handler never sleeps longer than this, whatever the payload asks."""
+
+_SLEEP_STEPS = 4
+
+
+class HandlerFailed(Exception):
+    """Raised by a handler to fail the job with a message (any exception does the same)."""
+
+
+async def _echo(payload: dict[str, Any], report: Report) -> object:
+    return dict(payload)
+
+
+async def _sleep(payload: dict[str, Any], report: Report) -> object:
+    seconds = payload.get("seconds", 1.0)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        raise HandlerFailed("payload.seconds must be a number >= 0")
+    seconds = min(float(seconds), MAX_SLEEP_SECONDS)
+    report({"progress": 0.0})
+    for step in range(1, _SLEEP_STEPS + 1):
+        await asyncio.sleep(seconds / _SLEEP_STEPS)
+        report({"progress": step / _SLEEP_STEPS})
+    return {"slept": seconds}
+
+
+async def _fail(payload: dict[str, Any], report: Report) -> object:
+    raise HandlerFailed(str(payload.get("message", "the fail handler fails every job")))
+
+
+_BUILTINS: dict[str, Handler] = {"echo": _echo, "sleep": _sleep, "fail": _fail}
+
+
+def _takes_report(func: Callable[..., object]) -> bool:
+    """Whether ``func`` accepts a second positional argument (the report callback)."""
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = 0
+    for param in params:
+        if param.kind is inspect.Parameter.VAR_POSITIONAL:
+            return True
+        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            positional += 1
+    return positional >= 2
+
+
+def _is_async(func: Callable[..., object]) -> bool:
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+        getattr(func, "__call__", None)  # noqa: B004 - an object with an async __call__
+    )
+
+
+def _adapt(func: Callable[..., object]) -> Handler:
+    with_report = _takes_report(func)
+    is_async = _is_async(func)
+
+    async def handler(payload: dict[str, Any], report: Report) -> object:
+        args = (payload, report) if with_report else (payload,)
+        if is_async:
+            result = func(*args)
+        else:
+            result = await asyncio.to_thread(func, *args)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    return handler
+
+
+def load_handler(spec: str) -> Handler:
+    """The handler for ``echo``, ``sleep``, ``fail`` or ``module:func`` (ValueError if none)."""
+    if spec in _BUILTINS:
+        return _BUILTINS[spec]
+    module_name, sep, attr_path = spec.partition(":")
+    if not sep or not module_name or not attr_path:
+        raise ValueError(f"handler {spec!r}: expected echo, sleep, fail or module:func")
+    try:
+        target: object = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"handler {spec!r}: cannot import {module_name!r}: {exc}") from exc
+    for part in attr_path.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise ValueError(f"handler {spec!r}: {module_name!r} has no {attr_path!r}") from None
+    if not callable(target):
+        raise ValueError(f"handler {spec!r}: {attr_path!r} is not callable")
+    return _adapt(target)

@@ -1,0 +1,422 @@
+"""JobStore: every job and every state transition, in SQLite (stdlib ``sqlite3``).
+
+The store is the single place where the queue rules live: strict priority then FIFO
+(a monotonic sequence number, never a timestamp), claims with a deadline, lapsed
+claims requeued at their original place with ``retries + 1`` and failed for good
+past ``max_retries``. Every method is one transaction under one lock, so concurrent
+submitters, pollers and workers (threads or tasks) see a consistent queue. Lapsed
+claims are swept at the start of every transaction, so no reader ever sees a claim
+that should already have lapsed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Literal
+
+import attrs
+
+__all__ = ["Claim", "Job", "JobConflict", "JobNotFound", "JobStore", "UpdateStatus"]
+
+UpdateStatus = Literal["running", "done", "failed"]
+
+_SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT NOT NULL UNIQUE,
+    model TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    info TEXT NOT NULL,
+    outputs TEXT,
+    warnings TEXT NOT NULL DEFAULT '[]',
+    retries INTEGER NOT NULL DEFAULT 0,
+    claim_count INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    claimed_at REAL,
+    done_at REAL,
+    claim_expires_at REAL,
+    claim_id TEXT,
+    claimed_by TEXT
+);
+-- The next job of a model is the first entry of this index: O(log n) to claim.
+CREATE INDEX IF NOT EXISTS jobs_pending ON jobs (model, priority DESC, seq)
+    WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS jobs_running ON jobs (claim_expires_at)
+    WHERE status = 'running';
+CREATE INDEX IF NOT EXISTS jobs_model_status ON jobs (model, status);
+CREATE TABLE IF NOT EXISTS claims (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    retries INTEGER NOT NULL,
+    hostname TEXT NOT NULL,
+    claim_id TEXT NOT NULL,
+    claimed_at REAL NOT NULL
+);
+"""
+
+_NEXT_PENDING_SQL = (
+    "SELECT seq FROM jobs WHERE model = ? AND status = 'pending' "
+    "ORDER BY priority DESC, seq LIMIT 1"
+)
+
+
+class JobNotFound(LookupError):
+    """No job has this request id, or it belongs to another model."""
+
+
+class JobConflict(Exception):
+    """The job is not in a state that allows the operation; ``status`` is its current one."""
+
+    def __init__(self, status: str, message: str) -> None:
+        """Record the job's current status and why the operation was refused."""
+        super().__init__(message)
+        self.status = status
+
+
+@attrs.frozen
+class Job:
+    """A snapshot of one job row."""
+
+    seq: int
+    request_id: str
+    model: str
+    priority: int
+    status: str
+    payload: dict[str, Any]
+    info: dict[str, Any]
+    outputs: dict[str, Any] | None
+    warnings: tuple[str, ...]
+    retries: int
+    claim_count: int
+    created_at: float
+    claimed_at: float | None
+    done_at: float | None
+    claim_expires_at: float | None
+    claim_id: str | None
+    claimed_by: str | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Job:
+        """Decode a ``jobs`` row."""
+        return cls(
+            seq=row["seq"],
+            request_id=row["request_id"],
+            model=row["model"],
+            priority=row["priority"],
+            status=row["status"],
+            payload=json.loads(row["payload"]),
+            info=json.loads(row["info"]),
+            outputs=None if row["outputs"] is None else json.loads(row["outputs"]),
+            warnings=tuple(json.loads(row["warnings"])),
+            retries=row["retries"],
+            claim_count=row["claim_count"],
+            created_at=row["created_at"],
+            claimed_at=row["claimed_at"],
+            done_at=row["done_at"],
+            claim_expires_at=row["claim_expires_at"],
+            claim_id=row["claim_id"],
+            claimed_by=row["claimed_by"],
+        )
+
+
+@attrs.frozen
+class Claim:
+    """One entry of the claim log: which job was handed to which worker, in order."""
+
+    n: int
+    seq: int
+    request_id: str
+    model: str
+    priority: int
+    retries: int
+    hostname: str
+    claim_id: str
+    claimed_at: float
+
+
+def _dumps(value: object) -> str:
+    # allow_nan=False: NaN is not JSON, and every stored value is served as JSON later.
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+class JobStore:
+    """The queue in SQLite: in memory (``path`` None) or in a file that survives restarts."""
+
+    def __init__(
+        self,
+        path: str | None = None,
+        *,
+        max_retries: int = 3,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Open (or create) the database and requeue claims that lapsed while it was closed."""
+        self.max_retries = max_retries
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[str], None]] = []
+        # One connection shared by every thread, serialised by self._lock; autocommit
+        # mode so that each method's explicit BEGIN IMMEDIATE .. COMMIT is the transaction.
+        self._conn = sqlite3.connect(
+            path or ":memory:", check_same_thread=False, isolation_level=None
+        )
+        self._conn.row_factory = sqlite3.Row
+        if path:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, _SCHEMA_VERSION):
+            self._conn.close()
+            raise ValueError(f"{path}: unknown emulator database version {version}")
+        self._conn.executescript(_SCHEMA)
+        self._conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        with self._transaction():
+            pass  # the sweep at the start of every transaction does the startup requeue
+
+    def close(self) -> None:
+        """Close the database (a file database keeps every job)."""
+        with self._lock:
+            self._conn.close()
+
+    def add_requeue_listener(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(model)`` after a job of ``model`` becomes pending again."""
+        self._listeners.append(listener)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        requeued: set[str] = set()
+        try:
+            with self._lock:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    requeued = self._sweep_lapsed(self._clock())
+                    yield self._conn
+                except (JobNotFound, JobConflict):
+                    # A refused operation changed nothing, but the sweep before it stands.
+                    self._conn.execute("COMMIT")
+                    raise
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    requeued = set()
+                    raise
+                self._conn.execute("COMMIT")
+        finally:
+            # Outside the lock: listeners may call back into the store.
+            for model in requeued:
+                for listener in self._listeners:
+                    listener(model)
+
+    def _sweep_lapsed(self, now: float) -> set[str]:
+        """Requeue (or fail for good) every running job whose claim lapsed by ``now``."""
+        rows = self._conn.execute(
+            "SELECT seq, model, retries, info FROM jobs "
+            "WHERE status = 'running' AND claim_expires_at <= ?",
+            (now,),
+        ).fetchall()
+        requeued: set[str] = set()
+        for row in rows:
+            if row["retries"] >= self.max_retries:
+                info = json.loads(row["info"])
+                info["error"] = (
+                    f"claim lapsed {row['retries'] + 1} times without an update; "
+                    f"failed for good after {self.max_retries} retries"
+                )
+                self._conn.execute(
+                    "UPDATE jobs SET status = 'failed', done_at = ?, info = ?, "
+                    "claim_expires_at = NULL, claim_id = NULL WHERE seq = ?",
+                    (now, _dumps(info), row["seq"]),
+                )
+            else:
+                # The job keeps its seq, hence its original place in the queue.
+                self._conn.execute(
+                    "UPDATE jobs SET status = 'pending', retries = retries + 1, "
+                    "claimed_at = NULL, claim_expires_at = NULL, claim_id = NULL, "
+                    "claimed_by = NULL WHERE seq = ?",
+                    (row["seq"],),
+                )
+                requeued.add(row["model"])
+        return requeued
+
+    def sweep(self) -> None:
+        """Apply lapsed claims now (they are also applied before every other operation)."""
+        with self._transaction():
+            pass
+
+    @staticmethod
+    def _fetch(conn: sqlite3.Connection, request_id: str, model: str) -> Job:
+        row = conn.execute("SELECT * FROM jobs WHERE request_id = ?", (request_id,)).fetchone()
+        if row is None or row["model"] != model:
+            raise JobNotFound(request_id)
+        return Job.from_row(row)
+
+    def submit(
+        self,
+        model: str,
+        payload: Mapping[str, Any],
+        *,
+        priority: int = 0,
+        info: Mapping[str, Any] | None = None,
+        warnings: tuple[str, ...] = (),
+    ) -> Job:
+        """Store a new pending job and return it."""
+        request_id = str(uuid.uuid4())
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO jobs (request_id, model, priority, status, payload, info, "
+                "warnings, created_at) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)",
+                (
+                    request_id,
+                    model,
+                    priority,
+                    _dumps(dict(payload)),
+                    _dumps(dict(info or {})),
+                    _dumps(list(warnings)),
+                    self._clock(),
+                ),
+            )
+            return self._fetch(conn, request_id, model)
+
+    def get(self, request_id: str, model: str) -> Job:
+        """The job ``request_id`` of ``model``; JobNotFound when unknown or of another model."""
+        with self._transaction() as conn:
+            return self._fetch(conn, request_id, model)
+
+    def cancel(self, request_id: str, model: str) -> Job:
+        """Cancel a pending job; JobConflict with the current status otherwise."""
+        with self._transaction() as conn:
+            job = self._fetch(conn, request_id, model)
+            if job.status != "pending":
+                raise JobConflict(job.status, f"job is {job.status}; only pending jobs cancel")
+            # No done_at: the spec defines it for done and failed jobs only.
+            conn.execute("UPDATE jobs SET status = 'canceled' WHERE seq = ?", (job.seq,))
+            return self._fetch(conn, request_id, model)
+
+    def metrics(self, model: str) -> tuple[int, int]:
+        """``(waiting, running)`` job counts of ``model``."""
+        with self._transaction() as conn:
+            counts = dict(
+                conn.execute(
+                    "SELECT status, COUNT(*) FROM jobs WHERE model = ? "
+                    "AND status IN ('pending', 'running') GROUP BY status",
+                    (model,),
+                ).fetchall()
+            )
+        return counts.get("pending", 0), counts.get("running", 0)
+
+    def claim(self, model: str, hostname: str, claim_timeout: float) -> Job | None:
+        """Hand the next pending job of ``model`` (priority, then FIFO) to a worker, or None."""
+        with self._transaction() as conn:
+            row = conn.execute(_NEXT_PENDING_SQL, (model,)).fetchone()
+            if row is None:
+                return None
+            now = self._clock()
+            claim_id = uuid.uuid4().hex
+            conn.execute(
+                "UPDATE jobs SET status = 'running', claimed_at = ?, claim_expires_at = ?, "
+                "claim_id = ?, claimed_by = ?, claim_count = claim_count + 1 WHERE seq = ?",
+                (now, now + claim_timeout, claim_id, hostname, row["seq"]),
+            )
+            job = Job.from_row(
+                conn.execute("SELECT * FROM jobs WHERE seq = ?", (row["seq"],)).fetchone()
+            )
+            conn.execute(
+                "INSERT INTO claims (seq, request_id, model, priority, retries, hostname, "
+                "claim_id, claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job.seq,
+                    job.request_id,
+                    model,
+                    job.priority,
+                    job.retries,
+                    hostname,
+                    claim_id,
+                    now,
+                ),
+            )
+            return job
+
+    def update(
+        self,
+        request_id: str,
+        model: str,
+        status: UpdateStatus,
+        *,
+        outputs: Mapping[str, Any] | None = None,
+        info: Mapping[str, Any] | None = None,
+        claim_id: str | None = None,
+        claim_timeout: float,
+    ) -> Job:
+        """Apply a worker's update to a running job.
+
+        ``running`` renews the claim and merges ``info``; ``done`` stores ``outputs``;
+        ``failed`` fails the job for good (no retry) with ``info["error"]``. A job that
+        is not running, or (when ``claim_id`` is given) is held by another claim,
+        raises JobConflict and is left unchanged.
+        """
+        outputs_json = _dumps(dict(outputs or {}))  # ValueError/TypeError: not JSON
+        with self._transaction() as conn:
+            job = self._fetch(conn, request_id, model)
+            if job.status != "running":
+                raise JobConflict(job.status, f"job is {job.status}, not running")
+            if claim_id is not None and claim_id != job.claim_id:
+                raise JobConflict(job.status, "the claim lapsed; another worker holds the job")
+            merged = {**job.info, **(info or {})}
+            now = self._clock()
+            if status == "running":
+                conn.execute(
+                    "UPDATE jobs SET info = ?, claim_expires_at = ? WHERE seq = ?",
+                    (_dumps(merged), now + claim_timeout, job.seq),
+                )
+            elif status == "done":
+                conn.execute(
+                    "UPDATE jobs SET status = 'done', info = ?, outputs = ?, done_at = ?, "
+                    "claim_expires_at = NULL WHERE seq = ?",
+                    (_dumps(merged), outputs_json, now, job.seq),
+                )
+            else:
+                merged.setdefault("error", "the worker reported a failure")
+                conn.execute(
+                    "UPDATE jobs SET status = 'failed', info = ?, done_at = ?, "
+                    "claim_expires_at = NULL WHERE seq = ?",
+                    (_dumps(merged), now, job.seq),
+                )
+            return self._fetch(conn, request_id, model)
+
+    def jobs(self, model: str | None = None) -> list[Job]:
+        """Every job (of ``model`` if given) in submission order."""
+        with self._transaction() as conn:
+            if model is None:
+                rows = conn.execute("SELECT * FROM jobs ORDER BY seq").fetchall()
+            else:
+                rows = conn.execute(
+                    "SELECT * FROM jobs WHERE model = ? ORDER BY seq", (model,)
+                ).fetchall()
+        return [Job.from_row(row) for row in rows]
+
+    def claims(self, model: str | None = None) -> list[Claim]:
+        """The claim log (of ``model`` if given) in the order the claims were made."""
+        with self._transaction() as conn:
+            if model is None:
+                rows = conn.execute("SELECT * FROM claims ORDER BY n").fetchall()
+            else:
+                rows = conn.execute(
+                    "SELECT * FROM claims WHERE model = ? ORDER BY n", (model,)
+                ).fetchall()
+        return [Claim(**dict(row)) for row in rows]
+
+    def explain_next_claim(self, model: str) -> list[str]:
+        """SQLite's query plan for picking the next job (tests check it uses the index)."""
+        with self._lock:
+            rows = self._conn.execute("EXPLAIN QUERY PLAN " + _NEXT_PENDING_SQL, (model,))
+            return [str(row["detail"]) for row in rows.fetchall()]

@@ -1,0 +1,90 @@
+"""Pytest fixtures that run the local Queue emulator (a ``pytest11`` plugin).
+
+Fixtures:
+
+- ``queue_emulator``: an emulator served by uvicorn on a free loopback port for one
+  test, with in-process models ``echo``, ``sleep`` and ``fail`` and a short claim
+  timeout; yields its handle (``.url``, ``.api_url``, ``.config``, ``.set_faults()``).
+- ``queue_emulator_factory``: ``start(config=None, **overrides)`` starts more emulators
+  with any config; all stop at the end of the test.
+- ``queue_client`` / ``async_queue_client``: ``together_queue.QueueClient`` /
+  ``AsyncQueueClient`` pointed at ``queue_emulator`` (the async one is an async fixture:
+  use it from an anyio test, ``@pytest.mark.anyio``).
+
+Importing this module is cheap: starlette, uvicorn and the client load only when a
+fixture runs, so installing the package never slows down unrelated test suites.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from together_queue.emulator import EmulatorConfig, EmulatorHandle
+
+__all__ = [
+    "DEFAULT_TEST_MODELS",
+    "async_queue_client",
+    "queue_client",
+    "queue_emulator",
+    "queue_emulator_factory",
+]
+
+DEFAULT_TEST_MODELS = {"echo": "echo", "sleep": "sleep", "fail": "fail"}
+"""The in-process models of ``queue_emulator``."""
+
+_DEFAULT_TEST_CLAIM_TIMEOUT = 2.0
+
+EmulatorFactory = Callable[..., "EmulatorHandle"]
+
+
+@pytest.fixture
+def queue_emulator_factory() -> Iterator[EmulatorFactory]:
+    """Yield ``start(config=None, **overrides)``, which serves an emulator until test end."""
+    from together_queue.emulator import start_emulator
+
+    with contextlib.ExitStack() as stack:
+
+        def start(config: EmulatorConfig | None = None, **overrides: Any) -> EmulatorHandle:
+            return stack.enter_context(start_emulator(config, **overrides))
+
+        yield start
+
+
+@pytest.fixture
+def queue_emulator(queue_emulator_factory: EmulatorFactory) -> EmulatorHandle:
+    """An emulator with models echo, sleep and fail and a short claim timeout."""
+    return queue_emulator_factory(
+        models=DEFAULT_TEST_MODELS, claim_timeout=_DEFAULT_TEST_CLAIM_TIMEOUT
+    )
+
+
+def _client_class(name: str) -> Any:
+    # Imported by name at use: the plugin must load even where the client does not.
+    return getattr(importlib.import_module("together_queue"), name)
+
+
+@pytest.fixture
+def queue_client(queue_emulator: EmulatorHandle) -> Iterator[Any]:
+    """A ``together_queue.QueueClient`` talking to ``queue_emulator``."""
+    # api_key="": never send the user's TOGETHER_API_KEY, even to a loopback emulator.
+    client = _client_class("QueueClient")(api_key="", base_url=queue_emulator.url)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+async def async_queue_client(queue_emulator: EmulatorHandle) -> AsyncIterator[Any]:
+    """A ``together_queue.AsyncQueueClient`` talking to ``queue_emulator``."""
+    client = _client_class("AsyncQueueClient")(api_key="", base_url=queue_emulator.url)
+    try:
+        yield client
+    finally:
+        await client.aclose()

@@ -1,0 +1,137 @@
+"""The ``together-queue emulator`` command: output, options, clean stops."""
+
+from __future__ import annotations
+
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from together_queue.emulator.cli import build_parser, config_from_args, main
+from together_queue.emulator.config import is_loopback_host
+from together_queue.emulator.faults import FaultRule
+
+from .helpers import submit, wait_status
+
+
+def _first_line(proc: subprocess.Popen[str], timeout: float = 20.0) -> str:
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
+    return lines.get(timeout=timeout)
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_cli_serves_then_stops_cleanly(stop_signal: signal.Signals) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "together_queue.emulator", "--port", "0", "--model", "e=echo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = _first_line(proc)
+        prefix = "together-queue emulator listening on http://127.0.0.1:"
+        assert line.startswith(prefix), line
+        url = line.strip().removeprefix("together-queue emulator listening on ")
+        assert int(url.rsplit(":", 1)[1]) > 0
+        with httpx.Client(base_url=url, timeout=10) as client:
+            rid = submit(client, "e", {"hello": "world"})
+            assert wait_status(client, "e", rid, {"done"})["outputs"] == {"hello": "world"}
+        proc.send_signal(stop_signal)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert out == ""  # the one line was already read: nothing else on stdout
+
+
+def test_parser_maps_every_option_to_the_config() -> None:
+    args = build_parser().parse_args(
+        [
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--db",
+            "q.db",
+            "--workers",
+            "3",
+            "--model",
+            "a=echo",
+            "--model",
+            "b=pkg.mod:func",
+            "--api-key",
+            "k1",
+            "--api-key",
+            "k2",
+            "--claim-timeout",
+            "0.5",
+            "--max-body-bytes",
+            "10",
+            "--max-retries",
+            "1",
+            "--fault",
+            "submit:500:0.1:after",
+            "--fault-seed",
+            "9",
+        ]
+    )
+    config = config_from_args(args)
+    assert (config.port, config.db, config.workers) == (0, "q.db", 3)
+    assert dict(config.models) == {"a": "echo", "b": "pkg.mod:func"}
+    assert config.api_keys == ("k1", "k2")
+    assert (config.claim_timeout, config.max_body_bytes, config.max_retries) == (0.5, 10, 1)
+    assert config.faults.seed == 9
+    assert config.faults.rules == (FaultRule("submit", "500", rate=0.1, when="after"),)
+
+
+def test_help_documents_the_fault_syntax() -> None:
+    text = build_parser().format_help()
+    assert "OP:KIND:AMOUNT[:WHEN][:OPTION...]" in text
+    assert "submit:500:0.1:after" in text
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--model", "noequals"],
+        ["--model", "x=unknown"],
+        ["--fault", "submit:500"],
+        ["--claim-timeout", "0"],
+        ["--port", "-1"],
+    ],
+)
+def test_bad_options_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_unloadable_handler_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--port", "0", "--model", "x=no_such_module_xyz:func"]) == 2
+    assert "cannot import 'no_such_module_xyz'" in capsys.readouterr().err
+
+
+def test_loopback_detection() -> None:
+    assert is_loopback_host("127.0.0.1") and is_loopback_host("::1")
+    assert is_loopback_host("localhost") and is_loopback_host("127.0.0.2")
+    assert not is_loopback_host("0.0.0.0") and not is_loopback_host("192.168.1.5")
+    assert not is_loopback_host("example.com")
+
+
+def test_unusable_database_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    garbage = tmp_path / "not-a-db.sqlite3"
+    garbage.write_bytes(b"this is not an SQLite database, not even close" * 100)
+    assert main(["--port", "0", "--db", str(garbage)]) == 2
+    assert "together-queue emulator:" in capsys.readouterr().err

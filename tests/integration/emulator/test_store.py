@@ -1,0 +1,51 @@
+"""JobStore directly: the claim query's index and restart rules under a controlled clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from together_queue.emulator.store import JobStore
+
+
+def test_next_claim_uses_the_pending_index_without_sorting() -> None:
+    store = JobStore()
+    plan = " | ".join(store.explain_next_claim("m"))
+    assert "jobs_pending" in plan
+    assert "TEMP B-TREE" not in plan  # ORDER BY is served by the index: O(log n) per claim
+    store.close()
+
+
+def test_restart_requeues_only_claims_that_lapsed(tmp_path: Path) -> None:
+    now = [1000.0]
+    path = str(tmp_path / "q.sqlite3")
+    store = JobStore(path, clock=lambda: now[0])
+    lapsing = store.submit("m", {"n": 1})
+    holding = store.submit("m", {"n": 2})
+    assert store.claim("m", "w", claim_timeout=5.0) == store.get(lapsing.request_id, "m")
+    now[0] += 4.0
+    assert store.claim("m", "w", claim_timeout=30.0) is not None
+    store.close()
+
+    now[0] += 2.0  # the first claim (5 s) lapsed while closed; the second (30 s) did not
+    store = JobStore(path, clock=lambda: now[0])
+    first = store.get(lapsing.request_id, "m")
+    second = store.get(holding.request_id, "m")
+    assert (first.status, first.retries) == ("pending", 1)
+    assert (second.status, second.retries) == ("running", 0)
+    assert store.metrics("m") == (1, 1)
+    store.close()
+
+
+def test_a_job_fails_for_good_after_max_retries() -> None:
+    now = [0.0]
+    store = JobStore(max_retries=2, clock=lambda: now[0])
+    job = store.submit("m", {})
+    for _ in range(3):
+        assert store.claim("m", "w", claim_timeout=1.0) is not None
+        now[0] += 2.0
+        store.sweep()
+    final = store.get(job.request_id, "m")
+    assert (final.status, final.retries) == ("failed", 2)
+    assert "failed for good after 2 retries" in final.info["error"]
+    assert store.claim("m", "w", claim_timeout=1.0) is None
+    store.close()

@@ -1,0 +1,269 @@
+"""Bad input: every case gets its 4xx QueueError naming the field; auth; body limits."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from together_queue.emulator import EmulatorHandle, start_emulator
+
+from .conftest import Api, Factory
+from .helpers import submit
+
+JSON = {"content-type": "application/json"}
+
+# (case id, raw body or JSON value, expected param; None: the error names no field)
+SUBMIT_CASES: list[tuple[str, Any, str | None]] = [
+    ("missing model", {"payload": {}}, "model"),
+    ("model not a string", {"model": 7, "payload": {}}, "model"),
+    ("model null", {"model": None, "payload": {}}, "model"),
+    ("model empty", {"model": "", "payload": {}}, "model"),
+    ("missing payload", {"model": "m"}, "payload"),
+    ("payload a string", {"model": "m", "payload": "text"}, "payload"),
+    ("payload a list", {"model": "m", "payload": [1]}, "payload"),
+    ("payload null", {"model": "m", "payload": None}, "payload"),
+    ("priority a string", {"model": "m", "payload": {}, "priority": "1"}, "priority"),
+    ("priority a float", {"model": "m", "payload": {}, "priority": 1.5}, "priority"),
+    ("priority integral float", {"model": "m", "payload": {}, "priority": 2.0}, "priority"),
+    ("priority a bool", {"model": "m", "payload": {}, "priority": True}, "priority"),
+    ("priority null", {"model": "m", "payload": {}, "priority": None}, "priority"),
+    ("priority too big", {"model": "m", "payload": {}, "priority": 2**70}, "priority"),
+    ("info a string", {"model": "m", "payload": {}, "info": "x"}, "info"),
+    ("info a list", {"model": "m", "payload": {}, "info": []}, "info"),
+    ("body a list", [], None),
+    ("body a string", "model", None),
+    ("malformed JSON", b'{"model": "m",', None),
+    ("NaN", b'{"model": "m", "payload": {"x": NaN}}', None),
+    ("not UTF-8", b'{"model": "\xff"}', None),
+    ("empty body", b"", None),
+]
+
+CANCEL_CASES: list[tuple[str, Any, str | None]] = [
+    ("missing model", {"request_id": "r"}, "model"),
+    ("missing request_id", {"model": "m"}, "request_id"),
+    ("request_id a number", {"model": "m", "request_id": 5}, "request_id"),
+    ("request_id empty", {"model": "m", "request_id": ""}, "request_id"),
+    ("model a dict", {"model": {}, "request_id": "r"}, "model"),
+    ("malformed JSON", b"{", None),
+    ("body a list", [1], None),
+]
+
+
+def _content(body: Any) -> bytes:
+    return body if isinstance(body, bytes) else json.dumps(body).encode()
+
+
+@pytest.fixture(scope="module")
+def shared_emulator() -> Iterator[EmulatorHandle]:
+    # These cases change no state worth isolating: one emulator serves them all.
+    with start_emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def keyed_emulator() -> Iterator[EmulatorHandle]:
+    with start_emulator(api_keys=KEYS) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def client(shared_emulator: EmulatorHandle, api: Api) -> httpx.Client:
+    return api(shared_emulator)
+
+
+def _assert_invalid(response: Any, param: str | None) -> None:
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["type"] == "invalid_request_error"
+    assert body["code"] and body["message"]
+    assert body.get("param") == param
+
+
+@pytest.mark.parametrize(("case", "body", "param"), SUBMIT_CASES, ids=[c[0] for c in SUBMIT_CASES])
+def test_bad_submit_is_400_naming_the_field(
+    client: httpx.Client, case: str, body: Any, param: str | None
+) -> None:
+    _assert_invalid(client.post("/v1/queue/submit", content=_content(body), headers=JSON), param)
+    assert client.get("/v1/queue/metrics", params={"model": "m"}).json()["total_jobs"] == 0
+    assert client.get("/_emulator/jobs", params={"model": "m"}).json()["jobs"] == []
+
+
+@pytest.mark.parametrize(("case", "body", "param"), CANCEL_CASES, ids=[c[0] for c in CANCEL_CASES])
+def test_bad_cancel_is_400_naming_the_field(
+    client: httpx.Client, case: str, body: Any, param: str | None
+) -> None:
+    _assert_invalid(client.post("/v1/queue/cancel", content=_content(body), headers=JSON), param)
+
+
+@pytest.mark.parametrize("path", ["/v1/queue/submit", "/v1/queue/cancel"])
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_wrong_content_type_is_400(
+    client: httpx.Client, path: str, content_type: str | None
+) -> None:
+    headers = {} if content_type is None else {"content-type": content_type}
+    body = json.dumps({"model": "m", "payload": {}, "request_id": "r"}).encode()
+    response = client.post(path, content=body, headers=headers)
+    _assert_invalid(response, None)
+    assert response.json()["code"] == "invalid_content_type"
+
+
+def test_json_content_type_with_charset_is_accepted(client: httpx.Client) -> None:
+    body = json.dumps({"model": "charset", "payload": {}}).encode()
+    headers = {"content-type": "application/json; charset=utf-8"}
+    assert client.post("/v1/queue/submit", content=body, headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("params", "param"),
+    [
+        ({"model": "m"}, "request_id"),
+        ({"request_id": "r"}, "model"),
+        ({"request_id": "", "model": "m"}, "request_id"),
+        ({"request_id": "r", "model": ""}, "model"),
+    ],
+)
+def test_bad_status_query_is_400(client: httpx.Client, params: dict[str, str], param: str) -> None:
+    _assert_invalid(client.get("/v1/queue/status", params=params), param)
+
+
+@pytest.mark.parametrize("params", [{}, {"model": ""}])
+def test_bad_metrics_query_is_400(client: httpx.Client, params: dict[str, str]) -> None:
+    _assert_invalid(client.get("/v1/queue/metrics", params=params), "model")
+
+
+def test_unknown_query_parameters_are_ignored(client: httpx.Client) -> None:
+    rid = submit(client, "extra", {})
+    response = client.get(
+        "/v1/queue/status", params={"model": "extra", "request_id": rid, "verbose": "1"}
+    )
+    assert response.status_code == 200
+    response = client.get("/v1/queue/metrics", params={"model": "extra", "extra": "x"})
+    assert response.json() == {"messages_running": 0, "messages_waiting": 1, "total_jobs": 1}
+
+
+def test_unknown_job_status_is_404(client: httpx.Client) -> None:
+    response = client.get("/v1/queue/status", params={"model": "m", "request_id": "nope"})
+    assert response.status_code == 404
+    assert response.json()["type"] == "not_found_error"
+    assert response.json()["param"] == "request_id"
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"model": "m", "request_id": "r", "status": "exploded"}, "status"),
+        ({"model": "m", "request_id": "r"}, "status"),
+        ({"model": "m", "request_id": "r", "status": "done", "payload": [1]}, "payload"),
+        ({"model": "m", "request_id": "r", "status": "running", "info": "x"}, "info"),
+        ({"model": "m", "request_id": "r", "status": "running", "claim_id": 3}, "claim_id"),
+        ({"request_id": "r", "status": "running"}, "model"),
+    ],
+)
+def test_bad_worker_updates_are_400(client: httpx.Client, body: dict[str, Any], param: str) -> None:
+    _assert_invalid(client.post("/internal/v1/videos/status", json=body), param)
+
+
+def test_retrieve_needs_a_model(client: httpx.Client) -> None:
+    _assert_invalid(client.get("/internal/v1/rabbitmq/retrieve"), "model")
+
+
+# -- auth ---------------------------------------------------------------------------
+
+KEYS = ("key-one", "key-two")
+AUTH_CALLS: list[tuple[str, str, dict[str, Any]]] = [
+    ("POST", "/v1/queue/submit", {"json": {"model": "m", "payload": {}}}),
+    ("GET", "/v1/queue/status", {"params": {"model": "m", "request_id": "r"}}),
+    ("POST", "/v1/queue/cancel", {"json": {"model": "m", "request_id": "r"}}),
+    ("GET", "/v1/queue/metrics", {"params": {"model": "m"}}),
+    ("GET", "/internal/v1/rabbitmq/retrieve", {"params": {"model": "m", "timeout": "0"}}),
+    (
+        "POST",
+        "/internal/v1/videos/status",
+        {"json": {"model": "m", "request_id": "r", "status": "running"}},
+    ),
+    ("GET", "/_emulator/jobs", {}),
+]
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer wrong", "Bearer", "Basic key-one", "key-one", "Bearer key-one-and-more"],
+)
+def test_missing_or_wrong_key_is_401(
+    keyed_emulator: EmulatorHandle, api: Api, authorization: str | None
+) -> None:
+    client = api(keyed_emulator)
+    headers = {} if authorization is None else {"authorization": authorization}
+    for method, path, kwargs in AUTH_CALLS:
+        response = client.request(method, path, headers=headers, **kwargs)
+        assert response.status_code == 401, (path, response.text)
+        body = response.json()
+        assert body["type"] == "authentication_error"
+        assert "key-one" not in response.text and "wrong" not in response.text
+        assert response.headers["www-authenticate"] == "Bearer"
+    # Auth comes first: an unauthenticated bad request is still a 401.
+    response = client.post("/v1/queue/submit", content=b"{", headers={**headers, **JSON})
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("authorization", ["Bearer key-one", "bearer key-two"])
+def test_any_configured_key_is_accepted(
+    keyed_emulator: EmulatorHandle, api: Api, authorization: str | None
+) -> None:
+    client = api(keyed_emulator, headers={"authorization": authorization})
+    rid = submit(client, "m", {"x": 1})
+    expected = {"POST": {200, 404}, "GET": {200, 404}}
+    for method, path, kwargs in AUTH_CALLS:
+        response = client.request(method, path, **kwargs)
+        assert response.status_code in expected[method], (path, response.text)
+    assert (
+        client.get("/v1/queue/status", params={"model": "m", "request_id": rid}).status_code == 200
+    )
+
+
+def test_health_needs_no_key(keyed_emulator: EmulatorHandle, api: Api) -> None:
+    client = api(keyed_emulator)
+    assert client.get("/_emulator/health").json()["status"] == "ok"
+
+
+# -- body size ------------------------------------------------------------------------
+
+LIMIT = 1000
+
+
+def _body_of_size(size: int) -> bytes:
+    skeleton = json.dumps({"model": "m", "payload": {"pad": ""}}).encode()
+    body = json.dumps({"model": "m", "payload": {"pad": "x" * (size - len(skeleton))}}).encode()
+    assert len(body) == size
+    return body
+
+
+def test_body_over_the_limit_is_413(queue_emulator_factory: Factory, api: Api) -> None:
+    client = api(queue_emulator_factory(max_body_bytes=LIMIT))
+    assert (
+        client.post("/v1/queue/submit", content=_body_of_size(LIMIT), headers=JSON).status_code
+        == 200
+    )
+    response = client.post("/v1/queue/submit", content=_body_of_size(LIMIT + 1), headers=JSON)
+    assert response.status_code == 413
+    assert response.json()["code"] == "request_too_large"
+    big_cancel = json.dumps({"model": "m", "request_id": "r" * (2 * LIMIT)}).encode()
+    assert client.post("/v1/queue/cancel", content=big_cancel, headers=JSON).status_code == 413
+    assert client.get("/v1/queue/metrics", params={"model": "m"}).json()["total_jobs"] == 1
+
+
+def test_chunked_body_over_the_limit_is_413(queue_emulator_factory: Factory, api: Api) -> None:
+    client = api(queue_emulator_factory(max_body_bytes=LIMIT))
+    body = _body_of_size(2 * LIMIT)
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(body), 100):
+            yield body[start : start + 100]
+
+    response = client.post("/v1/queue/submit", content=chunks(), headers=JSON)
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413

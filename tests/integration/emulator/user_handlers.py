@@ -1,0 +1,41 @@
+"""User handlers loaded by the emulator as ``module:func`` in the handler tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Any
+
+
+def shout(payload: dict[str, Any]) -> dict[str, Any]:
+    return {"text": str(payload["text"]).upper()}
+
+
+def count_up(
+    payload: dict[str, Any], report: Callable[[Mapping[str, Any]], None]
+) -> dict[str, Any]:
+    steps = int(payload.get("steps", 3))
+    for step in range(1, steps + 1):
+        report({"progress": step / steps, "step": step})
+    return {"counted": steps}
+
+
+async def double(payload: dict[str, Any]) -> dict[str, Any]:
+    await asyncio.sleep(0)
+    return {"value": payload["value"] * 2}
+
+
+async def double_with_report(
+    payload: dict[str, Any], report: Callable[[Mapping[str, Any]], None]
+) -> dict[str, Any]:
+    report({"stage": "doubling"})
+    await asyncio.sleep(0)
+    return {"value": payload["value"] * 2}
+
+
+def explode(payload: dict[str, Any]) -> dict[str, Any]:
+    raise ValueError(f"cannot handle {payload.get('what', 'this')}")
+
+
+def not_a_dict(payload: dict[str, Any]) -> list[int]:
+    return [1, 2, 3]
