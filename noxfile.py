@@ -12,6 +12,7 @@ nox.options.sessions = [
     "typecheck",
     "validate_spec",
     "check_generated",
+    "api_diff",
     "tests",
 ]
 nox.options.reuse_existing_virtualenvs = True
@@ -69,7 +70,14 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """Type-check the overlay and the tests with mypy --strict."""
-    session.install("-r", "requirements/lint.txt", "-r", "requirements/test.txt")
+    session.install(
+        "-r",
+        "requirements/lint.txt",
+        "-r",
+        "requirements/test.txt",
+        "-r",
+        "requirements/release.txt",
+    )
     _install_project(session)
     session.run("mypy", "--strict", "overlay/together_queue")
     session.run("mypy", "--strict", "tools")
@@ -79,6 +87,48 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Unit and integration tests (integration talks HTTP to the emulator on loopback)."""
-    session.install("-r", "requirements/test.txt", "-r", "requirements/codegen.txt")
+    session.install(
+        "-r",
+        "requirements/test.txt",
+        "-r",
+        "requirements/codegen.txt",
+        "-r",
+        "requirements/release.txt",
+    )
     _install_project(session)
     session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON, reuse_venv=False)
+def demo(session: nox.Session) -> None:
+    """The README's main job: the demo, from a fresh venv with the emulator extra."""
+    session.install(".[emulator]")
+    session.run("together-queue", "demo", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def emulator(session: nox.Session) -> None:
+    """Run the local Queue emulator (arguments after -- go to it)."""
+    _install_project(session)
+    session.run("python", "-m", "together_queue.emulator", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def build(session: nox.Session) -> None:
+    """Build sdist and wheel into dist/, check them, smoke-test the wheel in a fresh venv."""
+    session.install("-r", "requirements/release.txt")
+    session.run("python", "tools/release.py", "build")
+
+
+@nox.session(python=PYTHON)
+def publish(session: nox.Session) -> None:
+    """Build, check, upload to $TWINE_REPOSITORY_URL; refuse a dirty tree or a known version."""
+    session.install("-r", "requirements/release.txt")
+    session.run("python", "tools/release.py", "publish", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def api_diff(session: nox.Session) -> None:
+    """Fail on a public API break since the last v* tag (or REF) without a major version bump."""
+    session.install("-r", "requirements/release.txt")
+    session.run("python", "tools/release.py", "api-diff", *session.posargs)

@@ -1,0 +1,97 @@
+"""Reading a bulk-submit input file: one JSON object per line, a payload or a full request.
+
+A line is a *full request* when it is an object with a `"payload"` key whose
+value is an object, and no keys other than `model`, `payload`, `priority` and
+`info`. Any other object is a *payload* for `--model`. (A payload that itself
+looks like a full request is written wrapped: `{"payload": {"payload": {...}}}`.)
+A line's own `model`, `priority` and `info` win over the command-line defaults.
+Blank lines are skipped; line numbers count every physical line from 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from together_queue._cli_common import UsageError, json_type, loads_strict
+
+REQUEST_KEYS: Final = frozenset({"model", "payload", "priority", "info"})
+
+
+@dataclass(frozen=True)
+class Request:
+    """One job to submit, built from one input line."""
+
+    model: str
+    payload: dict[str, Any]
+    priority: int
+    info: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class InputLine:
+    """One non-blank input line: its number and either a request or why it is bad."""
+
+    line: int
+    request: Request | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """Command-line values for what a line does not say itself."""
+
+    model: str | None
+    priority: int
+    info: dict[str, Any] | None
+
+
+def is_full_request(data: Mapping[str, Any]) -> bool:
+    """Whether a decoded line is a full request (see the module docstring)."""
+    return isinstance(data.get("payload"), dict) and set(data) <= REQUEST_KEYS
+
+
+def parse_line(text: str, line: int, defaults: Defaults) -> InputLine:
+    """Decode and check one line; a problem becomes `InputLine.error`, never an exception."""
+    try:
+        data = loads_strict(text)
+    except ValueError as exc:
+        return InputLine(line, error=f"not valid JSON ({exc})")
+    if not isinstance(data, dict):
+        return InputLine(line, error=f"expected a JSON object, got {json_type(data)}")
+    if not is_full_request(data):
+        data = {"payload": data}
+    model = data.get("model", defaults.model)
+    if model is None:
+        return InputLine(line, error='no model: pass --model or give "model" on the line')
+    if not isinstance(model, str) or not model.strip():
+        return InputLine(line, error='"model" must be a non-empty string')
+    priority = data.get("priority", defaults.priority)
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        return InputLine(line, error=f'"priority" must be an integer, got {json_type(priority)}')
+    info = data.get("info", defaults.info)
+    if info is not None and not isinstance(info, dict):
+        return InputLine(line, error=f'"info" must be an object, got {json_type(info)}')
+    return InputLine(line, Request(model, data["payload"], priority, info))
+
+
+def read_input(path: Path, defaults: Defaults) -> Iterator[InputLine]:
+    """Every non-blank line of `path`, parsed; `UsageError` when the file cannot be read."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise UsageError(f"--file: cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    with handle:
+        # Bytes, decoded line by line: one line of bad UTF-8 is one bad line, not a bad file.
+        for number, raw in enumerate(handle, start=1):
+            if number == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield InputLine(number, error=f"not UTF-8 text ({exc.reason})")
+                continue
+            if text.strip():
+                yield parse_line(text, number, defaults)

@@ -1,0 +1,240 @@
+"""The `together-queue` command: submit, watch and manage Queue jobs; run the emulator and demo.
+
+Exit codes: 0 ok; 1 a job failed or was canceled (or could not be canceled);
+2 usage (bad arguments or input); 3 the service, the network or the local
+system failed; 130 interrupted (Ctrl-C). Expected errors print one line,
+`error: ...`, on stderr and no traceback. `--json` prints machine-readable
+JSON on stdout: one object, or JSON Lines for bulk submits and `--watch`.
+
+The command modules are imported only when their command runs, so that
+`--version` and `--help` stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from together_queue._cli_common import model_arg, positive_float, positive_int
+from together_queue._version import __version__
+
+__all__ = ["build_parser", "main"]
+
+_EMULATOR_HINT = "error: the emulator needs extra packages: pip install 'together-queue[emulator]'"
+# Global options that take a value: skipped when looking for the command word.
+_VALUE_OPTIONS = frozenset({"--base-url", "--api-key"})
+# command -> (module, function), imported on use.
+_COMMANDS = {
+    "submit": ("together_queue._cli_commands", "cmd_submit"),
+    "status": ("together_queue._cli_commands", "cmd_status"),
+    "cancel": ("together_queue._cli_commands", "cmd_cancel"),
+    "wait": ("together_queue._cli_commands", "cmd_wait"),
+    "metrics": ("together_queue._cli_commands", "cmd_metrics"),
+    "demo": ("together_queue._cli_demo", "cmd_demo"),
+}
+
+
+def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    # Accepted before and after the command; after it, SUPPRESS keeps argparse
+    # from overwriting a value given before it with the default.
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument(
+        "--base-url",
+        metavar="URL",
+        default=default(None),
+        help="API root (default: $TOGETHER_BASE_URL, else https://api.together.ai)",
+    )
+    parser.add_argument(
+        "--api-key",
+        metavar="KEY",
+        default=default(None),
+        help="API key (default: $TOGETHER_API_KEY; prefer the variable: "
+        "arguments are visible to other users of this machine)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=default(False),
+        help="print machine-readable JSON on stdout",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `together-queue` (the `emulator` command is delegated)."""
+    parser = argparse.ArgumentParser(
+        prog="together-queue",
+        description="Submit, watch and manage Together Queue jobs.",
+        epilog="exit codes: 0 ok, 1 job failed/canceled, 2 usage, 3 API/network error, "
+        "130 interrupted. Try `together-queue demo`: no API key, no network.",
+    )
+    parser.add_argument("--version", action="version", version=f"together-queue {__version__}")
+    _global_options(parser, suppress=False)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, suppress=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    submit = commands.add_parser(
+        "submit",
+        parents=[common],
+        help="submit one job (--payload) or many (--file jobs.jsonl)",
+        description="Submit one job, or every line of a JSON Lines file. A line is a full "
+        'request when it has a "payload" object and only model/payload/priority/info keys; '
+        "otherwise the whole line is the payload for --model.",
+    )
+    source = submit.add_mutually_exclusive_group(required=True)
+    source.add_argument("--payload", metavar="JSON", help="the payload: JSON, @file.json or @-")
+    source.add_argument("--file", metavar="JOBS.jsonl", help="submit every line of this file")
+    submit.add_argument(
+        "--model", type=model_arg, help="model (lines of --file may name their own)"
+    )
+    submit.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
+    submit.add_argument("--info", metavar="JSON", help="info object: JSON, @file.json or @-")
+    submit.add_argument("--wait", action="store_true", help="wait and print the final status")
+    submit.add_argument(
+        "--timeout", type=positive_float, metavar="S", help="give up waiting after S seconds"
+    )
+    submit.add_argument(
+        "--concurrency",
+        type=positive_int,
+        default=16,
+        metavar="N",
+        help="--file: requests in flight (16)",
+    )
+    submit.add_argument("--output", metavar="RESULTS.jsonl", help="--file: write results here")
+    submit.add_argument(
+        "--resume", action="store_true", help="--file: skip lines --output records as submitted"
+    )
+
+    for name, text in (
+        ("status", "print a job's current status"),
+        ("cancel", "cancel a pending job"),
+        ("wait", "wait for a job to finish and print its final status"),
+    ):
+        sub = commands.add_parser(name, parents=[common], help=text, description=text + ".")
+        sub.add_argument("request_id", metavar="REQUEST_ID")
+        sub.add_argument("--model", type=model_arg, required=True)
+        if name == "wait":
+            sub.add_argument(
+                "--timeout", type=positive_float, metavar="S", help="give up after S seconds"
+            )
+
+    metrics = commands.add_parser(
+        "metrics",
+        parents=[common],
+        help="queue depth of a model",
+        description="Queue depth of a model.",
+    )
+    metrics.add_argument("--model", type=model_arg, required=True)
+    metrics.add_argument("--watch", action="store_true", help="print the metrics periodically")
+    metrics.add_argument(
+        "--interval", type=positive_float, metavar="S", help="--watch: seconds between samples (2)"
+    )
+    metrics.add_argument(
+        "--count", type=positive_int, metavar="N", help="--watch: stop after N samples"
+    )
+
+    commands.add_parser(
+        "demo",
+        parents=[common],
+        help="run the whole product on an embedded emulator (no API key, no network)",
+        description="Start an emulator on a free loopback port, submit a mixed batch of jobs, "
+        "show them being processed in priority order, and check the results.",
+    )
+    commands.add_parser(
+        "emulator",
+        help="run the local Queue emulator (`together-queue emulator --help`)",
+        add_help=False,
+    )
+    return parser
+
+
+def _emulator_argv(argv: Sequence[str]) -> list[str] | None:
+    """The arguments after `emulator` when that is the command, else None."""
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word in _VALUE_OPTIONS:
+            i += 2
+            continue
+        if word.startswith("-"):
+            i += 1
+            continue
+        return list(argv[i + 1 :]) if word == "emulator" else None
+    return None
+
+
+def _run_emulator(argv: list[str]) -> int:
+    try:
+        module = importlib.import_module("together_queue.emulator.cli")
+    except ModuleNotFoundError as exc:
+        if exc.name and not exc.name.startswith("together_queue"):
+            print(_EMULATOR_HINT, file=sys.stderr)
+            return 2
+        print(
+            "error: this installation has no emulator (together_queue.emulator.cli)",
+            file=sys.stderr,
+        )
+        return 2
+    return int(module.main(argv))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `together-queue` with `argv` (default: the process arguments); return the exit code."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    emulator_argv = _emulator_argv(words)
+    if emulator_argv is not None:
+        return _run_emulator(emulator_argv)
+    args = build_parser().parse_args(words)
+    module, function = _COMMANDS[args.command]
+    secrets = (args.api_key, os.environ.get("TOGETHER_API_KEY"))
+    try:
+        handler: Callable[[argparse.Namespace], int] = getattr(
+            importlib.import_module(module), function
+        )
+        return handler(args)
+    except BaseException as exc:  # mapped to an exit code; unexpected ones are re-raised
+        return _exit_code(exc, secrets)
+
+
+def _exit_code(exc: BaseException, secrets: tuple[str | None, ...]) -> int:
+    """Report an error as `error: ...` on stderr and map it to an exit code (or re-raise)."""
+    from together_queue._cli_common import (
+        EXIT_API,
+        EXIT_INTERRUPTED,
+        EXIT_JOB,
+        EXIT_USAGE,
+        UsageError,
+        redact,
+    )
+    from together_queue.errors import JobFailed, TogetherQueueError
+
+    if isinstance(exc, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if isinstance(exc, BrokenPipeError):
+        # The reader went away (e.g. `| head`): nothing more to say, and nowhere to say it.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_API
+    if isinstance(exc, UsageError):
+        code = EXIT_USAGE
+    elif isinstance(exc, JobFailed):
+        code = EXIT_JOB
+    elif isinstance(exc, TogetherQueueError | OSError):
+        code = EXIT_API
+    else:
+        raise exc
+    message = str(exc) or type(exc).__name__
+    for secret in secrets:
+        message = redact(message, secret)
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

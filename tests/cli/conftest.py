@@ -1,0 +1,65 @@
+"""Fixtures of the CLI tests: an emulator on loopback and a runner for `together-queue`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+import pytest
+
+from together_queue.emulator import EmulatorHandle, start_emulator
+
+CLI = [sys.executable, "-m", "together_queue.cli"]
+MODELS = {"echo": "echo", "sleep": "sleep", "fail": "fail"}
+RUN_TIMEOUT = 30.0  # seconds: no single CLI run in these tests may take longer
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[EmulatorHandle]:
+    """One emulator for the CLI tests; each test isolates itself with its own model names."""
+    with start_emulator(models=MODELS, workers=2) as handle:
+        yield handle
+
+
+@pytest.fixture
+def model() -> str:
+    """A model name no other test uses, with no in-process handler: its jobs stay pending."""
+    return f"held-{uuid.uuid4().hex[:8]}"
+
+
+def cli_env(url: str | None, **extra: str) -> dict[str, str]:
+    """The environment of a CLI run: the emulator's URL, no API key, no colour."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOGETHER_")}
+    env["NO_COLOR"] = "1"
+    if url is not None:
+        env["TOGETHER_BASE_URL"] = url
+    env.update(extra)
+    return env
+
+
+def run_cli(
+    *args: str, url: str | None, env: Mapping[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `together-queue ARGS` as a subprocess against `url`; return the finished process."""
+    return subprocess.run(
+        [*CLI, *args],
+        env=cli_env(url, **(env or {})),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+
+
+def emulator_jobs(handle: EmulatorHandle, model: str) -> list[dict[str, Any]]:
+    """Every job of `model` as the emulator's admin API reports it, in submission order."""
+    response = httpx.get(f"{handle.url}/_emulator/jobs", params={"model": model}, timeout=10)
+    response.raise_for_status()
+    jobs: list[dict[str, Any]] = response.json()["jobs"]
+    return jobs

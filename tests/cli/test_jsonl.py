@@ -1,0 +1,100 @@
+"""The pure parts of bulk submit: how a line is read, and how the results log folds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from together_queue._cli_common import UsageError
+from together_queue._cli_jsonl import Defaults, Request, parse_line, read_input
+from together_queue._cli_output import format_ranges
+from together_queue._cli_results import compact, load_states
+
+DEFAULTS = Defaults(model="m", priority=2, info={"from": "cli"})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"a": 1}', Request("m", {"a": 1}, 2, {"from": "cli"})),
+        ('{"payload": {"a": 1}}', Request("m", {"a": 1}, 2, {"from": "cli"})),
+        (
+            '{"model": "x", "payload": {}, "priority": -1, "info": null}',
+            Request("x", {}, -1, None),
+        ),
+        # Not a full request: an extra key, or a payload that is not an object.
+        (
+            '{"payload": {"a": 1}, "b": 2}',
+            Request("m", {"payload": {"a": 1}, "b": 2}, 2, {"from": "cli"}),
+        ),
+        ('{"payload": "text"}', Request("m", {"payload": "text"}, 2, {"from": "cli"})),
+    ],
+)
+def test_a_line_is_a_payload_or_a_full_request(text: str, expected: Request) -> None:
+    assert parse_line(text, 1, DEFAULTS).request == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("{", "not valid JSON"),
+        ('{"a": Infinity}', "not valid JSON"),
+        ('"text"', "got a string"),
+        ('{"payload": {}, "priority": true}', '"priority" must be an integer, got a boolean'),
+        ('{"payload": {}, "priority": 1.5}', '"priority" must be an integer, got a number'),
+        ('{"payload": {}, "info": []}', '"info" must be an object'),
+        ('{"payload": {}, "model": ""}', '"model" must be a non-empty string'),
+    ],
+)
+def test_a_bad_line_says_why(text: str, error: str) -> None:
+    line = parse_line(text, 7, DEFAULTS)
+    assert (line.line, line.request) == (7, None)
+    assert line.error is not None and error in line.error
+
+
+def test_without_model_a_payload_line_is_bad() -> None:
+    line = parse_line('{"a": 1}', 1, Defaults(None, 0, None))
+    assert line.error is not None and "no model" in line.error
+
+
+def test_read_input_numbers_physical_lines_and_survives_bad_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"a": 1}\r\n\n   \n\xff\xfe\n{"b": 2}')
+    lines = list(read_input(path, DEFAULTS))
+    assert [(item.line, item.error is None) for item in lines] == [(1, True), (4, False), (5, True)]
+    with pytest.raises(UsageError):
+        list(read_input(tmp_path / "missing.jsonl", DEFAULTS))
+
+
+def test_the_log_folds_to_the_last_record_and_keeps_the_request_id(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    path.write_text(
+        '{"line": 2, "model": "m", "status": "submitting"}\n'
+        '{"line": 1, "model": "m", "status": "submitting"}\n'
+        '{"line": 1, "model": "m", "request_id": "r1", "status": "submitted"}\n'
+        '{"line": 1, "status": "error", "error": "wait failed"}\n'
+        '{"line": 3, "status": "invalid", "error": "bad"}\n'
+    )
+    states = load_states(path)
+    assert (states[1].request_id, states[1].status, states[1].submitted) == ("r1", "error", True)
+    assert states[2].uncertain and not states[2].submitted
+    assert not states[3].uncertain and not states[3].submitted
+    compact(path)
+    assert path.read_text().splitlines() == [
+        '{"line": 1, "status": "error", "error": "wait failed", "request_id": "r1", "model": "m"}',
+        '{"line": 2, "model": "m", "status": "submitting"}',
+        '{"line": 3, "status": "invalid", "error": "bad"}',
+    ]
+
+
+def test_a_file_that_is_not_a_results_log_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    path.write_text('{"not": "ours"}\n{"line": 1, "status": "submitted"}\n')
+    with pytest.raises(UsageError, match="is it a results file"):
+        load_states(path)
+
+
+def test_format_ranges() -> None:
+    assert format_ranges([7, 1, 2, 3, 9, 10, 2]) == "1-3, 7, 9-10"
+    assert format_ranges([]) == ""

@@ -1,0 +1,117 @@
+"""What a package index already holds: versions read from its simple API (PEP 503 / PEP 691)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from html import unescape
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import httpx
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    canonicalize_version,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+
+from releasing.project import ReleaseError
+
+_ACCEPT = ", ".join(
+    (
+        "application/vnd.pypi.simple.v1+json",
+        "application/vnd.pypi.simple.v1+html;q=0.2",
+        "text/html;q=0.1",
+    )
+)
+_ANCHOR = re.compile(r"<a\s[^>]*>(?P<text>[^<]*)</a>", re.IGNORECASE)
+_HREF = re.compile(r"""href\s*=\s*["'](?P<href>[^"']*)["']""", re.IGNORECASE)
+_TIMEOUT = httpx.Timeout(30.0)
+_PYPI_SIMPLE = {
+    "upload.pypi.org": "https://pypi.org/simple/",
+    "test.pypi.org": "https://test.pypi.org/simple/",
+}
+
+
+def simple_index_url(repository_url: str) -> str:
+    """The simple-API root that goes with an upload URL (TWINE_REPOSITORY_URL).
+
+    PyPI and TestPyPI upload elsewhere than they serve (`/legacy/` vs `/simple/`);
+    pypiserver-style indexes serve `simple/` under the upload URL. Other layouts
+    (devpi's `+simple/`) must be given explicitly (`publish --index-url`).
+    """
+    parts = urlsplit(repository_url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ReleaseError(f"repository URL must be http(s) with a host, got {repository_url!r}")
+    if parts.hostname in _PYPI_SIMPLE:
+        return _PYPI_SIMPLE[parts.hostname]
+    path = parts.path if parts.path.endswith("/") else parts.path + "/"
+    path = path.removesuffix("legacy/") + "simple/"
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _filenames_from_html(html: str) -> list[str]:
+    names = []
+    for anchor in _ANCHOR.finditer(html):
+        href = _HREF.search(anchor.group(0))
+        # The file name is the last path segment of the link; the anchor text is a fallback.
+        path = urlsplit(unescape(href["href"])).path if href else ""
+        names.append(unquote(path.rsplit("/", 1)[-1]) or unescape(anchor["text"]).strip())
+    return names
+
+
+def versions_from_filenames(project: str, filenames: Iterable[str]) -> set[str]:
+    """Canonical versions of `project` among distribution file names (others are ignored)."""
+    versions = set()
+    wanted = canonicalize_name(project)
+    for filename in filenames:
+        try:
+            if filename.endswith(".whl"):
+                name, version, _, _ = parse_wheel_filename(filename)
+            elif filename.endswith((".tar.gz", ".zip")):
+                name, version = parse_sdist_filename(filename)
+            else:
+                continue
+        except (InvalidWheelFilename, InvalidSdistFilename):
+            continue
+        if name == wanted:
+            versions.add(canonicalize_version(version))
+    return versions
+
+
+def versions_from_page(project: str, content_type: str, body: str) -> set[str]:
+    """The versions listed on a simple-API project page, JSON (PEP 691) or HTML (PEP 503)."""
+    if "json" in content_type:
+        files = json.loads(body).get("files", [])
+        return versions_from_filenames(project, (f["filename"] for f in files))
+    return versions_from_filenames(project, _filenames_from_html(body))
+
+
+def published_versions(
+    simple_url: str, project: str, auth: tuple[str, str] | None = None
+) -> set[str]:
+    """The versions of `project` the index at `simple_url` serves (empty if it has none).
+
+    Asks anonymously first and sends `auth` only if the index demands it. A redirect
+    or an unexpected answer is an error: publish must not guess that a version is new.
+    """
+    url = simple_url.rstrip("/") + f"/{canonicalize_name(project)}/"
+    headers = {"Accept": _ACCEPT}
+    with httpx.Client(timeout=_TIMEOUT, follow_redirects=False, headers=headers) as client:
+        try:
+            response = client.get(url)
+            if response.status_code in {401, 403} and auth is not None:
+                response = client.get(url, auth=auth)
+        except httpx.HTTPError as exc:
+            raise ReleaseError(f"cannot read {url}: {exc}") from exc
+    if response.status_code == 404:
+        return set()
+    if response.status_code != 200:
+        where = response.headers.get("location", "")
+        raise ReleaseError(
+            f"cannot tell which versions {url} holds: HTTP {response.status_code} {where}".strip()
+        )
+    return versions_from_page(project, response.headers.get("content-type", ""), response.text)
