@@ -125,9 +125,7 @@ def cancel_dict(result: CancelResult) -> dict[str, Any]:
 
 def failure_reason(status: JobStatus) -> str:
     """Why a job failed, from its info (`error`, `message` or `reason`), or ``""``."""
-    from together_queue.errors import _failure_reason
-
-    return _failure_reason(status.info)
+    return status.error or ""
 
 
 def progress_text(status: JobStatus) -> str:

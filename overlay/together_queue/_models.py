@@ -81,6 +81,17 @@ class JobStatus:
             return float(value)
         return None
 
+    @property
+    def error(self) -> str | None:
+        """Why the job failed, from `info` (`error`, `message` or `reason`), when it says."""
+        for key in ("error", "message", "reason"):
+            value = self.info.get(key)
+            if isinstance(value, dict):
+                value = value.get("message")
+            if isinstance(value, str) and value:
+                return value
+        return None
+
     @classmethod
     def from_generated(cls, model: QueueJobStatusResponse, *, raw_status: str) -> JobStatus:
         """Build from the generated model; `raw_status` is the status string as sent."""

@@ -17,7 +17,7 @@ response bodies only.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from together_queue._models import JobStatus
@@ -185,8 +185,7 @@ class JobFailed(TogetherQueueError):
 
     def __init__(self, status: JobStatus) -> None:
         self.status = status
-        reason = _failure_reason(status.info)
-        detail = f": {reason}" if reason else ""
+        detail = f": {status.error}" if status.error else ""
         super().__init__(f"job {status.request_id} ({status.model}) {status.status}{detail}")
 
 
@@ -223,12 +222,3 @@ def _excerpt(text: str, limit: int = 300) -> str:
     text = text.strip()
     return text if len(text) <= limit else text[:limit] + "..."
 
-
-def _failure_reason(info: dict[str, Any]) -> str:
-    for key in ("error", "message", "reason"):
-        value = info.get(key)
-        if isinstance(value, str) and value:
-            return value
-        if isinstance(value, dict) and isinstance(value.get("message"), str):
-            return str(value["message"])
-    return ""

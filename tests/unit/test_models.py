@@ -1,0 +1,60 @@
+"""Value objects: what callers read off a status, and how they compare."""
+
+from __future__ import annotations
+
+import pytest
+
+from together_queue import JobStatus, Outcome
+
+
+def _status(status: str = "running", **info: object) -> JobStatus:
+    return JobStatus(request_id="r", model="m", status=status, info=info)
+
+
+@pytest.mark.parametrize(
+    ("info", "expected"),
+    [
+        ({"error": "out of memory"}, "out of memory"),
+        ({"error": {"message": "nested", "code": 7}}, "nested"),
+        ({"message": "from message"}, "from message"),
+        ({"reason": "from reason"}, "from reason"),
+        ({"error": ""}, None),
+        ({"error": 42}, None),
+        ({}, None),
+    ],
+)
+def test_error_reads_the_failure_reason_from_info(info: dict[str, object], expected: str) -> None:
+    assert _status("failed", **info).error == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(0.25, 0.25), (1, 1.0), (0, 0.0), (1.5, None), (-0.1, None), ("50%", None), (True, None)],
+)
+def test_progress_is_a_fraction_or_none(value: object, expected: float | None) -> None:
+    assert _status(progress=value).progress == expected
+
+
+def test_terminal_and_known_statuses() -> None:
+    assert [
+        s for s in ("pending", "running", "done", "failed", "canceled") if _status(s).is_terminal
+    ] == [
+        "done",
+        "failed",
+        "canceled",
+    ]
+    assert not _status("archived").is_known
+
+
+def test_equality_ignores_extra_fields() -> None:
+    a = JobStatus(request_id="r", model="m", status="done", extra={"new": 1})
+    b = JobStatus(request_id="r", model="m", status="done")
+    assert a == b
+
+
+def test_outcome_unwraps_value_or_raises_error() -> None:
+    assert Outcome(0, "item", value=5).unwrap() == 5
+    failed: Outcome[int] = Outcome(1, "item", error=KeyError("k"))
+    assert not failed.ok
+    with pytest.raises(KeyError):
+        failed.unwrap()
