@@ -221,4 +221,3 @@ def status_error_class(status_code: int) -> type[APIStatusError]:
 def _excerpt(text: str, limit: int = 300) -> str:
     text = text.strip()
     return text if len(text) <= limit else text[:limit] + "..."
-
