@@ -60,6 +60,15 @@ def positive_int(value: object, name: str) -> int:
     return value
 
 
+def non_negative_int(value: object, name: str) -> int:
+    """An int >= 0, e.g. a retry count."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
 def optional_seconds(value: object, name: str) -> float | None:
     """None, or a non-negative number of seconds."""
     if value is None:

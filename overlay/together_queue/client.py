@@ -141,8 +141,9 @@ class _ClientBase(Generic[HttpT]):
             config = _evolve(config, timeout=to_timeout(timeout))
             clone._request_timeout = config.timeout
         if max_retries is not None:
-            _validate.positive_int(max_retries + 1, "max_retries + 1")
-            config = _evolve(config, max_retries=max_retries)
+            config = _evolve(
+                config, max_retries=_validate.non_negative_int(max_retries, "max_retries")
+            )
         if retry_submits is not None:
             config = _evolve(config, retry_submits=bool(retry_submits))
         clone._config = config

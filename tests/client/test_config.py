@@ -158,3 +158,7 @@ def test_with_options_shares_the_pool(server: ScriptedServer) -> None:
         assert other._http is client._http
         other.close()
         assert not client._http.is_closed
+        with pytest.raises(ValueError, match="max_retries"):
+            client.with_options(max_retries=-1)
+        with pytest.raises(TypeError, match="max_retries"):
+            client.with_options(max_retries="3")  # type: ignore[arg-type]
