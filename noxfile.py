@@ -14,6 +14,7 @@ nox.options.sessions = [
     "check_generated",
     "api_diff",
     "tests",
+    "contract",
 ]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
@@ -26,17 +27,23 @@ def _install_project(session: nox.Session, extras: str = "emulator") -> None:
     session.install("-e", f".[{extras}]" if extras else ".")
 
 
+def _install_requirements(session: nox.Session, *names: str) -> None:
+    """Install pinned requirement sets, e.g. "test" -> requirements/test.txt."""
+    args = [arg for name in names for arg in ("-r", f"requirements/{name}.txt")]
+    session.install(*args)
+
+
 @nox.session(python=PYTHON)
 def generate(session: nox.Session) -> None:
     """Regenerate generated/together_queue_api from openapi.yaml and generator-config.yml."""
-    session.install("-r", "requirements/codegen.txt")
+    _install_requirements(session, "codegen")
     session.run("python", "tools/codegen.py", "generate")
 
 
 @nox.session(python=PYTHON)
 def check_generated(session: nox.Session) -> None:
     """Fail with a diff when generated/ differs from a fresh generation."""
-    session.install("-r", "requirements/codegen.txt")
+    _install_requirements(session, "codegen")
     session.run("python", "tools/codegen.py", "check")
 
 
@@ -48,21 +55,21 @@ def update_spec(session: nox.Session) -> None:
             "usage: nox -s update_spec -- PATH_TO_UPSTREAM_OPENAPI_DOCUMENT "
             "(e.g. ../shared/spec/upstream/together-openapi-2026-04-08.yaml)"
         )
-    session.install("-r", "requirements/spec.txt", "-r", "requirements/codegen.txt")
+    _install_requirements(session, "spec", "codegen")
     session.run("python", "tools/update_spec.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def validate_spec(session: nox.Session) -> None:
     """Validate openapi.yaml with openapi-spec-validator."""
-    session.install("-r", "requirements/spec.txt")
+    _install_requirements(session, "spec")
     session.run("openapi-spec-validator", "openapi.yaml")
 
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Ruff lint and format check on the hand-written code."""
-    session.install("-r", "requirements/lint.txt")
+    _install_requirements(session, "lint")
     session.run("ruff", "check", *LINTED)
     session.run("ruff", "format", "--check", *LINTED)
 
@@ -70,14 +77,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """Type-check the overlay and the tests with mypy --strict."""
-    session.install(
-        "-r",
-        "requirements/lint.txt",
-        "-r",
-        "requirements/test.txt",
-        "-r",
-        "requirements/release.txt",
-    )
+    _install_requirements(session, "lint", "test", "release", "contract")
     _install_project(session)
     session.run("mypy", "--strict", "overlay/together_queue")
     session.run("mypy", "--strict", "tools")
@@ -87,16 +87,18 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Unit and integration tests (integration talks HTTP to the emulator on loopback)."""
-    session.install(
-        "-r",
-        "requirements/test.txt",
-        "-r",
-        "requirements/codegen.txt",
-        "-r",
-        "requirements/release.txt",
-    )
+    _install_requirements(session, "test", "codegen", "release", "contract")
     _install_project(session)
-    session.run("pytest", *session.posargs)
+    # tests/contract runs in its own session, so each test runs once under a bare `nox`.
+    session.run("pytest", "--ignore=tests/contract", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def contract(session: nox.Session) -> None:
+    """Hold openapi.yaml against the generated models, the overlay's requests and the emulator."""
+    _install_requirements(session, "test", "contract")
+    _install_project(session)
+    session.run("pytest", "tests/contract", *session.posargs)
 
 
 @nox.session(python=PYTHON, reuse_venv=False)
@@ -116,19 +118,19 @@ def emulator(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def build(session: nox.Session) -> None:
     """Build sdist and wheel into dist/, check them, smoke-test the wheel in a fresh venv."""
-    session.install("-r", "requirements/release.txt")
+    _install_requirements(session, "release")
     session.run("python", "tools/release.py", "build")
 
 
 @nox.session(python=PYTHON)
 def publish(session: nox.Session) -> None:
     """Build, check, upload to $TWINE_REPOSITORY_URL; refuse a dirty tree or a known version."""
-    session.install("-r", "requirements/release.txt")
+    _install_requirements(session, "release")
     session.run("python", "tools/release.py", "publish", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def api_diff(session: nox.Session) -> None:
     """Fail on a public API break since the last v* tag (or REF) without a major version bump."""
-    session.install("-r", "requirements/release.txt")
+    _install_requirements(session, "release")
     session.run("python", "tools/release.py", "api-diff", *session.posargs)

@@ -8,6 +8,7 @@ they send it; nothing here does I/O.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -197,11 +198,32 @@ def _expect_success(response: httpx.Response, also_ok: tuple[int, ...] = ()) -> 
 
 
 def _shape(from_dict: Callable[[dict[str, Any]], T], data: dict[str, Any], r: httpx.Response) -> T:
+    """Parse `data` with a generated `from_dict`, turning any shape error into a typed one."""
+    data = {key: _upper_rfc3339(value) for key, value in data.items()}
     try:
-        return from_dict(data)
+        parsed = from_dict(data)
     except _SHAPE_ERRORS as exc:
         detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
         raise _invalid(r, f"body does not match the spec: {detail}") from None
+    # Generated nested models are built with dict(value), which also accepts a list of
+    # pairs: insist that every nested object really was a JSON object.
+    for key, raw in data.items():
+        nested = getattr(parsed, key, None)
+        if hasattr(nested, "additional_properties") and not isinstance(raw, dict):
+            raise _invalid(r, f"{key}: expected object, got {type(raw).__name__}")
+    return parsed
+
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}t\d{2}:\d{2}:\d{2}(\.\d+)?(z|[+-]\d{2}:\d{2})$", re.IGNORECASE
+)
+
+
+def _upper_rfc3339(value: object) -> object:
+    # RFC 3339 allows lower-case "t" and "z"; Python's fromisoformat does not.
+    if isinstance(value, str) and _RFC3339.match(value):
+        return value.upper()
+    return value
 
 
 def _invalid(response: httpx.Response, message: str) -> ResponseValidationError:

@@ -184,12 +184,13 @@ class InvalidField(ValueError):
 
 def _require(value: Any, kind: type, name: str) -> Any:
     if isinstance(value, bool) or not isinstance(value, kind):
-        raise InvalidField(f"{name}: expected {kind.__name__}, got {type(value).__name__}")
+        got = "null" if value is None else type(value).__name__
+        raise InvalidField(f"{name}: expected {kind.__name__}, got {got}")
     return value
 
 
 def _optional_int(value: Any, name: str) -> int | None:
-    if isinstance(value, Unset) or value is None:
+    if isinstance(value, Unset):
         return None
     result: int = _require(value, int, name)
     return result
@@ -205,7 +206,7 @@ def _mapping(value: Any, name: str) -> dict[str, Any] | None:
 
 
 def _warnings(value: Any) -> tuple[str, ...]:
-    if isinstance(value, Unset) or value is None:
+    if isinstance(value, Unset):
         return ()
     if not isinstance(value, list) or not all(isinstance(w, str) for w in value):
         raise InvalidField("warnings: expected a list of strings")

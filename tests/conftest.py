@@ -1,0 +1,3 @@
+"""Suite-wide plugins: every exchange with the Queue API is held against openapi.yaml."""
+
+pytest_plugins = ["tests.support.contract"]
