@@ -20,7 +20,7 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
-LINTED = ["overlay", "tests", "tools", "noxfile.py"]
+LINTED = ["overlay", "tests", "tools", "bench", "noxfile.py"]
 
 
 def _install_project(session: nox.Session, extras: str = "emulator") -> None:
@@ -77,17 +77,18 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """Type-check the overlay and the tests with mypy --strict."""
-    _install_requirements(session, "lint", "test", "release", "contract")
+    _install_requirements(session, "lint", "test", "release", "contract", "bench")
     _install_project(session)
     session.run("mypy", "--strict", "overlay/together_queue")
     session.run("mypy", "--strict", "tools")
+    session.run("mypy", "--strict", "bench")
     session.run("mypy", "--strict", "tests")
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Unit and integration tests (integration talks HTTP to the emulator on loopback)."""
-    _install_requirements(session, "test", "codegen", "release", "contract")
+    _install_requirements(session, "test", "codegen", "release", "contract", "bench")
     _install_project(session)
     # tests/contract runs in its own session, so each test runs once under a bare `nox`.
     session.run("pytest", "--ignore=tests/contract", *session.posargs)
@@ -113,6 +114,14 @@ def emulator(session: nox.Session) -> None:
     """Run the local Queue emulator (arguments after -- go to it)."""
     _install_project(session)
     session.run("python", "-m", "together_queue.emulator", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks vs raw httpx and the official SDK; writes BENCHMARKS.md (`-- --quick`)."""
+    _install_requirements(session, "bench")
+    _install_project(session)
+    session.run("python", "-m", "bench.run", *session.posargs)
 
 
 @nox.session(python=PYTHON)

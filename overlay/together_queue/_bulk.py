@@ -8,17 +8,19 @@ threads and at most `concurrency` requests in flight.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import attrs
 
 from together_queue._models import JobStatus, Outcome
 from together_queue._polling import PollPolicy, PollSchedule, Waiter
+
+if TYPE_CHECKING:
+    import asyncio
 
 T = TypeVar("T")
 H = TypeVar("H")
@@ -56,6 +58,8 @@ async def arun_many(
     items: Iterable[I], fn: Callable[[I], Awaitable[T]], concurrency: int
 ) -> list[Outcome[T]]:
     """Await `fn` for every item with at most `concurrency` in flight; outcomes in input order."""
+    import asyncio  # here, not at the top: sync users should not pay for loading it
+
     source = iter(enumerate(items))
     results: dict[int, Outcome[T]] = {}
 
@@ -177,6 +181,8 @@ async def aiter_completed(
     on_update: Callable[[H, JobStatus], object] | None,
 ) -> AsyncIterator[Outcome[JobStatus]]:
     """Yield each job's final Outcome as it completes, polling with tasks."""
+    import asyncio
+
     plan = _WaitPlan(jobs, policy, timeout, concurrency, on_update)
     in_flight: dict[asyncio.Task[JobStatus | BaseException], int] = {}
 

@@ -39,32 +39,53 @@ class PollPolicy:
     `initial` is the first delay in seconds, multiplied by `multiplier` after
     each poll up to `max_interval`; each delay is randomised by +/- `jitter`
     (a fraction) so that many waiters do not poll in lockstep. With
-    `use_progress`, a job reporting `info.progress` is next polled around its
-    estimated finish (never sooner than `initial`, never later than the
-    backoff delay). A wait survives up to `max_consecutive_errors` transient
-    errors in a row (rate limits, 5xx, connection errors) before raising.
+    `use_progress`, a running job whose `info.progress` has moved is next
+    polled at its estimated finish instead (clamped to [`initial`,
+    `max_interval`]), which saves polls on long jobs and cuts the lag on short
+    ones. A wait survives up to `max_consecutive_errors` transient errors in a
+    row (rate limits, 5xx, connection errors) before raising.
     """
 
-    initial: float = attrs.field(default=0.2, validator=attrs.validators.gt(0))
-    multiplier: float = attrs.field(default=1.5, validator=attrs.validators.ge(1))
-    max_interval: float = attrs.field(default=5.0, validator=attrs.validators.gt(0))
-    jitter: float = attrs.field(
-        default=0.1, validator=[attrs.validators.ge(0), attrs.validators.lt(1)]
-    )
+    initial: float = 0.25
+    multiplier: float = 1.5
+    max_interval: float = 5.0
+    jitter: float = 0.1
     use_progress: bool = True
-    max_consecutive_errors: int = attrs.field(default=5, validator=attrs.validators.ge(0))
+    max_consecutive_errors: int = 5
+
+    def __attrs_post_init__(self) -> None:
+        # Checked by hand: attrs.validators costs a few ms of import time for four checks.
+        if not self.initial > 0:
+            raise ValueError(f"initial must be > 0, got {self.initial}")
+        if not self.multiplier >= 1:
+            raise ValueError(f"multiplier must be >= 1, got {self.multiplier}")
+        if not self.max_interval > 0:
+            raise ValueError(f"max_interval must be > 0, got {self.max_interval}")
+        if not 0 <= self.jitter < 1:
+            raise ValueError(f"jitter must be in [0, 1), got {self.jitter}")
+        if self.max_consecutive_errors < 0:
+            raise ValueError("max_consecutive_errors must be >= 0")
 
 
 @attrs.define
 class PollState:
-    """The polling state of one job: its current interval and progress history."""
+    """The polling state of one job: its current interval and progress history.
+
+    Progress is estimated from when it was seen to move, on the client's own
+    clock: from the first value seen (`anchor`) to the latest change, dated
+    halfway between the poll that last saw the old value and the one that saw
+    the new. Models often report progress in steps, and the halfway date keeps
+    the estimate honest about when a step happened.
+    """
 
     policy: PollPolicy
     interval: float = 0.0
     last: JobStatus | None = None
     errors_in_a_row: int = 0
-    _progress_seen: tuple[float, float] | None = None  # (client time, progress)
-    _rate: float | None = None  # progress per second, when two observations allow it
+    _anchor: tuple[float, float] | None = None  # (client time, progress) first seen
+    _change: tuple[float, float] | None = None  # (estimated client time, progress) last change
+    _previous_poll: float | None = None
+    _overdue: bool = False
     _rng: random.Random = attrs.field(factory=random.Random)
 
     def __attrs_post_init__(self) -> None:
@@ -79,6 +100,7 @@ class PollState:
         self.errors_in_a_row = 0
         self._track_progress(status, now)
         self.last = status
+        self._previous_poll = now
         return changed
 
     def observe_error(self, error: Exception) -> float:
@@ -92,11 +114,27 @@ class PollState:
 
     def next_delay(self, now: float) -> float:
         """Seconds until the next poll, after the observation just recorded."""
-        delay = self._backoff()
-        estimate = self._estimated_remaining(now)
-        if estimate is not None:
-            delay = min(delay, max(self.policy.initial, estimate))
-        return delay
+        estimate = self.estimated_remaining(now)
+        if estimate:
+            self._overdue = False
+            self._backoff()  # keep the backoff growing for when estimates run out
+            return min(max(estimate, self.policy.initial), self.policy.max_interval)
+        if estimate == 0.0 and not self._overdue:
+            # The estimated finish has passed: the end is near, so restart the backoff
+            # from `initial` once, rather than polling at the long interval reached so far.
+            self._overdue = True
+            self.interval = self.policy.initial
+        return self._backoff()
+
+    def estimated_remaining(self, now: float) -> float | None:
+        """Seconds until the job should finish, from its progress; None without an estimate."""
+        if not self.policy.use_progress or self._anchor is None or self._change is None:
+            return None
+        (t0, p0), (t1, p1) = self._anchor, self._change
+        if t1 <= t0 or p1 <= p0:
+            return None
+        rate = (p1 - p0) / (t1 - t0)
+        return max(0.0, (1.0 - p1) / rate - (now - t1))
 
     def _backoff(self) -> float:
         delay = self.interval
@@ -107,24 +145,12 @@ class PollState:
     def _track_progress(self, status: JobStatus, now: float) -> None:
         progress = status.progress if status.status == "running" else None
         if progress is None:
-            self._progress_seen = None
-        elif self._progress_seen is None or progress < self._progress_seen[1]:
-            self._progress_seen = (now, progress)
-        self._rate = self._rate_from(progress, now)
-
-    def _rate_from(self, progress: float | None, now: float) -> float | None:
-        first = self._progress_seen
-        if progress is None or first is None or now <= first[0] or progress <= first[1]:
-            return None
-        return (progress - first[1]) / (now - first[0])
-
-    def _estimated_remaining(self, now: float) -> float | None:
-        if not self.policy.use_progress or self._rate is None or self.last is None:
-            return None
-        progress = self.last.progress
-        if progress is None:
-            return None
-        return (1.0 - progress) / self._rate
+            self._anchor = self._change = None
+        elif self._anchor is None or progress < self._anchor[1]:
+            self._anchor, self._change = (now, progress), None  # (re)started
+        elif progress > (self._change or self._anchor)[1]:
+            since = self._previous_poll if self._previous_poll is not None else now
+            self._change = ((since + now) / 2, progress)
 
 
 @attrs.define

@@ -40,14 +40,39 @@ def test_jitter_stays_within_its_fraction() -> None:
 
 
 def test_progress_aims_the_next_poll_at_the_estimated_finish() -> None:
-    policy = PollPolicy(initial=0.1, multiplier=2.0, max_interval=30.0, jitter=0.0)
+    # Backoff alone would poll every 0.1 s; the estimate says "in 1 s".
+    policy = PollPolicy(initial=0.1, multiplier=1.0, max_interval=30.0, jitter=0.0)
     state = PollState(policy)
     state.observe(_status(progress=0.2), now=10.0)
-    state.next_delay(10.0)
-    state.observe(_status(progress=0.6), now=12.0)  # 0.2 per second: 2 s left
-    for _ in range(5):
-        state.next_delay(12.0)  # let the plain backoff grow well past 2 s
-    assert state.next_delay(12.0) == pytest.approx(2.0)
+    state.observe(_status(progress=0.2), now=11.0)
+    # The step to 0.6 happened between 11 and 12: dated 11.5, so 0.4 in 1.5 s, and
+    # the remaining 0.4 takes 1.5 s from 11.5, i.e. 1.0 s after now.
+    state.observe(_status(progress=0.6), now=12.0)
+    assert state.estimated_remaining(12.0) == pytest.approx(1.0)
+    assert state.next_delay(12.0) == pytest.approx(1.0)
+
+
+def test_progress_estimate_is_clamped_to_the_policy() -> None:
+    policy = PollPolicy(initial=0.5, multiplier=1.0, max_interval=3.0, jitter=0.0)
+    slow = PollState(policy)
+    slow.observe(_status(progress=0.0), now=0.0)
+    slow.observe(_status(progress=0.01), now=1.0)  # 100 s to go
+    assert slow.next_delay(1.0) == 3.0
+    due = PollState(policy)
+    due.observe(_status(progress=0.0), now=0.0)
+    due.observe(_status(progress=1.0), now=1.0)  # finishing now
+    assert due.next_delay(1.0) == 0.5
+
+
+def test_progress_estimate_restarts_when_progress_goes_back() -> None:
+    state = PollState(PollPolicy(initial=0.1, jitter=0.0))
+    state.observe(_status(progress=0.5), now=0.0)
+    state.observe(_status(progress=0.9), now=1.0)
+    assert state.estimated_remaining(1.0) is not None
+    state.observe(_status(progress=0.1), now=2.0)  # a retry started over
+    assert state.estimated_remaining(2.0) is None
+    state.observe(_status("pending"), now=3.0)
+    assert state.estimated_remaining(3.0) is None
 
 
 def test_progress_estimate_is_ignored_when_disabled_or_absent() -> None:
