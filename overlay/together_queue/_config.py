@@ -75,7 +75,10 @@ def normalize_base_url(raw: str) -> str:
     """
     if not isinstance(raw, str) or not raw.strip():
         raise ConfigurationError("base_url must be a non-empty URL such as https://api.together.ai")
-    url = httpx.URL(raw.strip())
+    try:
+        url = httpx.URL(raw.strip())
+    except httpx.InvalidURL as exc:
+        raise ConfigurationError(f"base_url is not a valid URL ({exc}): {raw!r}") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise ConfigurationError(f"base_url must be an http(s) URL with a host, got {raw!r}")
     if url.query or url.fragment:

@@ -75,7 +75,7 @@ def test_key_over_plain_http_to_a_remote_host_is_refused() -> None:
     assert client.base_url == "http://api.example.test/v1"
 
 
-@pytest.mark.parametrize("bad", ["", "ftp://x", "not a url", "https://x/v1?q=1"])
+@pytest.mark.parametrize("bad", ["", "ftp://x", "not a url", "https://x/v1?q=1", "http://[::1"])
 def test_bad_base_url_is_a_configuration_error(bad: str) -> None:
     with pytest.raises(ConfigurationError, match="base_url"):
         QueueClient(api_key=SECRET, base_url=bad)
