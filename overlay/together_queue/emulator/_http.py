@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
@@ -102,6 +103,13 @@ def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 parses as inf, which no JSON can hold
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
 async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
     """Read the body (413 past ``limit`` bytes) as a JSON object (400 otherwise)."""
     declared = request.headers.get("content-length", "")
@@ -125,9 +133,21 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
             raise _too_large(limit)
         chunks.append(chunk)
     try:
-        data = json.loads(b"".join(chunks), parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = json.loads(b"".join(chunks), parse_constant=_reject_constant, parse_float=_finite)
+    except RecursionError:
+        _invalid("invalid_json", "request body is nested too deeply", None)
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError
         _invalid("invalid_json", f"request body is not valid JSON: {exc}", None)
+    try:
+        # A lone surrogate ("\ud800") parses, but SQLite cannot bind it and no UTF-8
+        # answer can carry it: refuse it here rather than 500 on every later read of it.
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        _invalid(
+            "invalid_json", "request body holds a lone UTF-16 surrogate (\\ud800-\\udfff)", None
+        )
+    except RecursionError:
+        _invalid("invalid_json", "request body is nested too deeply", None)
     if not isinstance(data, dict):
         _invalid("invalid_json", "request body must be a JSON object", None)
     return data

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,7 +31,7 @@ from together_queue.emulator._http import (
 from together_queue.emulator.config import EmulatorConfig
 from together_queue.emulator.fault_middleware import FaultMiddleware
 from together_queue.emulator.faults import FaultPlan
-from together_queue.emulator.runtime import MAX_POLL_SECONDS, Runtime
+from together_queue.emulator.runtime import Runtime
 from together_queue.emulator.store import JobConflict, JobNotFound, UpdateStatus
 
 __all__ = ["create_app", "parse_duration"]
@@ -133,7 +135,20 @@ async def retrieve(request: Request) -> Response:
     except ValueError as exc:
         raise ApiError(400, "invalid_value", str(exc), param="timeout") from None
     hostname = request.query_params.get("hostname") or "unknown"
-    job = await runtime.claim(model, hostname, min(timeout, MAX_POLL_SECONDS))
+    claim = asyncio.ensure_future(runtime.claim(model, hostname, timeout))
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait((claim, gone), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if not claim.done():
+        # The worker hung up: stop waiting, or the claim would go to nobody and lapse.
+        # Safe to cancel: store.claim is synchronous, so a waiting poll holds no job.
+        claim.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await claim
+        return Response(status_code=499)
+    job = claim.result()
     data = None if job is None else serialize.worker_job_json(job, runtime.config.claim_timeout)
     return JSONResponse({"data": data})
 
@@ -175,6 +190,12 @@ async def worker_status(request: Request) -> Response:
             extra={"status": exc.status},
         ) from None
     return JSONResponse({"request_id": job.request_id, "status": job.status})
+
+
+async def _disconnected(request: Request) -> None:
+    """Return once the client has closed the connection (a GET has no body to read)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 # -- admin API (/_emulator/...) --------------------------------------------------------

@@ -11,7 +11,12 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 
-from together_queue.emulator.config import EmulatorConfig, is_loopback_host, parse_model_spec
+from together_queue.emulator.config import (
+    MAX_PORT,
+    EmulatorConfig,
+    is_loopback_host,
+    parse_model_spec,
+)
 from together_queue.emulator.faults import FaultPlan
 
 __all__ = ["add_arguments", "build_parser", "config_from_args", "main"]
@@ -24,7 +29,8 @@ fault injection (repeatable), off by default: OP:KIND:AMOUNT[:WHEN][:OPTION...]
   WHEN    before (the operation does not happen; default) | after (it happens, the
           answer is lost)
   OPTION  retry_after=SECONDS (429, default 1) | seconds=S (latency, default 0.1)
-examples: submit:500:0.1:after  status:429:next=2:retry_after=3  *:latency:1:seconds=0.05"""
+examples: submit:500:0.1:after  status:429:next=2:retry_after=3  *:latency:1:seconds=0.05
+faults strike HTTP calls only: the in-process workers of --model never see them"""
 
 
 def _model(text: str) -> tuple[str, str]:
@@ -62,6 +68,13 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    value = _non_negative_int(text)
+    if value > MAX_PORT:
+        raise argparse.ArgumentTypeError(f"must be within 0..{MAX_PORT}: {text!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the emulator's options to ``parser`` (for mounting as a subcommand)."""
     parser.add_argument(
@@ -69,7 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--port",
-        type=_non_negative_int,
+        type=_port,
         default=8000,
         help="port to bind; 0 picks a free one (default 8000)",
     )

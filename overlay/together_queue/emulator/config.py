@@ -10,10 +10,10 @@ import attrs
 
 from together_queue.emulator.faults import FaultPlan
 
-__all__ = ["BUILTIN_HANDLERS", "EmulatorConfig", "is_loopback_host", "parse_model_spec"]
+__all__ = ["MAX_PORT", "EmulatorConfig", "is_loopback_host", "parse_model_spec"]
 
-BUILTIN_HANDLERS = ("echo", "sleep", "fail")
-"""Names of the built-in in-process handlers."""
+MAX_PORT = 65535
+"""The highest TCP port number."""
 
 
 def _freeze_models(models: Mapping[str, str]) -> Mapping[str, str]:
@@ -23,6 +23,11 @@ def _freeze_models(models: Mapping[str, str]) -> Mapping[str, str]:
 def _check_positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
     if value <= 0:
         raise ValueError(f"{attribute.name} must be > 0, not {value}")
+
+
+def _check_port(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if not 0 <= value <= MAX_PORT:
+        raise ValueError(f"port must be within 0..{MAX_PORT}, not {value}")
 
 
 def _check_non_negative(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -42,7 +47,7 @@ class EmulatorConfig:
     """
 
     host: str = "127.0.0.1"
-    port: int = attrs.field(default=0, validator=_check_non_negative)
+    port: int = attrs.field(default=0, validator=_check_port)
     db: str | None = None
     workers: int = attrs.field(default=2, validator=_check_non_negative)
     models: Mapping[str, str] = attrs.field(
@@ -61,6 +66,9 @@ def parse_model_spec(spec: str) -> tuple[str, str]:
     name, handler = name.strip(), handler.strip()
     if not sep or not name or not handler:
         raise ValueError(f"model {spec!r}: expected NAME=echo|sleep|fail|module:func")
+    # Imported here: handlers pulls in asyncio, which the CLI's --help need not pay for.
+    from together_queue.emulator.handlers import BUILTIN_HANDLERS
+
     if handler not in BUILTIN_HANDLERS and ":" not in handler:
         raise ValueError(
             f"model {spec!r}: handler must be echo, sleep, fail or module:func, not {handler!r}"

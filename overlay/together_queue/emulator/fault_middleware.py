@@ -66,8 +66,20 @@ def _json_error(code: str, message: str, type_: str) -> bytes:
     return json.dumps(QueueError(code=code, message=message, type_=type_).to_dict()).encode()
 
 
-async def _strike(rule: FaultRule, send: Send) -> None:
+async def _drain(receive: Receive) -> None:
+    """Read the request body to its end (the operation did not, for a ``before`` fault)."""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+
+
+async def _strike(rule: FaultRule, receive: Receive, send: Send) -> None:
     if rule.kind == "drop":
+        if rule.when == "before":
+            # Body bytes arriving after the close make the kernel answer with a reset,
+            # which the client may see instead of the cut response: read them first.
+            await _drain(receive)
         # Start a response that promises a body, then fail: the server closes the
         # connection and the client sees an incomplete message.
         await send(
@@ -119,13 +131,13 @@ class FaultMiddleware:
             await asyncio.sleep(decision.latency_before)
         rule = decision.error
         if rule is not None and rule.when == "before":
-            await _strike(rule, send)
+            await _strike(rule, receive, send)
             return
         if rule is not None:
             await self.app(scope, receive, _discard)
             if decision.latency_after:
                 await asyncio.sleep(decision.latency_after)
-            await _strike(rule, send)
+            await _strike(rule, receive, send)
             return
         if not decision.latency_after:
             await self.app(scope, receive, send)

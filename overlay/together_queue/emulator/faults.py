@@ -22,6 +22,7 @@ Examples: ``submit:500:0.1:after``, ``status:429:next=2:before:retry_after=3``,
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 from collections.abc import Iterable, Mapping
@@ -65,7 +66,7 @@ def _check_rule(rule: FaultRule) -> None:
         raise ValueError(f"fault rate must be within 0..1, not {rule.rate}")
     if rule.count is not None and rule.count < 0:
         raise ValueError(f"fault count must be >= 0, not {rule.count}")
-    if rule.retry_after < 0 or rule.seconds < 0:
+    if rule.retry_after < 0 or not 0 <= rule.seconds < math.inf:  # also refuses NaN
         raise ValueError("fault retry_after and seconds must be >= 0")
 
 

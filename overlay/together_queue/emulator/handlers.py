@@ -9,12 +9,21 @@ user handler (``module:func``) is a plain or async function taking ``payload`` o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import inspect
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-__all__ = ["MAX_SLEEP_SECONDS", "Handler", "HandlerFailed", "Report", "load_handler"]
+__all__ = [
+    "BUILTIN_HANDLERS",
+    "MAX_SLEEP_SECONDS",
+    "Handler",
+    "HandlerFailed",
+    "Report",
+    "load_handler",
+]
 
 Report = Callable[[Mapping[str, Any]], None]
 """Merge a mapping into the job's info (e.g. ``{"progress": 0.5}``) and renew the claim."""
@@ -54,6 +63,9 @@ async def _fail(payload: dict[str, Any], report: Report) -> object:
 
 _BUILTINS: dict[str, Handler] = {"echo": _echo, "sleep": _sleep, "fail": _fail}
 
+BUILTIN_HANDLERS = tuple(_BUILTINS)
+"""Names of the built-in in-process handlers."""
+
 
 def _takes_report(func: Callable[..., object]) -> bool:
     """Whether ``func`` accepts a second positional argument (the report callback)."""
@@ -76,6 +88,33 @@ def _is_async(func: Callable[..., object]) -> bool:
     )
 
 
+async def _in_daemon_thread(func: Callable[..., object], *args: object) -> object:
+    """``await func(*args)`` in a daemon thread.
+
+    Not ``asyncio.to_thread``: ``asyncio.run`` joins the default executor when the loop
+    closes, so one sync handler still running would hold the emulator's stop until it returns.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[object] = loop.create_future()
+
+    def deliver(outcome: Callable[[Any], None], value: Any) -> None:
+        if not future.done():
+            outcome(value)
+
+    def target() -> None:
+        try:
+            result = func(*args)
+        except BaseException as exc:
+            outcome: tuple[Callable[[Any], None], Any] = (future.set_exception, exc)
+        else:
+            outcome = (future.set_result, result)
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+            loop.call_soon_threadsafe(deliver, *outcome)
+
+    threading.Thread(target=target, name="emulator-handler", daemon=True).start()
+    return await future
+
+
 def _adapt(func: Callable[..., object]) -> Handler:
     with_report = _takes_report(func)
     is_async = _is_async(func)
@@ -85,7 +124,7 @@ def _adapt(func: Callable[..., object]) -> Handler:
         if is_async:
             result = func(*args)
         else:
-            result = await asyncio.to_thread(func, *args)
+            result = await _in_daemon_thread(func, *args)
         if inspect.isawaitable(result):
             result = await result
         return result

@@ -1,9 +1,10 @@
 """Runtime: the store plus what lives in the event loop (long polls, sweeper, workers).
 
 It holds the long-poll waiters, the task that sweeps lapsed claims and the in-process
-workers. In-process workers take exactly the path an external worker's HTTP calls take:
+workers. In-process workers call what an external worker's HTTP calls reach,
 ``Runtime.claim`` (the long poll behind ``/internal/v1/rabbitmq/retrieve``) and
-``JobStore.update`` (behind ``/internal/v1/videos/status``).
+``Runtime.update`` (behind ``/internal/v1/videos/status``), but not over HTTP: they
+skip auth and ``FaultMiddleware``, so injected faults never strike them.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import signal
 import socket
@@ -66,10 +65,8 @@ class _Server(uvicorn.Server):
         self.runtime = runtime
         self.on_started = on_started
         self.handle_signals = handle_signals
-        self.loop: asyncio.AbstractEventLoop | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        self.loop = asyncio.get_running_loop()
         await super().startup(sockets=sockets)
         if self.started:
             self.on_started()
@@ -177,11 +174,16 @@ def start_emulator(
     once the server answers; stops it (and waits for it) on exit.
     """
     config = attrs.evolve(config or EmulatorConfig(), **overrides)
-    app = create_app(config)
+    # Bind before creating the app: the app opens the store, which a failed bind would leak.
+    sock = bind_socket(config.host, config.port)
+    try:
+        app = create_app(config)
+    except BaseException:
+        sock.close()
+        raise
     runtime = cast(Runtime, app.state.runtime)
     started = threading.Event()
     failure: list[BaseException] = []
-    sock = bind_socket(config.host, config.port)
     url = url_of(sock)
     server = _Server(_uvicorn_config(app, "warning"), runtime, started.set, handle_signals=False)
 
@@ -200,14 +202,20 @@ def start_emulator(
             raise RuntimeError(f"the emulator did not start at {url}") from (
                 failure[0] if failure else None
             )
-        response = httpx.get(url + "/_emulator/health", timeout=_START_DEADLINE_SECONDS)
+        # trust_env=False: an HTTP(S)_PROXY in the environment must not see loopback calls.
+        response = httpx.get(
+            url + "/_emulator/health", timeout=_START_DEADLINE_SECONDS, trust_env=False
+        )
         response.raise_for_status()
         yield EmulatorHandle(url=url, config=config, app=app)
     finally:
         server.should_exit = True
         thread.join(_STOP_DEADLINE_SECONDS)
         sock.close()
-        if thread.is_alive():
+        if not thread.is_alive():
+            # The lifespan closed it already unless the server failed before starting.
+            runtime.store.close()
+        else:
             raise RuntimeError(
                 f"the emulator at {url} did not stop within {_STOP_DEADLINE_SECONDS} s"
             )

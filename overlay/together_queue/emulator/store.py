@@ -64,6 +64,26 @@ CREATE TABLE IF NOT EXISTS claims (
     claim_id TEXT NOT NULL,
     claimed_at REAL NOT NULL
 );
+-- Active (pending/running) jobs per model, kept by triggers in the same transaction as
+-- the change: metrics is one primary-key lookup instead of a COUNT over the queue.
+CREATE TABLE IF NOT EXISTS active_counts (
+    model TEXT NOT NULL,
+    status TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (model, status)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS jobs_count_insert AFTER INSERT ON jobs
+WHEN NEW.status IN ('pending', 'running') BEGIN
+    INSERT INTO active_counts VALUES (NEW.model, NEW.status, 1)
+        ON CONFLICT (model, status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS jobs_count_update AFTER UPDATE OF status ON jobs
+WHEN OLD.status IS NOT NEW.status BEGIN
+    UPDATE active_counts SET n = n - 1 WHERE model = OLD.model AND status = OLD.status;
+    INSERT INTO active_counts SELECT NEW.model, NEW.status, 1
+        WHERE NEW.status IN ('pending', 'running')
+        ON CONFLICT (model, status) DO UPDATE SET n = n + 1;
+END;
 """
 
 _NEXT_PENDING_SQL = (
@@ -180,6 +200,12 @@ class JobStore:
             self._conn.close()
             raise ValueError(f"{path}: unknown emulator database version {version}")
         self._conn.executescript(_SCHEMA)
+        # Recount once at open: cheap, and right for a database written before the triggers.
+        self._conn.executescript(
+            "BEGIN; DELETE FROM active_counts; INSERT INTO active_counts "
+            "SELECT model, status, COUNT(*) FROM jobs WHERE status IN ('pending', 'running') "
+            "GROUP BY model, status; COMMIT;"
+        )
         self._conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         with self._transaction():
             pass  # the sweep at the start of every transaction does the startup requeue
@@ -307,8 +333,7 @@ class JobStore:
         with self._transaction() as conn:
             counts = dict(
                 conn.execute(
-                    "SELECT status, COUNT(*) FROM jobs WHERE model = ? "
-                    "AND status IN ('pending', 'running') GROUP BY status",
+                    "SELECT status, n FROM active_counts WHERE model = ?",
                     (model,),
                 ).fetchall()
             )

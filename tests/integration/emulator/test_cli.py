@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import signal
 import subprocess
@@ -12,8 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from together_queue.emulator import server
+from together_queue.emulator.app import create_app
 from together_queue.emulator.cli import build_parser, config_from_args, main
-from together_queue.emulator.config import is_loopback_host
+from together_queue.emulator.config import EmulatorConfig, is_loopback_host
 from together_queue.emulator.faults import FaultRule
 
 from .helpers import submit, wait_status
@@ -109,6 +112,8 @@ def test_help_documents_the_fault_syntax() -> None:
         ["--fault", "submit:500"],
         ["--claim-timeout", "0"],
         ["--port", "-1"],
+        ["--port", "70000"],
+        ["--port", "65536"],
     ],
 )
 def test_bad_options_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -135,3 +140,28 @@ def test_unusable_database_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture
     garbage.write_bytes(b"this is not an SQLite database, not even close" * 100)
     assert main(["--port", "0", "--db", str(garbage)]) == 2
     assert "together-queue emulator:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("port", [-1, 65536, 70000])
+def test_config_rejects_out_of_range_ports(port: int) -> None:
+    with pytest.raises(ValueError, match="port"):
+        EmulatorConfig(port=port)
+
+
+def test_a_failed_bind_opens_no_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    created: list[object] = []
+
+    def recording_create_app(config: EmulatorConfig) -> object:
+        created.append(config)
+        return create_app(config)
+
+    monkeypatch.setattr(server, "create_app", recording_create_app)
+    with contextlib.closing(server.bind_socket("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        # A listening socket holds the port even with SO_REUSEADDR: the bind fails.
+        with pytest.raises(OSError), server.start_emulator(port=port):
+            pass
+    assert created == []  # bound first: no store was opened, so none leaked
+    with server.start_emulator() as emulator:
+        assert httpx.get(emulator.url + "/_emulator/health", trust_env=False).status_code == 200
+    assert len(created) == 1

@@ -160,8 +160,35 @@ def test_fault_spec_syntax(spec: str, rule: FaultRule) -> None:
         "submit:500:next=x",
         "submit:429:1:wait=3",
         "submit:500:-0.1",
+        "submit:500:nan",
+        "metrics:latency:1:seconds=nan",
+        "metrics:latency:1:seconds=inf",
     ],
 )
 def test_bad_fault_specs_are_rejected(spec: str) -> None:
     with pytest.raises(ValueError, match="fault"):
         parse_fault(spec)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"operation": "metrics", "kind": "latency", "seconds": "nan"},
+        {"operation": "metrics", "kind": "latency", "seconds": "inf"},
+        {"operation": "metrics", "kind": "latency", "seconds": -1},
+        {"operation": "metrics", "kind": "500", "rate": "nan"},
+        "metrics:latency:1:seconds=nan",
+        "metrics:latency:1:seconds=inf",
+        "metrics:latency:1:seconds=-0.5",
+    ],
+)
+def test_non_finite_or_negative_fault_timings_are_400(
+    queue_emulator_factory: Factory, api: Api, rule: object
+) -> None:
+    client = api(queue_emulator_factory())
+    response = client.post("/_emulator/faults", json={"rules": [rule]})
+    assert response.status_code == 400, response.text
+    assert response.json()["param"] == "rules"
+    # The plan in force is still the empty one, and it still serialises.
+    plan = client.get("/_emulator/faults")
+    assert plan.status_code == 200 and plan.json()["rules"] == []

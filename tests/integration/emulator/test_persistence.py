@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
+
+import httpx
 
 from together_queue.emulator import start_emulator
 
@@ -52,3 +55,60 @@ def test_restart_keeps_every_job_and_requeues_lapsed_claims(api: Api, tmp_path: 
         # Priority 1 first (the requeued job before the newcomer: FIFO), then the zeros.
         assert order == [ids[3], newcomer, ids[2], ids[4]]
         assert len(claims(client, "m")) == 3 + 4
+
+
+def _counts(client: httpx.Client, model: str) -> tuple[int, int, int]:
+    """(waiting, running, total) counted from the full job list, to check metrics against."""
+    states = [job["status"] for job in jobs(client, model)]
+    waiting, running = states.count("pending"), states.count("running")
+    return waiting, running, waiting + running
+
+
+def test_metrics_stay_exact_through_every_transition_and_a_restart(
+    api: Api, tmp_path: Path
+) -> None:
+    db = str(tmp_path / "metrics.sqlite3")
+    with start_emulator(db=db, claim_timeout=0.3, max_retries=1) as emulator:
+        client = api(emulator)
+
+        def check() -> None:
+            for model in ("m", "other"):
+                assert metrics(client, model) == _counts(client, model)
+
+        ids = [submit(client, "m", {"i": i}) for i in range(6)]
+        submit(client, "other", {})
+        check()
+        for _ in range(4):
+            assert retrieve(client, "m") is not None
+        check()
+        assert update(client, "m", ids[0], "running", info={"p": 1}).status_code == 200
+        assert update(client, "m", ids[0], "done", payload={}).status_code == 200
+        assert update(client, "m", ids[1], "failed", info={"error": "x"}).status_code == 200
+        assert cancel(client, "m", ids[5]).status_code == 200
+        check()
+        assert metrics(client, "m") == (1, 2, 3)
+        # ids[2] and ids[3] lapse and requeue; claimed and lapsed again, they fail for good.
+        wait_for(lambda: metrics(client, "m") == (3, 0, 3), timeout=5, what="the requeue")
+        check()
+        assert retrieve(client, "m") is not None and retrieve(client, "m") is not None
+        wait_for(lambda: metrics(client, "m") == (1, 0, 1), timeout=5, what="the failures")
+        assert [j["status"] for j in jobs(client, "m")][2:4] == ["failed", "failed"]
+        check()
+
+    # Counts written by an emulator without the count triggers must be rebuilt at open.
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("DROP TRIGGER jobs_count_insert")
+        conn.execute("DROP TRIGGER jobs_count_update")
+        conn.execute("UPDATE active_counts SET n = 99")
+        conn.execute(
+            "INSERT INTO jobs (request_id, model, priority, status, payload, info, created_at) "
+            "VALUES ('old', 'm', 0, 'pending', '{}', '{}', 0)"
+        )
+    conn.close()
+    with start_emulator(db=db) as emulator:
+        client = api(emulator)
+        assert metrics(client, "m") == _counts(client, "m")
+        assert metrics(client, "other") == (1, 0, 1)
+        assert retrieve(client, "m") is not None
+        assert metrics(client, "m") == _counts(client, "m")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from together_queue.emulator.store import JobStore
+import pytest
+
+from together_queue.emulator.store import JobNotFound, JobStore
 
 
 def test_next_claim_uses_the_pending_index_without_sorting() -> None:
@@ -48,4 +50,23 @@ def test_a_job_fails_for_good_after_max_retries() -> None:
     assert (final.status, final.retries) == ("failed", 2)
     assert "failed for good after 2 retries" in final.info["error"]
     assert store.claim("m", "w", claim_timeout=1.0) is None
+    store.close()
+
+
+def test_a_refused_operation_keeps_the_sweep_before_it() -> None:
+    now = [1000.0]
+    store = JobStore(clock=lambda: now[0])
+    woken: list[str] = []
+    store.add_requeue_listener(woken.append)
+    job = store.submit("m", {})
+    assert store.claim("m", "w", claim_timeout=1.0) is not None
+    now[0] += 2.0
+    # The refused cancel's transaction sweeps the lapsed claim first: that part stands,
+    # and the waiting polls hear of it.
+    with pytest.raises(JobNotFound):
+        store.cancel("no-such-job", "m")
+    assert woken == ["m"]
+    requeued = store.get(job.request_id, "m")
+    assert (requeued.status, requeued.retries) == ("pending", 1)
+    assert woken == ["m"]  # swept once, not again by the read
     store.close()

@@ -16,6 +16,8 @@ from .helpers import submit
 
 JSON = {"content-type": "application/json"}
 
+DEEP = b'{"model": "m", "payload": {"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}"
+
 # (case id, raw body or JSON value, expected param; None: the error names no field)
 SUBMIT_CASES: list[tuple[str, Any, str | None]] = [
     ("missing model", {"payload": {}}, "model"),
@@ -40,6 +42,14 @@ SUBMIT_CASES: list[tuple[str, Any, str | None]] = [
     ("NaN", b'{"model": "m", "payload": {"x": NaN}}', None),
     ("not UTF-8", b'{"model": "\xff"}', None),
     ("empty body", b"", None),
+    # Parsed by json.loads, yet no JSON answer or SQLite row can hold them.
+    ("number out of range", b'{"model": "m", "payload": {"x": 1e400}}', None),
+    ("negative out of range", b'{"model": "m", "payload": {"x": -1e400}}', None),
+    ("lone surrogate in payload", b'{"model": "m", "payload": {"s": "\\ud800"}}', None),
+    ("lone surrogate in a key", b'{"model": "m", "payload": {"\\udfff": 1}}', None),
+    ("lone surrogate in model", b'{"model": "\\ud800", "payload": {}}', None),
+    ("lone surrogate in info", b'{"model": "m", "payload": {}, "info": {"a": "\\udc00"}}', None),
+    ("nested too deeply", DEEP, None),
 ]
 
 CANCEL_CASES: list[tuple[str, Any, str | None]] = [
@@ -50,6 +60,14 @@ CANCEL_CASES: list[tuple[str, Any, str | None]] = [
     ("model a dict", {"model": {}, "request_id": "r"}, "model"),
     ("malformed JSON", b"{", None),
     ("body a list", [1], None),
+    ("lone surrogate in request_id", b'{"model": "m", "request_id": "\\ud800"}', None),
+    ("lone surrogate in model", b'{"model": "\\ud800", "request_id": "r"}', None),
+    ("number out of range", b'{"model": "m", "request_id": "r", "x": 1e999}', None),
+    (
+        "nested too deeply",
+        b'{"model": "m", "request_id": "r", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        None,
+    ),
 ]
 
 
@@ -165,6 +183,69 @@ def test_unknown_job_status_is_404(client: httpx.Client) -> None:
 )
 def test_bad_worker_updates_are_400(client: httpx.Client, body: dict[str, Any], param: str) -> None:
     _assert_invalid(client.post("/internal/v1/videos/status", json=body), param)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"model": "m", "request_id": "%s", "status": "done", "payload": {"x": 1e400}}',
+        b'{"model": "m", "request_id": "%s", "status": "done", "payload": {"s": "\\ud800"}}',
+        b'{"model": "m", "request_id": "%s", "status": "running", "info": {"s": "\\udbff"}}',
+        b'{"model": "m", "request_id": "%s", "status": "done", "payload": {"x": '
+        + b"[" * 100_000
+        + b"]" * 100_000
+        + b"}}",
+    ],
+    ids=["out of range", "surrogate in outputs", "surrogate in info", "nested too deeply"],
+)
+def test_unstorable_worker_update_is_400_and_changes_nothing(
+    queue_emulator_factory: Factory, api: Api, body: bytes
+) -> None:
+    client = api(queue_emulator_factory())
+    rid = submit(client, "m", {})
+    assert (
+        client.get("/internal/v1/rabbitmq/retrieve", params={"model": "m", "timeout": "0"}).json()[
+            "data"
+        ]["request_id"]
+        == rid
+    )
+    response = client.post("/internal/v1/videos/status", content=body % rid.encode(), headers=JSON)
+    _assert_invalid(response, None)
+    assert response.json()["code"] == "invalid_json"
+    after = client.get("/v1/queue/status", params={"model": "m", "request_id": rid})
+    assert after.status_code == 200
+    assert (after.json()["status"], after.json()["info"]) == ("running", {})
+
+
+def test_non_bmp_characters_are_stored_and_served(client: httpx.Client) -> None:
+    # A proper surrogate pair is one character (U+1F600), not a lone surrogate: accepted.
+    body = b'{"model": "emoji-\\ud83d\\ude00", "payload": {"s": "\\ud83d\\ude00"}}'
+    response = client.post("/v1/queue/submit", content=body, headers=JSON)
+    assert response.status_code == 200, response.text
+    params = {"model": "emoji-\U0001f600", "request_id": response.json()["requestId"]}
+    assert client.get("/v1/queue/status", params=params).json()["inputs"] == {"s": "\U0001f600"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/queue/status?model=m&request_id=%ED%A0%80",
+        "/v1/queue/status?model=%ED%A0%80&request_id=r",
+        "/v1/queue/metrics?model=%ED%A0%80",
+        "/internal/v1/rabbitmq/retrieve?model=%ED%A0%80&timeout=0&hostname=%ED%A0%80",
+        "/_emulator/jobs?model=%ED%A0%80",
+        "/_emulator/claims?model=%ED%A0%80",
+    ],
+)
+def test_surrogate_bytes_in_query_parameters_are_no_server_error(
+    client: httpx.Client, path: str
+) -> None:
+    # Starlette decodes invalid UTF-8 (here an encoded surrogate) to U+FFFD: a name that
+    # matches nothing, never a lone surrogate that would break SQLite or the answer.
+    response = client.get(path)
+    assert response.status_code in (200, 404), response.text
+    if response.status_code == 404:
+        assert response.json()["code"] == "not_found"
 
 
 def test_retrieve_needs_a_model(client: httpx.Client) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -39,3 +40,23 @@ def explode(payload: dict[str, Any]) -> dict[str, Any]:
 
 def not_a_dict(payload: dict[str, Any]) -> list[int]:
     return [1, 2, 3]
+
+
+async def outlast_claim(payload: dict[str, Any]) -> dict[str, Any]:
+    # Never reports: only the runtime's heartbeat can keep the claim alive this long.
+    await asyncio.sleep(float(payload["seconds"]))
+    return {"slept": payload["seconds"]}
+
+
+RELEASE = threading.Event()
+"""Set by the test that runs ``block_until_released`` once it no longer needs it blocked."""
+
+STARTED = threading.Event()
+"""Set by ``block_until_released`` once it runs."""
+
+
+def block_until_released(payload: dict[str, Any]) -> dict[str, Any]:
+    STARTED.set()
+    # Bounded all the same, so a broken test cannot leave the thread behind for good.
+    RELEASE.wait(60)
+    return {"released": RELEASE.is_set()}
