@@ -3,12 +3,17 @@
 At most `--concurrency` submits are in flight, on a thread pool, and each line's
 record is written to the results log as soon as it is known (see `_cli_results`).
 Waiting uses the library's `as_completed`, with the same concurrency bound.
+
+Each job's info carries `{"together_queue": {"line": N, "file": NAME}}` (merged into
+the user's info), so that a line whose submit is uncertain can be found on the
+service by its line number. Nothing is ever resent automatically.
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import dataclasses
 import shlex
 import sys
 from collections import Counter
@@ -24,6 +29,8 @@ from together_queue._cli_common import (
     UsageError,
     make_client,
     read_json_object,
+    redact_all,
+    secrets_of,
 )
 from together_queue._cli_jsonl import Defaults, InputLine, Request, read_input
 from together_queue._cli_output import (
@@ -60,7 +67,11 @@ def run_bulk(args: argparse.Namespace) -> int:
             "(already submitted lines are skipped), or choose another file"
         )
     info = None if args.info is None else read_json_object(args.info, "--info")
-    lines = list(read_input(Path(args.file), Defaults(args.model, args.priority, info)))
+    source = "<stdin>" if args.file == "-" else Path(args.file).name
+    lines = [
+        _stamped(item, source)
+        for item in read_input(args.file, Defaults(args.model, args.priority, info))
+    ]
     states: dict[int, LineState] = {}
     if output is not None and args.resume:
         states = load_states(output)
@@ -74,6 +85,25 @@ def run_bulk(args: argparse.Namespace) -> int:
         run.finish()
 
 
+STAMP_KEY = "together_queue"
+"""The info key under which each bulk job records its input line and file."""
+
+
+def _stamped(item: InputLine, source: str) -> InputLine:
+    """`item` with its line number and file name merged into its request's info."""
+    if item.request is None:
+        return item
+    info = dict(item.request.info or {})
+    mine = info.get(STAMP_KEY)
+    # A user's own object under the key is kept and extended; anything else is replaced.
+    info[STAMP_KEY] = {
+        **(mine if isinstance(mine, dict) else {}),
+        "line": item.line,
+        "file": source,
+    }
+    return dataclasses.replace(item, request=dataclasses.replace(item.request, info=info))
+
+
 class _BulkRun:
     """One bulk submit: what to send, what was recorded, and what to tell the user."""
 
@@ -85,6 +115,7 @@ class _BulkRun:
         states: dict[int, LineState],
     ) -> None:
         self.args = args
+        self.secrets = secrets_of(args)
         self.output = output
         self.log = ResultLog(output)
         self.live = LiveLine(sys.stderr)
@@ -101,6 +132,14 @@ class _BulkRun:
         self.code = EXIT_OK
         self.phase = "submit"
         self.waiting = 0  # jobs to wait on, once the wait phase starts
+        self.emitted: set[int] = set()  # lines whose record went to stdout (--json)
+        # Outcomes an earlier run recorded count in this run's summary and exit code.
+        self.earlier = {
+            n: s.status for n, s in states.items() if n in known and s.status in FINISHED
+        }
+        for status in self.earlier.values():
+            self.counts[f"earlier {status}"] += 1
+            self.code = max(self.code, _JOB_EXIT.get(status, EXIT_OK))
 
     # -- running -------------------------------------------------------------------
 
@@ -135,6 +174,10 @@ class _BulkRun:
                 f"resuming: {len(self.skipped)} line(s) already submitted are skipped"
                 + (f" ({format_ranges(self.skipped)})" if self.skipped else "")
             )
+        for status in ("failed", "canceled"):
+            lines = [n for n, s in self.earlier.items() if s == status]
+            if lines:
+                self.live.message(f"line(s) {format_ranges(lines)}: {status} (in an earlier run)")
         if self.uncertain:
             self.live.message(
                 f"warning: line(s) {format_ranges(self.uncertain)} may have been submitted "
@@ -206,7 +249,8 @@ class _BulkRun:
                 self.counts["processed"] += 1
             else:
                 self._final(record)
-        elif isinstance(error, SubmitOutcomeUnknown):
+        elif isinstance(error, SubmitOutcomeUnknown) or _garbled_success(error):
+            # The service may have created the job: never resend it automatically.
             self._final({**base, "status": "unknown", "error": str(error)})
         elif isinstance(error, TogetherQueueError | TypeError | ValueError):
             # Refused before a job existed (or rejected locally): safe to retry with --resume.
@@ -271,6 +315,8 @@ class _BulkRun:
 
     def _final(self, record: dict[str, Any]) -> None:
         """Record a line's outcome for this command: log, stdout (--json), exit code."""
+        if "error" in record:  # one place: the log, stdout and stderr all get this text
+            record = {**record, "error": redact_all(str(record["error"]), self.secrets)}
         self.log.write(record)
         self.finals.append(record)
         status = record["status"]
@@ -280,6 +326,7 @@ class _BulkRun:
         self.code = max(self.code, _STATUS_EXIT.get(status, _JOB_EXIT.get(status, EXIT_OK)))
         if self.args.json:
             emit_json(record)
+            self.emitted.add(record["line"])
         if status in _STATUS_EXIT:
             what = "" if status == "invalid" else f"{status}: "
             self.live.message(f"line {record['line']}: {what}{record.get('error', '')}")
@@ -315,6 +362,11 @@ class _BulkRun:
         ]
         if self.skipped:
             parts.append(f"{len(self.skipped)} skipped (submitted before)")
+        parts += [
+            f"{c[key]} {key}"
+            for key in ("earlier done", "earlier failed", "earlier canceled")
+            if c[key]
+        ]
         where = f"; results in {self.output}" if self.output else ""
         print(f"{', '.join(parts)}{where}", file=sys.stderr if self.args.json else sys.stdout)
 
@@ -328,6 +380,8 @@ class _BulkRun:
             )
             if self.output is not None:
                 print(f"keep waiting with: {self._resume_command()}", file=err)
+            else:
+                self._print_request_ids()
             return
         done = sorted({*self.submitted, *self.skipped})
         unsure = sorted({*self.uncertain, *self.in_flight})
@@ -342,10 +396,21 @@ class _BulkRun:
         if self.output is not None:
             print(f"resume with: {self._resume_command()}", file=err)
         else:
+            self._print_request_ids()
+
+    def _print_request_ids(self) -> None:
+        """Without a results file, the request ids are only on screen: show every one."""
+        for line, job in sorted(self.submitted.items()):
             if not self.args.json:
-                for line, job in sorted(self.submitted.items()):
-                    print(f"line {line}: {job.request_id}")
-            print("no --output file: pass --output next time to make a run resumable", file=err)
+                print(f"line {line}: {job.request_id}", flush=True)
+            elif line not in self.emitted:  # --json: each line's record once on stdout
+                record = {"line": line, "model": job.model, "request_id": job.request_id}
+                emit_json({**record, "status": "submitted"})
+        print(
+            "no --output file: the request ids above are the only record; "
+            "pass --output next time to make a run resumable",
+            file=sys.stderr,
+        )
 
     def _resume_command(self) -> str:
         a = self.args
@@ -363,6 +428,16 @@ class _BulkRun:
             words.append("--wait")
         words += ["--output", str(self.output), "--resume"]
         return shlex.join(words)
+
+
+def _garbled_success(error: BaseException) -> bool:
+    """A 2xx answer the client could not read: the job may exist, its id is unknown."""
+    from together_queue.errors import APIStatusError, ResponseValidationError
+
+    if not isinstance(error, ResponseValidationError | APIStatusError):
+        return False
+    # An unreadable error answer (4xx/5xx) still means the service refused the submit.
+    return error.status_code < 400
 
 
 def _retry(state: LineState) -> bool:

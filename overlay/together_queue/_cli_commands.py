@@ -143,7 +143,10 @@ def _wait_and_report(client: QueueClient, job: Job, args: argparse.Namespace) ->
         final = client.wait(job, timeout=args.timeout, on_update=on_update, raise_on_failure=False)
     except KeyboardInterrupt:
         live.close()
-        again = shlex.join(["together-queue", "wait", job.request_id, "--model", job.model])
+        words = ["together-queue", "wait", job.request_id, "--model", job.model]
+        if args.base_url is not None:
+            words += ["--base-url", args.base_url]  # never the API key: it stays in the env
+        again = shlex.join(words)
         print(f"stopped waiting; the job goes on. Wait again with: {again}", file=sys.stderr)
         raise
     finally:

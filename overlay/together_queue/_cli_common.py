@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -82,6 +83,15 @@ def model_arg(text: str) -> str:
     return text
 
 
+def request_id_arg(text: str) -> str:
+    """Argparse type for a request id: non-blank, no surrounding whitespace."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    if text != text.strip():
+        raise argparse.ArgumentTypeError(f"must not start or end with whitespace, got {text!r}")
+    return text
+
+
 def positive_float(text: str) -> float:
     """Argparse type for a number of seconds > 0."""
     try:
@@ -105,14 +115,41 @@ def positive_int(text: str) -> int:
 
 
 def make_client(args: argparse.Namespace, *, poll: PollPolicy | None = None) -> QueueClient:
-    """A `QueueClient` from `--base-url`/`--api-key`, falling back to the library's env vars."""
-    from together_queue.client import QueueClient
+    """A `QueueClient` from `--base-url`/`--api-key`, falling back to the library's env vars.
 
-    return QueueClient(api_key=args.api_key, base_url=args.base_url, poll=poll)
+    A configuration the library refuses is a usage error (exit 2), worded for the CLI.
+    """
+    from together_queue.client import QueueClient
+    from together_queue.errors import InsecureTransportError
+
+    try:
+        return QueueClient(api_key=args.api_key, base_url=args.base_url, poll=poll)
+    except InsecureTransportError as exc:
+        raise UsageError(
+            f"{exc}. The CLI has no opt-in for that: use an https:// URL "
+            "(plain http:// is accepted only for a loopback host such as 127.0.0.1)"
+        ) from None
+    except ValueError as exc:  # ConfigurationError is a ValueError
+        text = str(exc).replace("base_url", "--base-url").replace("api_key=...", "--api-key")
+        raise UsageError(text) from None
+
+
+def secrets_of(args: argparse.Namespace) -> tuple[str, ...]:
+    """The API keys this run may know (`--api-key`, `$TOGETHER_API_KEY`): never to be shown."""
+    found = (getattr(args, "api_key", None), os.environ.get("TOGETHER_API_KEY"))
+    return tuple(s for s in found if s)
 
 
 def redact(message: str, secret: str | None) -> str:
     """`message` with `secret` replaced by `***` (belt and braces: the library never shows it)."""
     if secret and len(secret) >= 4:
         return message.replace(secret, "***")
+    return message
+
+
+def redact_all(message: str, secrets: tuple[str | None, ...]) -> str:
+    """`message` with every one of `secrets` (and its stripped form) replaced by `***`."""
+    for secret in secrets:
+        message = redact(message, secret)
+        message = redact(message, secret.strip() if secret else None)
     return message

@@ -6,11 +6,13 @@ value is an object, and no keys other than `model`, `payload`, `priority` and
 looks like a full request is written wrapped: `{"payload": {"payload": {...}}}`.)
 A line's own `model`, `priority` and `info` win over the command-line defaults.
 Blank lines are skipped; line numbers count every physical line from 1.
+The file `-` is standard input.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -77,21 +79,28 @@ def parse_line(text: str, line: int, defaults: Defaults) -> InputLine:
     return InputLine(line, Request(model, data["payload"], priority, info))
 
 
-def read_input(path: Path, defaults: Defaults) -> Iterator[InputLine]:
-    """Every non-blank line of `path`, parsed; `UsageError` when the file cannot be read."""
+def read_input(path: Path | str, defaults: Defaults) -> Iterator[InputLine]:
+    """Every non-blank line of `path` (`-`: stdin), parsed; `UsageError` if it cannot be read."""
+    if str(path) == "-":
+        yield from _parse_lines(sys.stdin.buffer, defaults)
+        return
     try:
-        handle = path.open("rb")
+        handle = Path(path).open("rb")  # noqa: SIM115 - closed by the `with` below
     except OSError as exc:
         raise UsageError(f"--file: cannot read {str(path)!r}: {exc.strerror or exc}") from None
     with handle:
-        # Bytes, decoded line by line: one line of bad UTF-8 is one bad line, not a bad file.
-        for number, raw in enumerate(handle, start=1):
-            if number == 1:
-                raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield InputLine(number, error=f"not UTF-8 text ({exc.reason})")
-                continue
-            if text.strip():
-                yield parse_line(text, number, defaults)
+        yield from _parse_lines(handle, defaults)
+
+
+def _parse_lines(handle: Iterable[bytes], defaults: Defaults) -> Iterator[InputLine]:
+    # Bytes, decoded line by line: one line of bad UTF-8 is one bad line, not a bad file.
+    for number, raw in enumerate(handle, start=1):
+        if number == 1:
+            raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield InputLine(number, error=f"not UTF-8 text ({exc.reason})")
+            continue
+        if text.strip():
+            yield parse_line(text, number, defaults)

@@ -66,9 +66,10 @@ class Style:
 
 
 def emit_json(data: Any, stream: TextIO | None = None) -> None:
-    """Write `data` as one line of JSON and flush (so a pipe sees it at once)."""
+    """Write `data` as one line of ASCII JSON and flush (so a pipe sees it at once)."""
     out = stream or sys.stdout
-    out.write(json.dumps(data, ensure_ascii=False, default=_json_default) + "\n")
+    # ASCII: U+2028 and friends escaped, so no line-splitting reader can break a record.
+    out.write(json.dumps(data, ensure_ascii=True, default=_json_default) + "\n")
     out.flush()
 
 
@@ -124,7 +125,7 @@ def cancel_dict(result: CancelResult) -> dict[str, Any]:
 
 
 def failure_reason(status: JobStatus) -> str:
-    """Why a job failed, from its info (`error`, `message` or `reason`), or ``""``."""
+    """Why a job failed, as the library reads it (`JobStatus.error`), or ``""`` if unknown."""
     return status.error or ""
 
 

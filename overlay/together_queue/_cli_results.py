@@ -51,13 +51,19 @@ class LineState:
 
 def _decode_records(path: Path) -> list[dict[str, Any]]:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # split("\n"), not splitlines(): a JSON string may hold U+2028, U+0085 and the
+        # like unescaped (files written before records were ASCII-only), and those are
+        # not record separators.
+        lines = path.read_text(encoding="utf-8").split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
     except FileNotFoundError:
         return []
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"--output: cannot read {str(path)!r}: {exc}") from None
     records: list[dict[str, Any]] = []
     for number, text in enumerate(lines, start=1):
+        text = text.removesuffix("\r")
         if not text.strip():
             continue
         try:
@@ -95,11 +101,23 @@ def fold(records: Iterable[dict[str, Any]]) -> dict[int, dict[str, Any]]:
 
 
 def load_states(path: Path) -> dict[int, LineState]:
-    """The state of every line recorded in the results file at `path` (none if it is missing)."""
+    """The state of every line recorded in the results file at `path` (none if it is missing).
+
+    `UsageError` when a record's request id or model is not a non-blank string
+    without surrounding whitespace: a hand-edited or foreign file, not ours to guess at.
+    """
     states: dict[int, LineState] = {}
     for line, record in fold(_decode_records(path)).items():
         request_id = record.get("request_id")
         model = record.get("model")
+        for key, value in (("request_id", request_id), ("model", model)):
+            if value is not None and not (
+                isinstance(value, str) and value.strip() and value == value.strip()
+            ):
+                raise UsageError(
+                    f"--output: {str(path)!r}: the record of input line {line} has an invalid "
+                    f"{key} ({value!r}); fix or remove that record"
+                )
         states[line] = LineState(
             line=line,
             status=str(record.get("status", "")),
@@ -109,13 +127,18 @@ def load_states(path: Path) -> dict[int, LineState]:
     return states
 
 
+def dumps_record(record: dict[str, Any]) -> str:
+    """One record as a line of ASCII JSON: no character in it can read as a line break."""
+    return json.dumps(record, ensure_ascii=True)
+
+
 def compact(path: Path) -> None:
     """Rewrite the log as one record per line (its last), in line order; atomic."""
     latest = fold(_decode_records(path))
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as handle:
         for line in sorted(latest):
-            handle.write(json.dumps(latest[line], ensure_ascii=False) + "\n")
+            handle.write(dumps_record(latest[line]) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
@@ -138,7 +161,7 @@ class ResultLog:
     def write(self, record: dict[str, Any]) -> None:
         """Append one record and flush it to the operating system."""
         if self._handle is not None:
-            self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._handle.write(dumps_record(record) + "\n")
             self._handle.flush()
 
     def close(self) -> None:

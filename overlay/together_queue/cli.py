@@ -7,7 +7,9 @@ system failed; 130 interrupted (Ctrl-C). Expected errors print one line,
 JSON on stdout: one object, or JSON Lines for bulk submits and `--watch`.
 
 The command modules are imported only when their command runs, so that
-`--version` and `--help` stay fast.
+`--version` and `--help` stay fast. `together-queue emulator ...` (the command
+word first) is handed whole to the emulator's own CLI: the global options do not
+apply to it (`together-queue emulator --api-key KEY` gives the emulator its key).
 """
 
 from __future__ import annotations
@@ -18,14 +20,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from together_queue._cli_common import model_arg, positive_float, positive_int
+from together_queue._cli_common import model_arg, positive_float, positive_int, request_id_arg
 from together_queue._version import __version__
 
 __all__ = ["build_parser", "main"]
 
 _EMULATOR_HINT = "error: the emulator needs extra packages: pip install 'together-queue[emulator]'"
-# Global options that take a value: skipped when looking for the command word.
-_VALUE_OPTIONS = frozenset({"--base-url", "--api-key"})
 # command -> (module, function), imported on use.
 _COMMANDS = {
     "submit": ("together_queue._cli_commands", "cmd_submit"),
@@ -35,6 +35,15 @@ _COMMANDS = {
     "metrics": ("together_queue._cli_commands", "cmd_metrics"),
     "demo": ("together_queue._cli_demo", "cmd_demo"),
 }
+
+
+def _json_option(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="print machine-readable JSON on stdout",
+    )
 
 
 def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -56,12 +65,7 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         help="API key (default: $TOGETHER_API_KEY; prefer the variable: "
         "arguments are visible to other users of this machine)",
     )
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        default=default(False),
-        help="print machine-readable JSON on stdout",
-    )
+    _json_option(parser, suppress=suppress)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("wait", "wait for a job to finish and print its final status"),
     ):
         sub = commands.add_parser(name, parents=[common], help=text, description=text + ".")
-        sub.add_argument("request_id", metavar="REQUEST_ID")
+        sub.add_argument("request_id", metavar="REQUEST_ID", type=request_id_arg)
         sub.add_argument("--model", type=model_arg, required=True)
         if name == "wait":
             sub.add_argument(
@@ -138,34 +142,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--count", type=positive_int, metavar="N", help="--watch: stop after N samples"
     )
 
+    # The demo talks only to its own emulator: --base-url and --api-key mean nothing there.
+    demo_options = argparse.ArgumentParser(add_help=False)
+    _json_option(demo_options, suppress=True)
     commands.add_parser(
         "demo",
-        parents=[common],
+        parents=[demo_options],
         help="run the whole product on an embedded emulator (no API key, no network)",
         description="Start an emulator on a free loopback port, submit a mixed batch of jobs, "
         "show them being processed in priority order, and check the results.",
     )
+    # Listed for --help only: main() hands `emulator ...` to the emulator's CLI when it
+    # is the first word; reaching argparse means options came before it (a usage error).
     commands.add_parser(
         "emulator",
-        help="run the local Queue emulator (`together-queue emulator --help`)",
+        help="run the local Queue emulator (`together-queue emulator --help`; "
+        "options go after `emulator`)",
         add_help=False,
     )
     return parser
-
-
-def _emulator_argv(argv: Sequence[str]) -> list[str] | None:
-    """The arguments after `emulator` when that is the command, else None."""
-    i = 0
-    while i < len(argv):
-        word = argv[i]
-        if word in _VALUE_OPTIONS:
-            i += 2
-            continue
-        if word.startswith("-"):
-            i += 1
-            continue
-        return list(argv[i + 1 :]) if word == "emulator" else None
-    return None
 
 
 def _run_emulator(argv: list[str]) -> int:
@@ -186,12 +181,25 @@ def _run_emulator(argv: list[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `together-queue` with `argv` (default: the process arguments); return the exit code."""
     words = list(sys.argv[1:] if argv is None else argv)
-    emulator_argv = _emulator_argv(words)
-    if emulator_argv is not None:
-        return _run_emulator(emulator_argv)
-    args = build_parser().parse_args(words)
+    if words[:1] == ["emulator"]:
+        return _run_emulator(words[1:])
+    parser = build_parser()
+    # `--api-key K emulator --port 0` must get the hint below, not a complaint about
+    # --port; otherwise parse strictly, so that errors show the command's own usage.
+    unknown: list[str] = []
+    if "emulator" in words:
+        args, unknown = parser.parse_known_args(words)
+    else:
+        args = parser.parse_args(words)
+    if args.command == "emulator":
+        parser.error(
+            "global options do not apply to `emulator`: put its options after it, "
+            "e.g. `together-queue emulator --api-key KEY` (see `together-queue emulator --help`)"
+        )
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     module, function = _COMMANDS[args.command]
-    secrets = (args.api_key, os.environ.get("TOGETHER_API_KEY"))
+    secrets = (getattr(args, "api_key", None), os.environ.get("TOGETHER_API_KEY"))
     try:
         handler: Callable[[argparse.Namespace], int] = getattr(
             importlib.import_module(module), function
@@ -209,7 +217,7 @@ def _exit_code(exc: BaseException, secrets: tuple[str | None, ...]) -> int:
         EXIT_JOB,
         EXIT_USAGE,
         UsageError,
-        redact,
+        redact_all,
     )
     from together_queue.errors import JobFailed, TogetherQueueError
 
@@ -229,9 +237,7 @@ def _exit_code(exc: BaseException, secrets: tuple[str | None, ...]) -> int:
         code = EXIT_API
     else:
         raise exc
-    message = str(exc) or type(exc).__name__
-    for secret in secrets:
-        message = redact(message, secret)
+    message = redact_all(str(exc) or type(exc).__name__, secrets)
     print(f"error: {message}", file=sys.stderr)
     return code
 

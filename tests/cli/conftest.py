@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -63,3 +66,57 @@ def emulator_jobs(handle: EmulatorHandle, model: str) -> list[dict[str, Any]]:
     response.raise_for_status()
     jobs: list[dict[str, Any]] = response.json()["jobs"]
     return jobs
+
+
+class Running:
+    """A CLI run in the background whose stderr is watched, to interrupt it at a known point."""
+
+    def __init__(self, *args: str, env: Mapping[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [*CLI, *args],
+            env=dict(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._out: list[str] = []
+        self._err: list[str] = []
+        self._lock = threading.Lock()
+        self._readers = [
+            threading.Thread(target=self._read, args=(stream, into), daemon=True)
+            for stream, into in ((self.process.stdout, self._out), (self.process.stderr, self._err))
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, stream: Any, into: list[str]) -> None:
+        for chunk in iter(lambda: stream.read(1), ""):
+            with self._lock:
+                into.append(chunk)
+
+    @property
+    def stderr(self) -> str:
+        """Everything the run wrote to stderr so far."""
+        with self._lock:
+            return "".join(self._err)
+
+    def wait_for_stderr(self, text: str, timeout: float = 20.0) -> None:
+        """Return once `text` is on stderr; fail if the run ends or `timeout` passes first."""
+        deadline = time.monotonic() + timeout
+        while text not in self.stderr:
+            assert self.process.poll() is None, f"the run ended early: {self.stderr}"
+            assert time.monotonic() < deadline, f"no {text!r} on stderr: {self.stderr}"
+            time.sleep(0.01)
+
+    def interrupt(self) -> tuple[int, str, str]:
+        """Ctrl-C (SIGINT); wait for the end; the exit code, stdout and stderr."""
+        try:
+            self.process.send_signal(signal.SIGINT)
+            code = self.process.wait(timeout=RUN_TIMEOUT)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+        for reader in self._readers:
+            reader.join(timeout=10)
+        with self._lock:
+            return code, "".join(self._out), "".join(self._err)

@@ -63,7 +63,7 @@ def test_bad_lines_are_reported_and_do_not_stop_the_others(
         by_id[records[5]["request_id"]]["info"],
     ) == (
         7,
-        {"k": "v"},
+        {"k": "v", "together_queue": {"line": 5, "file": "jobs.jsonl"}},  # stamped for reconciling
     )
     fails = [
         j for j in emulator_jobs(emulator, "fail") if j["request_id"] == records[7]["request_id"]

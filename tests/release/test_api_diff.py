@@ -44,15 +44,23 @@ def set_version(repo: Path, version: str) -> None:
     (repo / "overlay/together_queue/_version.py").write_text(f'__version__ = "{version}"\n')
 
 
+def release_0_1_0(repo: Path) -> None:
+    """Tag HEAD as the 0.1.0 release and start the next one (0.1.1) in the work tree."""
+    set_version(repo, "0.1.0")
+    git(repo, "commit", "-q", "--allow-empty", "-am", "0.1.0")
+    git(repo, "tag", "v0.1.0")
+    set_version(repo, "0.1.1")
+
+
 def test_without_a_release_tag_there_is_nothing_to_compare(repo: Path) -> None:
     result = api_diff(repo)
 
     assert result.returncode == 0, result.stderr
-    assert "no release tag (v*) yet" in result.stdout
+    assert "no release tag (v*)" in result.stdout
 
 
 def test_an_unchanged_api_passes(repo: Path) -> None:
-    git(repo, "tag", "v0.1.0")
+    release_0_1_0(repo)
 
     result = api_diff(repo)
 
@@ -79,7 +87,7 @@ def test_an_unchanged_api_passes(repo: Path) -> None:
 def test_a_removed_public_function_fails_and_is_named(
     repo: Path, file: str, qualname: str, reported: str
 ) -> None:
-    git(repo, "tag", "v0.1.0")
+    release_0_1_0(repo)
     remove_function(repo / file, qualname)
 
     result = api_diff(repo)
@@ -90,7 +98,7 @@ def test_a_removed_public_function_fails_and_is_named(
 
 
 def test_a_major_bump_allows_the_break_but_still_lists_it(repo: Path) -> None:
-    git(repo, "tag", "v0.1.0")
+    release_0_1_0(repo)
     remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
     set_version(repo, "1.0.0")
 
@@ -102,7 +110,7 @@ def test_a_major_bump_allows_the_break_but_still_lists_it(repo: Path) -> None:
 
 
 def test_a_minor_bump_does_not_allow_a_break(repo: Path) -> None:
-    git(repo, "tag", "v0.1.0")
+    release_0_1_0(repo)
     remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
     set_version(repo, "0.2.0")
 
@@ -110,11 +118,14 @@ def test_a_minor_bump_does_not_allow_a_break(repo: Path) -> None:
 
 
 def test_an_explicit_ref_is_compared_with_and_the_latest_tag_is_the_default(repo: Path) -> None:
-    git(repo, "tag", "v0.1.0")
+    release_0_1_0(repo)
     remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
     set_version(repo, "1.0.0")
     git(repo, "commit", "-q", "-am", "1.0.0: drop metrics")
     git(repo, "tag", "v1.0.0")
+
+    git(repo, "commit", "-q", "--allow-empty", "-m", "after 1.0.0")
+    set_version(repo, "1.0.1")
 
     against_latest = api_diff(repo)
     against_old = api_diff(repo, "v0.1.0")
@@ -122,8 +133,85 @@ def test_an_explicit_ref_is_compared_with_and_the_latest_tag_is_the_default(repo
     assert against_latest.returncode == 0
     assert "v1.0.0 (version 1.0.0)" in against_latest.stdout
     assert "no breaking changes" in against_latest.stdout
-    assert against_old.returncode == 0
+    assert against_old.returncode == 0  # 0.1.0 -> 1.0.1: a major bump
     assert "QueueClient.metrics: Public object was removed" in against_old.stdout
+
+
+def test_in_the_release_order_the_new_tag_is_not_compared_with_itself(repo: Path) -> None:
+    # README's order: commit the release, tag it, then run api_diff.
+    git(repo, "tag", "v0.1.0")
+    remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
+    set_version(repo, "0.2.0")
+    git(repo, "commit", "-q", "-am", "0.2.0: drop metrics")
+    git(repo, "tag", "v0.2.0")
+
+    result = api_diff(repo)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "v0.1.0 (version 0.1.0)" in result.stdout
+    assert "QueueClient.metrics: Public object was removed" in result.stdout
+
+
+def test_the_first_release_tag_alone_is_nothing_to_compare(repo: Path) -> None:
+    set_version(repo, "0.1.0")
+    git(repo, "commit", "-q", "-am", "0.1.0")
+    git(repo, "tag", "v0.1.0")
+
+    result = api_diff(repo)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no release tag (v*) other than v0.1.0" in result.stdout
+
+
+def retype(path: Path, old: str, new: str) -> None:
+    """Replace the one occurrence of `old` in the source file `path` by `new`."""
+    source = path.read_text(encoding="utf-8")
+    assert source.count(old) == 1, f"{old!r} occurs {source.count(old)} times in {path}"
+    path.write_text(source.replace(old, new), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "reported"),
+    [
+        (
+            "overlay/together_queue/client.py",
+            "    def metrics(self, model: str) -> QueueMetrics:",
+            "    def metrics(self, model: str) -> dict[str, int]:",
+            "together_queue.QueueClient.metrics -> return: annotation changed: "
+            "QueueMetrics -> dict[str, int]",
+        ),
+        (
+            "overlay/together_queue/client.py",
+            "    def metrics(self, model: str) -> QueueMetrics:",
+            "    def metrics(self, model: bytes) -> QueueMetrics:",
+            "together_queue.QueueClient.metrics(model): annotation changed: str -> bytes",
+        ),
+        (
+            "overlay/together_queue/_models.py",
+            "    retries: int = 0",
+            "    retries: str = '0'",
+            "together_queue.JobStatus.retries: annotation changed: int -> str",
+        ),
+        (
+            "generated/together_queue_api/models/queue_job_status_response.py",
+            "    retries: int | Unset = UNSET",
+            "    retries: str | Unset = UNSET",
+            "together_queue_api.models.QueueJobStatusResponse.retries: annotation changed: "
+            "int | Unset -> str | Unset",
+        ),
+    ],
+)
+def test_a_retyped_public_object_fails_and_is_named(
+    repo: Path, file: str, old: str, new: str, reported: str
+) -> None:
+    release_0_1_0(repo)
+    retype(repo / file, old, new)
+
+    result = api_diff(repo)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert reported in result.stdout
+    assert "FAILED: breaking changes need a major version bump" in result.stdout
 
 
 def test_an_unknown_ref_is_an_error(repo: Path) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from releasing import artifacts
 from releasing.artifacts import metadata_problems, sdist_problems, wheel_problems
 
 VERSION = "1.2.0"
@@ -176,3 +179,33 @@ def test_sdist_members_must_sit_under_the_versioned_folder() -> None:
     problems = sdist_problems([*GOOD_SDIST, "together_queue-1.1.0/README.md"], VERSION)
 
     assert problems == [f"sdist member outside {TOP}/: together_queue-1.1.0/README.md"]
+
+
+def test_build_into_dist_deletes_only_what_it_replaces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stand-in for `python -m build`: it writes the two files where it is told to.
+    def fake_build(cmd: list[object], **_: object) -> str:
+        out = Path(str(cmd[cmd.index("--outdir") + 1]))
+        (out / f"together_queue-{VERSION}.tar.gz").write_text("new sdist")
+        (out / f"together_queue-{VERSION}-py3-none-any.whl").write_text("new wheel")
+        return ""
+
+    monkeypatch.setattr(artifacts, "run", fake_build)
+    monkeypatch.setattr(artifacts, "read_version", lambda root: VERSION)
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    keep = [dist / "notes.txt", dist / "together_queue-0.0.1.tar.gz"]
+    for path in keep:
+        path.write_text("not ours")
+    (dist / f"together_queue-{VERSION}.tar.gz").write_text("an older build of this version")
+
+    built = artifacts.build(tmp_path, dist)
+
+    assert all(path.read_text() == "not ours" for path in keep)
+    assert built.sdist == dist / f"together_queue-{VERSION}.tar.gz"
+    assert built.sdist.read_text() == "new sdist"
+    assert built.wheel.read_text() == "new wheel"
+    assert sorted(p.name for p in dist.iterdir()) == sorted(
+        [*(p.name for p in keep), built.sdist.name, built.wheel.name]
+    )  # the temporary build folder is gone too

@@ -5,8 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from releasing.index import simple_index_url, versions_from_page
-from releasing.project import ReleaseError
+from releasing.index import (
+    check_credentials_transport,
+    published_versions,
+    simple_index_url,
+    versions_from_page,
+)
+from releasing.project import Refused, ReleaseError
+
+from tests.cli.fake_server import Answer, Responder, Seen, fake_server
 
 # The shape pypiserver 2 serves (relative links, hash fragments).
 PYPISERVER_HTML = """<!DOCTYPE html><html><head><title>Links for together-queue</title></head>
@@ -81,3 +88,44 @@ def test_simple_index_url_from_the_upload_url(repository_url: str, simple: str) 
 def test_simple_index_url_rejects_non_http_urls(bad: str) -> None:
     with pytest.raises(ReleaseError, match="must be http"):
         simple_index_url(bad)
+
+
+def _index_answering(root_status: int) -> Responder:
+    def respond(seen: Seen) -> Answer:
+        if seen.path == "/simple/":
+            return Answer(root_status, "<html><body></body></html>", "text/html")
+        return Answer(404, "not found", "text/plain")
+
+    return respond
+
+
+def test_a_404_with_a_working_simple_root_means_no_versions() -> None:
+    with fake_server(_index_answering(200)) as server:
+        assert published_versions(server.url + "/simple/", "together-queue") == set()
+    assert [s.path for s in server.seen] == ["/simple/together-queue/", "/simple/"]
+
+
+def test_an_index_that_404s_everything_is_refused() -> None:
+    with fake_server(_index_answering(404)) as server:
+        with pytest.raises(Refused, match="--index-url"):
+            published_versions(server.url + "/simple/", "together-queue")
+
+
+@pytest.mark.parametrize(
+    ("url", "refused"),
+    [
+        ("http://pkgs.example.invalid/", True),
+        ("https://pkgs.example.invalid/", False),
+        ("http://127.0.0.1:8080/", False),
+        ("http://localhost:8080/", False),
+        ("http://[::1]:8080/", False),
+    ],
+)
+def test_the_password_never_goes_over_plain_http_off_this_machine(url: str, refused: bool) -> None:
+    env = {"TWINE_PASSWORD": "pw"}
+    if refused:
+        with pytest.raises(Refused, match="plain http://"):
+            check_credentials_transport(url, env)
+    else:
+        check_credentials_transport(url, env)
+    check_credentials_transport(url, {})  # no password: nothing to protect

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import secrets
 import socket
@@ -13,11 +14,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from releasing import smoke
-from releasing.project import read_version
+from releasing.project import DIST_NAME, ReleaseError, read_version
 
 from tests.release.conftest import git
 
@@ -117,6 +119,62 @@ def index(tmp_path: Path) -> Iterator[Index]:
         log.close()
 
 
+def install_from_index(python: Path, index_url: str, version: str, workdir: Path) -> None:
+    """Install `together-queue==version` from `index_url` only, then its `[emulator]` deps.
+
+    The package itself must come from `index_url` (checked in pip's install report), so a
+    same-named project on another index cannot stand in for it.
+    """
+    report = workdir / "pip-report.json"
+    requirement = f"{DIST_NAME}=={version}"
+    smoke.pip_install(
+        python, "--no-deps", "--index-url", index_url, "--report", str(report), requirement
+    )
+    items = json.loads(report.read_text(encoding="utf-8"))["install"]
+    urls = [i["download_info"]["url"] for i in items if i["metadata"]["name"] == DIST_NAME]
+    if len(urls) != 1 or urlsplit(urls[0])[:2] != urlsplit(index_url)[:2]:
+        raise ReleaseError(f"{requirement} did not come from {index_url}: {urls}")
+    # Already satisfied, so pip keeps the installed copy and only fetches the extra's deps.
+    smoke.pip_install(python, f"{DIST_NAME}[emulator]=={version}")
+
+
+def closed_index_env() -> dict[str, str]:
+    """TWINE_* pointing at a loopback port nobody listens on: any network use fails."""
+    return {**base_env(), "TWINE_REPOSITORY_URL": f"http://127.0.0.1:{_free_port()}/"}
+
+
+def test_publish_refuses_an_untagged_head(repo: Path) -> None:
+    version = read_version(repo)
+
+    result = release(repo, "publish", env=closed_index_env())
+
+    assert result.returncode == 2
+    assert f"REFUSED: HEAD is not tagged v{version}" in result.stderr
+    assert not (repo / "dist").exists()
+
+
+def test_publish_refuses_an_api_break_without_a_major_bump(repo: Path) -> None:
+    version_file = repo / "overlay/together_queue/_version.py"
+    current = version_file.read_text()
+    version_file.write_text('__version__ = "0.0.9"\n')
+    git(repo, "commit", "-q", "-am", "0.0.9")
+    git(repo, "tag", "v0.0.9")
+    client = repo / "overlay/together_queue/client.py"
+    old = "    def metrics(self, model: str) -> QueueMetrics:"
+    assert client.read_text().count(old) == 1
+    client.write_text(client.read_text().replace(old, old.replace("str", "bytes")))
+    version_file.write_text(current)
+    git(repo, "commit", "-q", "-am", "the release, with a break")
+    git(repo, "tag", f"v{read_version(repo)}")
+
+    result = release(repo, "publish", env=closed_index_env())
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "QueueClient.metrics(model): annotation changed: str -> bytes" in result.stdout
+    assert "REFUSED: api_diff found breaking changes" in result.stderr
+    assert not (repo / "dist").exists()
+
+
 def test_publish_refuses_without_an_explicit_repository_url(repo: Path) -> None:
     result = release(repo, "publish", env=base_env())
 
@@ -165,6 +223,7 @@ def test_publish_refuses_a_build_whose_checks_fail(repo: Path, index: Index) -> 
     stray.write_text("def test_nothing() -> None:\n    pass\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "a test file inside the package")
+    git(repo, "tag", f"v{read_version(repo)}")
 
     result = release(repo, "publish", env=index.env())
 
@@ -177,6 +236,7 @@ def test_publish_refuses_a_build_whose_checks_fail(repo: Path, index: Index) -> 
 @pytest.mark.timeout(300)
 def test_publish_round_trip_through_a_real_index(repo: Path, index: Index, tmp_path: Path) -> None:
     version = read_version(repo)
+    git(repo, "tag", f"v{version}")
     files = [f"together_queue-{version}-py3-none-any.whl", f"together_queue-{version}.tar.gz"]
     anonymous_upload = httpx.post(index.url + "/", data={":action": "file_upload"}, timeout=10)
     assert anonymous_upload.status_code in {401, 403}  # so the upload below used our credentials
@@ -198,5 +258,5 @@ def test_publish_round_trip_through_a_real_index(repo: Path, index: Index, tmp_p
     work = tmp_path / "from-index"
     work.mkdir()
     python = smoke.create_venv(work / "venv")
-    smoke.install_from_index(python, index.simple, version, work)
+    install_from_index(python, index.simple, version, work)
     smoke.run_smoke_test(python, version, work)

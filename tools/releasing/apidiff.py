@@ -1,4 +1,9 @@
-"""Breaking changes in the public API of both packages since a git ref, found by griffe."""
+"""Breaking changes in the public API of both packages since a git ref, found by griffe.
+
+griffe finds removed objects and changed signatures; it does not compare type
+annotations, so `annotation_changes` does: a public return, parameter or attribute
+whose annotation text changed is reported as breaking too.
+"""
 
 from __future__ import annotations
 
@@ -37,9 +42,17 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=False)
 
 
-def last_release_tag(root: Path) -> str | None:
-    """The latest `v*` tag reachable from HEAD, or None when there is none."""
-    proc = _git(root, "describe", "--tags", "--abbrev=0", "--match", "v*")
+def last_release_tag(root: Path, exclude: str | None = None) -> str | None:
+    """The latest `v*` tag reachable from HEAD other than `exclude`, or None when there is none.
+
+    `exclude` is the tag of the version being released: in the release order
+    (commit, tag, then api_diff) HEAD already carries it, and comparing the
+    release with itself would find nothing.
+    """
+    args = ["describe", "--tags", "--abbrev=0", "--match", "v*"]
+    if exclude is not None:
+        args += ["--exclude", exclude]
+    proc = _git(root, *args)
     if proc.returncode != 0:
         return None
     return proc.stdout.decode().strip() or None
@@ -63,6 +76,75 @@ def version_at(root: Path, ref: str) -> str:
     return version_from_source(proc.stdout.decode())
 
 
+def _resolved(obj: griffe.Object | griffe.Alias) -> griffe.Object | None:
+    """The object an alias finally points to (None when it leads outside the loaded code)."""
+    if not obj.is_alias:
+        return obj  # type: ignore[return-value]
+    try:
+        return obj.final_target  # type: ignore[union-attr]
+    except (griffe.AliasResolutionError, griffe.CyclicAliasError):
+        return None
+
+
+def public_annotations(package: griffe.Object | griffe.Alias) -> dict[str, str]:
+    """Annotation text of every public return, parameter and attribute, by public path.
+
+    Keys: `a.b.f -> return`, `a.b.f(param)`, `a.b.C.attr`. Each object is recorded
+    once, under the first public path that reaches it (members walked in name order,
+    so both trees agree on which).
+    """
+    found: dict[str, str] = {}
+    seen: set[str] = set()
+
+    def visit(obj: griffe.Object | griffe.Alias, path: str) -> None:
+        target = _resolved(obj)
+        if target is None or target.path in seen:
+            return
+        seen.add(target.path)
+        if target.kind is griffe.Kind.FUNCTION:
+            function: griffe.Function = target  # type: ignore[assignment]
+            if function.returns is not None:
+                found[f"{path} -> return"] = str(function.returns)
+            for parameter in function.parameters:
+                if parameter.annotation is not None:
+                    found[f"{path}({parameter.name})"] = str(parameter.annotation)
+        elif target.kind is griffe.Kind.ATTRIBUTE:
+            annotation = target.annotation  # type: ignore[attr-defined]
+            if annotation is not None:
+                found[path] = str(annotation)
+        elif target.kind in (griffe.Kind.MODULE, griffe.Kind.CLASS):
+            for name in sorted(target.members):
+                member = target.members[name]
+                try:
+                    public = member.is_public
+                except (griffe.AliasResolutionError, griffe.CyclicAliasError):
+                    continue
+                if public:
+                    visit(member, f"{path}.{name}")
+
+    visit(package, package.path)
+    return found
+
+
+def annotation_changes(
+    old: griffe.Object | griffe.Alias, new: griffe.Object | griffe.Alias
+) -> list[Breakage]:
+    """Public annotations present in both trees whose text differs (added ones are fine)."""
+    before, after = public_annotations(old), public_annotations(new)
+    changes = []
+    for key in sorted(before.keys() & after.keys()):
+        if before[key] != after[key]:
+            path = key.split(" -> ", 1)[0].split("(", 1)[0]
+            changes.append(
+                Breakage(
+                    path,
+                    "annotation-changed",
+                    f"{key}: annotation changed: {before[key]} -> {after[key]}",
+                )
+            )
+    return changes
+
+
 def breaking_changes(old_root: Path, new_root: Path) -> list[Breakage]:
     """Every breaking change between the packages under `old_root` and under `new_root`."""
     found = []
@@ -82,6 +164,7 @@ def breaking_changes(old_root: Path, new_root: Path) -> list[Breakage]:
             # Drop griffe's `file:line: ` prefix: it points into a deleted temporary folder.
             explanation = explanation.split(": ", 1)[-1]
             found.append(Breakage(breakage.obj.path, breakage.kind.value, explanation))
+        found += annotation_changes(old, new)
     return found
 
 
@@ -98,12 +181,16 @@ def api_diff(root: Path, ref: str | None = None) -> int:
 
     1 when there are breaking changes and the major version was not bumped; else 0.
     """
+    new_version = read_version(root)
     if ref is None:
-        ref = last_release_tag(root)
+        ref = last_release_tag(root, exclude=f"v{new_version}")
         if ref is None:
-            print("api_diff: no release tag (v*) yet, so there is no released API to compare with")
+            print(
+                f"api_diff: no release tag (v*) other than v{new_version} yet, "
+                "so there is no released API to compare with"
+            )
             return 0
-    old_version, new_version = version_at(root, ref), read_version(root)
+    old_version = version_at(root, ref)
     with tempfile.TemporaryDirectory(prefix="together-queue-api-") as tmp:
         _export(root, ref, Path(tmp))
         breaks = breaking_changes(Path(tmp), root)

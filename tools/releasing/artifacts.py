@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import tarfile
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from email.parser import HeaderParser
@@ -51,13 +54,24 @@ class Artifacts:
 
 
 def build(root: Path, outdir: Path) -> Artifacts:
-    """Build the sdist and (from it) the wheel of the project at `root` into `outdir`."""
+    """Build the sdist and (from it) the wheel of the project at `root` into `outdir`.
+
+    The build goes to a fresh folder first and only its two files are moved into
+    `outdir` (replacing same-named ones): nothing else there is deleted, and stale
+    files of other versions can never be mistaken for this build.
+    """
     outdir.mkdir(parents=True, exist_ok=True)
-    # Stale files of an older version would otherwise be uploaded or tested by mistake.
-    for stale in outdir.glob(f"{WHEEL_STEM}-*"):
-        stale.unlink()
-    run([sys.executable, "-m", "build", "--outdir", outdir, root], cwd=root)
-    return find_artifacts(outdir, read_version(root))
+    fresh = Path(tempfile.mkdtemp(prefix=".build-", dir=outdir))
+    try:
+        run([sys.executable, "-m", "build", "--outdir", fresh, root], cwd=root)
+        built = find_artifacts(fresh, read_version(root))
+        placed = []
+        for path in (built.sdist, built.wheel):
+            placed.append(outdir / path.name)
+            os.replace(path, placed[-1])  # same file system: atomic, no copy
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)
+    return Artifacts(sdist=placed[0], wheel=placed[1], version=built.version)
 
 
 def find_artifacts(outdir: Path, version: str) -> Artifacts:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from html import unescape
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -18,7 +19,7 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
-from releasing.project import ReleaseError
+from releasing.project import Refused, ReleaseError
 
 _ACCEPT = ", ".join(
     (
@@ -51,6 +52,26 @@ def simple_index_url(repository_url: str) -> str:
     path = parts.path if parts.path.endswith("/") else parts.path + "/"
     path = path.removesuffix("legacy/") + "simple/"
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def is_loopback(url: str) -> bool:
+    """Whether `url`'s host is this machine (`localhost` or a loopback address)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_credentials_transport(url: str, env: Mapping[str, str]) -> None:
+    """Refused when TWINE_PASSWORD would travel in clear text (http://) off this machine."""
+    if env.get("TWINE_PASSWORD") and urlsplit(url).scheme == "http" and not is_loopback(url):
+        raise Refused(
+            f"refusing to send TWINE_PASSWORD over plain http:// to {urlsplit(url).hostname}; "
+            "use https://"
+        )
 
 
 def _filenames_from_html(html: str) -> list[str]:
@@ -95,20 +116,38 @@ def published_versions(
 ) -> set[str]:
     """The versions of `project` the index at `simple_url` serves (empty if it has none).
 
-    Asks anonymously first and sends `auth` only if the index demands it. A redirect
-    or an unexpected answer is an error: publish must not guess that a version is new.
+    Asks anonymously first and sends `auth` only if the index demands it (and never
+    over plain http:// off this machine). A redirect or an unexpected answer is an
+    error: publish must not guess that a version is new. A 404 for the project means
+    "no versions" only when the simple root itself answers 200; otherwise the URL is
+    probably not a simple index at all (Refused: pass `--index-url`).
     """
-    url = simple_url.rstrip("/") + f"/{canonicalize_name(project)}/"
+    root = simple_url.rstrip("/") + "/"
+    url = root + f"{canonicalize_name(project)}/"
     headers = {"Accept": _ACCEPT}
+    if auth is not None and urlsplit(url).scheme == "http" and not is_loopback(url):
+        auth = None  # a password in clear text over the network: better an error below
     with httpx.Client(timeout=_TIMEOUT, follow_redirects=False, headers=headers) as client:
-        try:
-            response = client.get(url)
-            if response.status_code in {401, 403} and auth is not None:
-                response = client.get(url, auth=auth)
-        except httpx.HTTPError as exc:
-            raise ReleaseError(f"cannot read {url}: {exc}") from exc
-    if response.status_code == 404:
-        return set()
+
+        def get(target: str) -> httpx.Response:
+            try:
+                response = client.get(target)
+                if response.status_code in {401, 403} and auth is not None:
+                    response = client.get(target, auth=auth)
+            except httpx.HTTPError as exc:
+                raise ReleaseError(f"cannot read {target}: {exc}") from exc
+            return response
+
+        response = get(url)
+        if response.status_code == 404:
+            root_status = get(root).status_code
+            if root_status != 200:
+                raise Refused(
+                    f"{url} answered 404 and {root} answered HTTP {root_status}: that is not "
+                    "a simple-API index root, so a 404 proves nothing; pass --index-url "
+                    "with the index's simple-API root"
+                )
+            return set()
     if response.status_code != 200:
         where = response.headers.get("location", "")
         raise ReleaseError(

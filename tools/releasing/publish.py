@@ -10,7 +10,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_version
 
-from releasing import changelog, index
+from releasing import apidiff, changelog, index
 from releasing.pipeline import build_and_check
 from releasing.proc import run
 from releasing.project import CHANGELOG, DIST_NAME, Refused, ReleaseError, read_version
@@ -37,6 +37,29 @@ def check_clean(root: Path) -> None:
         raise Refused(f"the work tree is not clean; commit or remove:\n  {listing}")
 
 
+def check_tagged(root: Path, version: str) -> None:
+    """Refused unless HEAD carries the release tag `v{version}` (what gets published is tagged)."""
+    tag = f"v{version}"
+    proc = subprocess.run(
+        ["git", "-C", str(root), "tag", "--points-at", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise Refused(f"cannot read the tags of HEAD: {proc.stderr.strip()}")
+    if tag not in proc.stdout.split():
+        raise Refused(
+            f"HEAD is not tagged {tag}; commit the release, `git tag {tag}`, then publish"
+        )
+
+
+def check_api(root: Path) -> None:
+    """Refused when api_diff finds breaking changes the version does not allow."""
+    if apidiff.api_diff(root) != 0:
+        raise Refused("api_diff found breaking changes without a major version bump (see above)")
+
+
 def check_new_version(simple_url: str, version: str, env: Mapping[str, str]) -> None:
     """Refused if the index at `simple_url` already serves `version` of the distribution."""
     user, password = env.get("TWINE_USERNAME"), env.get("TWINE_PASSWORD")
@@ -54,7 +77,8 @@ def publish(
 
     Refuses (Refused) without uploading anything when: TWINE_REPOSITORY_URL is unset
     (no silent default to PyPI), the tree is dirty, CHANGELOG.md has no notes for the
-    version, the index already has the version, or any build check fails (ReleaseError).
+    version, HEAD is not tagged `v{version}`, api_diff finds an unallowed break, the
+    index already has the version, or any build check fails (ReleaseError).
     """
     env = os.environ if env is None else env
     repository_url = env.get("TWINE_REPOSITORY_URL", "")
@@ -69,6 +93,9 @@ def publish(
         changelog.release_notes((root / CHANGELOG).read_text(encoding="utf-8"), version)
     except ReleaseError as exc:
         raise Refused(f"no release notes: {exc}") from exc
+    check_tagged(root, version)
+    check_api(root)
+    index.check_credentials_transport(repository_url, env)
     simple_url = index_url or index.simple_index_url(repository_url)
     check_new_version(simple_url, version, env)
     built = build_and_check(root, outdir)

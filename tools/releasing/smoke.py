@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
 import venv
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from releasing.proc import run
-from releasing.project import DIST_NAME, ROOT, ReleaseError
+from releasing.project import ROOT, ReleaseError
 
 SMOKE_SCRIPT = ROOT / "tools" / "smoke_test.py"
 # Variables that would let the venv's Python see anything but what was installed into it.
@@ -39,26 +37,6 @@ def pip_install(python: Path, *args: str) -> None:
         [sys.executable, "-m", "pip", "--python", python, "install", "--quiet", *args],
         env=clean_env(),
     )
-
-
-def install_from_index(python: Path, index_url: str, version: str, workdir: Path) -> None:
-    """Install `together-queue==version` from `index_url` only, then its `[emulator]` deps.
-
-    The package itself comes from `index_url` alone (checked in pip's install report),
-    so a same-named project on another index cannot stand in for it; its dependencies
-    come from the indexes pip is configured with.
-    """
-    report = workdir / "pip-report.json"
-    requirement = f"{DIST_NAME}=={version}"
-    pip_install(python, "--no-deps", "--index-url", index_url, "--report", str(report), requirement)
-    items = json.loads(report.read_text(encoding="utf-8"))["install"]
-    urls = [i["download_info"]["url"] for i in items if i["metadata"]["name"] == DIST_NAME]
-    origin = urlsplit(index_url)[:2]
-    if len(urls) != 1 or urlsplit(urls[0])[:2] != origin:
-        raise ReleaseError(f"{requirement} did not come from {index_url}: {urls}")
-    print(f"installed {requirement} from {urls[0]}")
-    # Already satisfied, so pip keeps the installed copy and only fetches the extra's deps.
-    pip_install(python, f"{DIST_NAME}[emulator]=={version}")
 
 
 def run_smoke_test(python: Path, version: str, workdir: Path) -> None:
