@@ -7,6 +7,7 @@ so the main CLI can mount ``build_parser()`` without the ``[emulator]`` extra in
 from __future__ import annotations
 
 import argparse
+import math
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -53,8 +54,8 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    if not 0 < value < math.inf:  # also refuses nan, which compares false to everything
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0: {text!r}")
     return value
 
 
@@ -214,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"together-queue emulator: cannot bind {config.host}:{config.port}: {exc}",
             file=sys.stderr,
         )
-        return 1
+        return 3  # the CLI's "local or network error" (1 means a job failed)
     url = url_of(sock)
 
     def announce() -> None:

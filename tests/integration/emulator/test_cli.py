@@ -111,6 +111,8 @@ def test_help_documents_the_fault_syntax() -> None:
         ["--model", "x=unknown"],
         ["--fault", "submit:500"],
         ["--claim-timeout", "0"],
+        ["--claim-timeout", "nan"],
+        ["--claim-timeout", "inf"],
         ["--port", "-1"],
         ["--port", "70000"],
         ["--port", "65536"],
@@ -162,6 +164,9 @@ def test_a_failed_bind_opens_no_store(monkeypatch: pytest.MonkeyPatch) -> None:
         with pytest.raises(OSError), server.start_emulator(port=port):
             pass
     assert created == []  # bound first: no store was opened, so none leaked
+    with contextlib.closing(server.bind_socket("127.0.0.1", 0)) as taken:
+        in_use = str(taken.getsockname()[1])
+        assert main(["--port", in_use]) == 3  # a network error, not "a job failed"
     with server.start_emulator() as emulator:
         assert httpx.get(emulator.url + "/_emulator/health", trust_env=False).status_code == 200
     assert len(created) == 1
