@@ -7,11 +7,11 @@ so the main CLI can mount ``build_parser()`` without the ``[emulator]`` extra in
 from __future__ import annotations
 
 import argparse
-import math
 import sqlite3
 import sys
 from collections.abc import Sequence
 
+from together_queue._cli_common import EXIT_API, positive_float
 from together_queue.emulator.config import (
     MAX_PORT,
     EmulatorConfig,
@@ -47,16 +47,6 @@ def _fault(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value < math.inf:  # also refuses nan, which compares false to everything
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0: {text!r}")
-    return value
 
 
 def _non_negative_int(text: str) -> int:
@@ -117,7 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--claim-timeout",
-        type=_positive_float,
+        type=positive_float,
         default=30.0,
         metavar="S",
         help="seconds a worker's claim lasts without an update (default 30)",
@@ -215,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"together-queue emulator: cannot bind {config.host}:{config.port}: {exc}",
             file=sys.stderr,
         )
-        return 3  # the CLI's "local or network error" (1 means a job failed)
+        return EXIT_API  # a network error: 1 would mean "a job failed"
     url = url_of(sock)
 
     def announce() -> None:
