@@ -27,7 +27,6 @@ from together_queue._retry import Operation
 from together_queue.errors import (
     APIStatusError,
     ResponseValidationError,
-    ServerError,
     SubmitOutcomeUnknown,
     status_error_class,
 )
@@ -199,12 +198,14 @@ def _expect_success(response: httpx.Response, also_ok: tuple[int, ...] = ()) -> 
 
 def _shape(from_dict: Callable[[dict[str, Any]], T], data: dict[str, Any], r: httpx.Response) -> T:
     """Parse `data` with a generated `from_dict`, turning any shape error into a typed one."""
-    data = {key: _upper_rfc3339(value) for key, value in data.items()}
     try:
         parsed = from_dict(data)
     except _SHAPE_ERRORS as exc:
-        detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-        raise _invalid(r, f"body does not match the spec: {detail}") from None
+        retried = _parse_upper_timestamps(from_dict, data)
+        if retried is None:
+            detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise _invalid(r, f"body does not match the spec: {detail}") from None
+        parsed = retried
     # Generated nested models are built with dict(value), which also accepts a list of
     # pairs: insist that every nested object really was a JSON object.
     for key, raw in data.items():
@@ -214,13 +215,29 @@ def _shape(from_dict: Callable[[dict[str, Any]], T], data: dict[str, Any], r: ht
     return parsed
 
 
+def _parse_upper_timestamps(
+    from_dict: Callable[[dict[str, Any]], T], data: dict[str, Any]
+) -> T | None:
+    """Retry a failed parse with RFC 3339's lower-case "t"/"z" upper-cased; None if no help.
+
+    Python's fromisoformat refuses the lower-case forms RFC 3339 allows. Done only after
+    a failure, so that the usual parse pays nothing for it.
+    """
+    normalized = {key: _upper_rfc3339(value) for key, value in data.items()}
+    if normalized == data:
+        return None
+    try:
+        return from_dict(normalized)
+    except _SHAPE_ERRORS:
+        return None
+
+
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}t\d{2}:\d{2}:\d{2}(\.\d+)?(z|[+-]\d{2}:\d{2})$", re.IGNORECASE
 )
 
 
 def _upper_rfc3339(value: object) -> object:
-    # RFC 3339 allows lower-case "t" and "z"; Python's fromisoformat does not.
     if isinstance(value, str) and _RFC3339.match(value):
         return value.upper()
     return value
@@ -266,8 +283,6 @@ def _make_status_error(
     type_: str | None,
 ) -> APIStatusError:
     cls = status_error_class(response.status_code)
-    if response.status_code >= 500 and cls is not ServerError:  # pragma: no cover - guard
-        cls = ServerError
     request = response.request
     return cls(
         status_code=response.status_code,

@@ -30,7 +30,7 @@ TERMINAL_STATUSES: Final = frozenset({"done", "failed", "canceled"})
 KNOWN_CANCEL_STATUSES: Final = frozenset(s.value for s in QueueCancelResponseStatus)
 
 
-def _frozen_dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
+def _dict_copy(value: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(value) if value else {}
 
 
@@ -48,7 +48,7 @@ class JobStatus:
     model: str
     status: str
     outputs: dict[str, Any] | None = None
-    info: dict[str, Any] = attrs.field(factory=dict, converter=_frozen_dict)
+    info: dict[str, Any] = attrs.field(factory=dict, converter=_dict_copy)
     inputs: dict[str, Any] | None = None
     priority: int | None = None
     retries: int = 0
@@ -197,7 +197,7 @@ def _optional_int(value: Any, name: str) -> int | None:
 
 
 def _mapping(value: Any, name: str) -> dict[str, Any] | None:
-    if isinstance(value, Unset) or value is None:
+    if isinstance(value, Unset):
         return None
     props = getattr(value, "additional_properties", value)
     if not isinstance(props, dict):
@@ -214,7 +214,7 @@ def _warnings(value: Any) -> tuple[str, ...]:
 
 
 def _aware(value: Any) -> dt.datetime | None:
-    if isinstance(value, Unset) or value is None:
+    if isinstance(value, Unset):
         return None
     if not isinstance(value, dt.datetime):
         raise InvalidField(f"timestamp: expected date-time, got {type(value).__name__}")
