@@ -6,13 +6,16 @@ with QueueClient() as client:            # TOGETHER_API_KEY from the environment
 outputs = client.run("my-model", {"prompt": "hello"})
 """
 
+from together_queue._bulk import AdaptiveLimit, AsyncSubmitStream, SubmitStream
 from together_queue._models import (
     KNOWN_STATUSES,
     TERMINAL_STATUSES,
     CancelResult,
+    Failure,
     JobStatus,
     Outcome,
     QueueMetrics,
+    Success,
 )
 from together_queue._polling import PollPolicy
 from together_queue._version import __version__
@@ -45,13 +48,16 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AdaptiveLimit",
     "AsyncJob",
     "AsyncQueueClient",
+    "AsyncSubmitStream",
     "AuthenticationError",
     "BadRequestError",
     "CancelResult",
     "ConfigurationError",
     "ConflictError",
+    "Failure",
     "InsecureTransportError",
     "Job",
     "JobCanceled",
@@ -68,6 +74,8 @@ __all__ = [
     "ResponseValidationError",
     "ServerError",
     "SubmitOutcomeUnknown",
+    "SubmitStream",
+    "Success",
     "TogetherQueueError",
     "WaitTimeout",
     "__version__",

@@ -8,9 +8,10 @@ bulk work by `_bulk`. The classes here only send, sleep and hand results back.
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any, Final, Generic, Self, TypeVar
 
 import attrs
@@ -18,7 +19,14 @@ import httpx
 
 from together_queue import _calls, _validate
 from together_queue._auth import BearerAuth, origin_of
-from together_queue._bulk import aiter_completed, arun_many, iter_completed, run_many
+from together_queue._bulk import (
+    AsyncSubmitStream,
+    SubmitStream,
+    aiter_completed,
+    arun_many,
+    iter_completed,
+    run_many,
+)
 from together_queue._calls import Call
 from together_queue._config import (
     API_KEY_ENV,
@@ -49,6 +57,8 @@ logger = logging.getLogger("together_queue")
 T = TypeVar("T")
 HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 DEFAULT_CONCURRENCY = 16
+#: What a bulk submit takes: a payload for `model=`, or a full `JobRequest`.
+Item = JobRequest | Mapping[str, Any]
 # Sent with every request; the key is not here: BearerAuth adds it while httpx sends.
 _HEADERS: Final = {"User-Agent": USER_AGENT, "Accept": "application/json"}
 
@@ -403,6 +413,31 @@ class QueueClient(_ClientBase[httpx.Client]):
         job = self.submit(model, payload, priority=priority, info=info)
         return self.wait(job, timeout=timeout, on_update=on_update).outputs or {}
 
+    def submit_iter(
+        self,
+        items: Iterable[JobRequest | Mapping[str, Any]],
+        *,
+        model: str | None = None,
+        priority: int = 0,
+        info: Mapping[str, Any] | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        adaptive: bool = True,
+    ) -> SubmitStream[Job, Item]:
+        """Submit from any iterable, streaming: each item's Outcome as its submit completes.
+
+        Items are pulled only as slots free up (a generator of a million payloads is
+        fine): memory stays O(concurrency). At most `concurrency` submits are in
+        flight; with `adaptive`, fewer after a 429 (see `AdaptiveLimit`), and a submit
+        the service refused with 429 is sent again. Use it in a `with` block: on an
+        error or Ctrl-C no new submit starts, those in flight finish, and the outcomes
+        not yet yielded are attached to the exception as `exc.outcomes`.
+        """
+        limit = _validate.positive_int(concurrency, "concurrency")
+        checked = _payloads_need_model(items, model)
+        return SubmitStream(
+            checked, self._item_sender(model, priority, info), concurrency=limit, adaptive=adaptive
+        )
+
     def submit_many(
         self,
         items: Iterable[JobRequest | Mapping[str, Any]],
@@ -411,20 +446,26 @@ class QueueClient(_ClientBase[httpx.Client]):
         priority: int = 0,
         info: Mapping[str, Any] | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
-    ) -> list[Outcome[Job]]:
-        """Submit every item (a payload for `model`, or a `JobRequest`); Outcomes in input order."""
-        limit = _validate.positive_int(concurrency, "concurrency")
-        return run_many(items, lambda item: self._submit_item(item, model, priority, info), limit)
+        adaptive: bool = True,
+    ) -> list[Outcome[Job, Item]]:
+        """Submit every item (a payload for `model`, or a `JobRequest`); Outcomes in input order.
 
-    def _submit_item(
-        self,
-        item: JobRequest | Mapping[str, Any],
-        model: str | None,
-        priority: int,
-        info: Mapping[str, Any] | None,
-    ) -> Job:
-        call = self._item_call(item, model, priority, info)
-        return Job(self._send(call), model=call.model, client=self)
+        A convenience over `submit_iter`. On an error or Ctrl-C, no new submit
+        starts, those in flight finish, and the exception carries `exc.outcomes`:
+        every item's Outcome so far, so no stored job is lost.
+        """
+        limit = _validate.positive_int(concurrency, "concurrency")
+        checked = _payloads_need_model(items, model)
+        return run_many(checked, self._item_sender(model, priority, info), limit, adaptive=adaptive)
+
+    def _item_sender(
+        self, model: str | None, priority: int, info: Mapping[str, Any] | None
+    ) -> Callable[[Item, SendObserver], Job]:
+        def send(item: Item, observer: SendObserver) -> Job:
+            call = self._item_call(item, model, priority, info)
+            return Job(self._send(call, observer=observer), model=call.model, client=self)
+
+        return send
 
     def as_completed(
         self,
@@ -434,14 +475,18 @@ class QueueClient(_ClientBase[httpx.Client]):
         concurrency: int = DEFAULT_CONCURRENCY,
         on_update: Callable[[Job, JobStatus], object] | None = None,
         poll: PollPolicy | None = None,
-    ) -> Iterator[Outcome[JobStatus]]:
+    ) -> Iterator[Outcome[JobStatus, Job]]:
         """Yield each job's final status as it finishes (failed jobs too; errors as Outcomes).
 
-        `on_update(job, status)` is called for every observed change.
+        `jobs` is read lazily (any iterable; memory follows `concurrency`, not its
+        length); `index` is a job's position in it. `timeout` bounds the whole wait,
+        retries included. `on_update(job, status)` is called for every observed change.
         """
         return iter_completed(
-            list(jobs),
-            lambda job: self.status(job.request_id, model=job.model),
+            jobs,
+            lambda job, deadline: self._send(
+                self._status_call(job.request_id, job.model), deadline=deadline
+            ),
             policy=poll or self._poll,
             timeout=_validate.optional_seconds(timeout, "timeout"),
             concurrency=_validate.positive_int(concurrency, "concurrency"),
@@ -456,7 +501,7 @@ class QueueClient(_ClientBase[httpx.Client]):
         concurrency: int = DEFAULT_CONCURRENCY,
         on_update: Callable[[Job, JobStatus], object] | None = None,
         poll: PollPolicy | None = None,
-    ) -> list[Outcome[JobStatus]]:
+    ) -> list[Outcome[JobStatus, Job]]:
         """Wait for every job; one Outcome each, in input order (see `as_completed`)."""
         outcomes = self.as_completed(
             jobs, timeout=timeout, concurrency=concurrency, on_update=on_update, poll=poll
@@ -579,6 +624,28 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         status = await self.wait(job, timeout=timeout, on_update=on_update)
         return status.outputs or {}
 
+    def submit_iter(
+        self,
+        items: Iterable[JobRequest | Mapping[str, Any]],
+        *,
+        model: str | None = None,
+        priority: int = 0,
+        info: Mapping[str, Any] | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        adaptive: bool = True,
+    ) -> AsyncSubmitStream[AsyncJob, Item]:
+        """Submit from any iterable, streaming (`async for`); see `QueueClient.submit_iter`.
+
+        Use it in an `async with` block: on an error or a cancellation, the submits in
+        flight are awaited (no task outlives it) and their outcomes attached to the
+        exception as `exc.outcomes`.
+        """
+        limit = _validate.positive_int(concurrency, "concurrency")
+        checked = _payloads_need_model(items, model)
+        return AsyncSubmitStream(
+            checked, self._item_sender(model, priority, info), concurrency=limit, adaptive=adaptive
+        )
+
     async def submit_many(
         self,
         items: Iterable[JobRequest | Mapping[str, Any]],
@@ -587,15 +654,25 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         priority: int = 0,
         info: Mapping[str, Any] | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
-    ) -> list[Outcome[AsyncJob]]:
-        """Submit every item (a payload for `model`, or a `JobRequest`); Outcomes in input order."""
+        adaptive: bool = True,
+    ) -> list[Outcome[AsyncJob, Item]]:
+        """Submit every item; Outcomes in input order (see `QueueClient.submit_many`)."""
         limit = _validate.positive_int(concurrency, "concurrency")
+        checked = _payloads_need_model(items, model)
+        return await arun_many(
+            checked, self._item_sender(model, priority, info), limit, adaptive=adaptive
+        )
 
-        async def submit_item(item: JobRequest | Mapping[str, Any]) -> AsyncJob:
+    def _item_sender(
+        self, model: str | None, priority: int, info: Mapping[str, Any] | None
+    ) -> Callable[[Item, SendObserver], Awaitable[AsyncJob]]:
+        async def send(item: Item, observer: SendObserver) -> AsyncJob:
             call = self._item_call(item, model, priority, info)
-            return AsyncJob(await self._send(call), model=call.model, client=self)
+            return AsyncJob(
+                await self._send(call, observer=observer), model=call.model, client=self
+            )
 
-        return await arun_many(items, submit_item, limit)
+        return send
 
     def as_completed(
         self,
@@ -605,11 +682,15 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         concurrency: int = DEFAULT_CONCURRENCY,
         on_update: Callable[[AsyncJob, JobStatus], object] | None = None,
         poll: PollPolicy | None = None,
-    ) -> AsyncIterator[Outcome[JobStatus]]:
+    ) -> AsyncIterator[Outcome[JobStatus, AsyncJob]]:
         """Yield (async) each job's final status as it finishes; see `QueueClient.as_completed`."""
+
+        async def fetch(job: AsyncJob, deadline: float | None) -> JobStatus:
+            return await self._send(self._status_call(job.request_id, job.model), deadline=deadline)
+
         return aiter_completed(
-            list(jobs),
-            lambda job: self.status(job.request_id, model=job.model),
+            jobs,
+            fetch,
             policy=poll or self._poll,
             timeout=_validate.optional_seconds(timeout, "timeout"),
             concurrency=_validate.positive_int(concurrency, "concurrency"),
@@ -624,13 +705,35 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         concurrency: int = DEFAULT_CONCURRENCY,
         on_update: Callable[[AsyncJob, JobStatus], object] | None = None,
         poll: PollPolicy | None = None,
-    ) -> list[Outcome[JobStatus]]:
+    ) -> list[Outcome[JobStatus, AsyncJob]]:
         """Wait for every job; one Outcome each, in input order."""
         stream = self.as_completed(
             jobs, timeout=timeout, concurrency=concurrency, on_update=on_update, poll=poll
         )
         outcomes = [outcome async for outcome in stream]
         return sorted(outcomes, key=lambda outcome: outcome.index)
+
+
+def _payloads_need_model(items: Iterable[Item], model: str | None) -> Iterable[Item]:
+    """`items` unchanged; TypeError at once (nothing sent) if they are payloads and no model.
+
+    The first item decides (it is put back): a batch of payloads without `model=`
+    fails once, here, instead of once per item.
+    """
+    if model is not None:
+        return items
+    source = iter(items)
+    first = next(source, _END)
+    if first is _END:
+        return ()
+    if not isinstance(first, JobRequest):
+        raise TypeError(
+            "submit_many/submit_iter need model=... when the items are payloads, not JobRequests"
+        )
+    return itertools.chain((first,), source)
+
+
+_END: Final[Any] = object()
 
 
 async def _async_sleep(seconds: float) -> None:
