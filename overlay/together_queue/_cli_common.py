@@ -24,6 +24,8 @@ EXIT_USAGE: Final = 2
 """The command line or an input file is wrong (argparse uses 2 as well)."""
 EXIT_API: Final = 3
 """The service, the network or the local system failed (any non-outcome error)."""
+EXIT_TIMEOUT: Final = 4
+"""Waiting ran out of time (`--timeout`): the job goes on, and can be waited on again."""
 EXIT_INTERRUPTED: Final = 130
 """Ctrl-C (128 + SIGINT, as shells report it)."""
 
