@@ -20,7 +20,6 @@ from tests.support.scripted_server import Reply, ScriptedServer, status_body
 from together_queue import AdaptiveLimit, AsyncQueueClient, Job, QueueClient, SubmitStream
 from together_queue._retry import SendObserver
 
-
 from .conftest import FAST_POLL
 
 SUBMIT = ("POST", "/v1/queue/submit")
