@@ -156,7 +156,7 @@ def test_no_server_stops_the_run_once(tmp_path: Path, model: str) -> None:
     assert result.stderr.count("connection error") == 1
 
 
-# -- item 18: resume wording ------------------------------------------------------------------------
+# -- item 18: resume wording ---------------------------------------------------------------------
 
 
 def test_an_unknown_outcome_is_explained_in_the_cli_s_terms(tmp_path: Path, model: str) -> None:
