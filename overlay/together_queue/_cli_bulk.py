@@ -393,11 +393,13 @@ class _BulkRun:
             job = outcome.value
             record = {**base, "request_id": job.request_id, "status": "submitted"}
             self.counts["submitted"] += 1
+            # Not flushed at once (each intent record flushes what came before): one
+            # write call per line less, and a kill leaves the line `submitting`, never resent.
             if self.args.wait:  # not final yet: its final record comes from the wait
-                self.log.write(record)
+                self.log.write(record, flush=False)
                 self.counts["processed"] += 1
             else:
-                self._final(record)
+                self._final(record, flush=False)
             return
         error = outcome.error
         if isinstance(error, SubmitOutcomeUnknown):
@@ -420,6 +422,7 @@ class _BulkRun:
         Jobs an earlier run submitted but did not see finish are waited on as well.
         `lines` maps each yielded job's position to its (line, digest) until it is settled.
         """
+        self.log.flush()  # the records not flushed yet are read back too
         index = ResultsIndex(self.log_path)
         try:
             position = 0
@@ -477,11 +480,11 @@ class _BulkRun:
 
     # -- recording and reporting -----------------------------------------------------
 
-    def _final(self, record: dict[str, Any]) -> None:
+    def _final(self, record: dict[str, Any], *, flush: bool = True) -> None:
         """Record a line's outcome for this command: log, stdout (--json), exit code."""
         if "error" in record:  # one place: the log, stdout and stderr all get this text
             record = {**record, "error": redact_all(str(record["error"]), self.secrets)}
-        self.log.write(record)
+        self.log.write(record, flush=flush)
         status = record["status"]
         self.counts["finished" if self.phase == "wait" else "processed"] += 1
         if status != "submitted":
@@ -553,6 +556,7 @@ class _BulkRun:
 
     def _table_rows(self) -> list[list[str]]:
         style = Style(color_enabled(sys.stdout))
+        self.log.flush()  # the records not flushed yet are read back too
         index = ResultsIndex(self.log_path)
         try:
             return [_row(r, style) for line in index.lines() if (r := index.record(line))]
@@ -605,6 +609,7 @@ class _BulkRun:
 
     def _print_request_ids(self) -> None:
         """Without a results file, the request ids are only on screen: show those not shown."""
+        self.log.flush()  # the records not flushed yet are read back too
         index = ResultsIndex(self.log_path)
         try:
             for line in index.lines():

@@ -256,12 +256,24 @@ class ResultLog:
         if fresh:
             self.write(header(input_name))
 
-    def write(self, record: dict[str, Any]) -> None:
-        """Append one record and flush it to the operating system."""
+    def write(self, record: dict[str, Any], *, flush: bool = True) -> None:
+        """Append one record; flush it (and any before it) to the operating system.
+
+        `flush=False` is for records whose loss to a kill is safe: an answer's record
+        left unflushed leaves its line `submitting`, which `--resume` never resends.
+        The next flushed record (every line's intent record is one) carries it out.
+        """
         text = dumps_record(record) + "\n"
         for handle in (self._handle, self._mirror):
             if handle is not None:
                 handle.write(text)
+                if flush:
+                    handle.flush()
+
+    def flush(self) -> None:
+        """Flush every record written so far (before the log is read back)."""
+        for handle in (self._handle, self._mirror):
+            if handle is not None:
                 handle.flush()
 
     def close(self) -> None:
