@@ -181,9 +181,10 @@ class SubmitStream(Generic[H, I]):
     """Each item's submit Outcome, in completion order, with bounded requests in flight.
 
     Iterate it; `close()` (or leaving a `with` block) stops starting new submits, waits
-    for those in flight and returns their outcomes, which the loop did not yield. Leaving
-    a `with` block on an exception also attaches every outcome not yielded to it as
-    `exc.outcomes`. `limit` is the adaptive concurrency (`limit.rate_limited` counts 429s).
+    for those in flight and returns their outcomes, which the loop did not yield (also
+    kept in `leftover`, for a `with` block left by `break`). Leaving a `with` block on
+    an exception attaches every outcome not yielded to it as `exc.outcomes`. `limit` is
+    the adaptive concurrency (`limit.rate_limited` counts 429s).
     """
 
     def __init__(
@@ -202,6 +203,7 @@ class SubmitStream(Generic[H, I]):
         self._in_flight: dict[concurrent.futures.Future[H], tuple[int, I]] = {}
         self._ready: collections.deque[Outcome[H, I]] = collections.deque()
         self._exhausted = False
+        self.leftover: list[Outcome[H, I]] = []
 
     def __iter__(self) -> Self:
         return self
@@ -211,6 +213,9 @@ class SubmitStream(Generic[H, I]):
             self._start_more()
             if not self._in_flight:
                 if self._exhausted or self._stopped.is_set():
+                    if self._pool is not None:
+                        self._pool.shutdown()  # done: let the threads end now
+                        self._pool = None
                     raise StopIteration
                 time.sleep(self.limit.pause_left())  # nothing in flight: only the pause holds
                 continue
@@ -240,8 +245,10 @@ class SubmitStream(Generic[H, I]):
         finally:
             if self._pool is not None:
                 self._pool.shutdown()
+                self._pool = None
         rest = list(self._ready)
         self._ready.clear()
+        self.leftover.extend(rest)
         return rest
 
     def _start_more(self) -> None:
@@ -338,6 +345,7 @@ class AsyncSubmitStream(Generic[H, I]):
         self._in_flight: dict[asyncio.Task[H], tuple[int, I]] = {}
         self._ready: collections.deque[Outcome[H, I]] = collections.deque()
         self._exhausted = False
+        self.leftover: list[Outcome[H, I]] = []
 
     def __aiter__(self) -> Self:
         return self
@@ -388,6 +396,7 @@ class AsyncSubmitStream(Generic[H, I]):
             self._collect([task for task in tasks if task.done()])
         rest = list(self._ready)
         self._ready.clear()
+        self.leftover.extend(rest)
         return rest
 
     def _start_more(self) -> None:

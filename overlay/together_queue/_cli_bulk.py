@@ -109,7 +109,7 @@ def run_bulk(args: argparse.Namespace) -> int:
         except BaseException:
             previous.close()
             raise
-        drop_partial_tail(output, previous.end)  # only once the file is proven ours
+        drop_partial_tail(previous)  # only once the file is proven ours
     run = _BulkRun(args, output, regular, source, defaults, previous, resume)
     try:
         with make_client(args) as client:

@@ -99,6 +99,7 @@ class ResultsIndex:
         self.path = path
         self.input_name: str | None = None
         self.end = 0  # the byte after the last complete record
+        self.missing_newline = False  # the last record is whole but lacks its line break
         self._offsets: array.array[int] = array.array("q")
         self._handle: IO[bytes] | None = None
         self._scan()
@@ -116,7 +117,11 @@ class ResultsIndex:
         for number, raw in enumerate(handle, start=1):
             start, offset = offset, offset + len(raw)
             if not raw.endswith(b"\n"):
-                break  # a record cut short by a kill: its line's intent record came before it
+                try:
+                    json.loads(raw)
+                except ValueError:
+                    break  # a record cut short by a kill: its line's intent record came first
+                self.missing_newline = True  # a whole record, hand-edited: keep it
             self.end = offset
             if not raw.strip():
                 continue
@@ -196,10 +201,17 @@ def _decode(raw: bytes, where: str) -> dict[str, Any]:
     return record
 
 
-def drop_partial_tail(path: Path, end: int) -> None:
-    """Cut a record a kill left without its newline, so that appending starts a fresh line."""
-    if path.stat().st_size > end:
-        os.truncate(path, end)
+def drop_partial_tail(index: ResultsIndex) -> None:
+    """Make appending start a fresh line.
+
+    A record a kill left half-written is cut; a whole last record that lacks its line
+    break (a hand edit) is kept and ended.
+    """
+    if index.path.stat().st_size > index.end:
+        os.truncate(index.path, index.end)
+    elif index.missing_newline:
+        with index.path.open("ab") as handle:
+            handle.write(b"\n")
 
 
 def compact(path: Path) -> None:

@@ -207,3 +207,21 @@ def test_blank_lines_get_no_record(
                      url=emulator.url)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert sorted(_records(out)) == [1, 2 + text.count("\n")]
+
+
+def test_a_whole_last_record_without_a_line_break_is_kept_on_resume(
+    emulator: EmulatorHandle, tmp_path: Path, model: str
+) -> None:
+    # A hand-edited file may lack its last newline: that record is whole, not a kill's
+    # half-write, and dropping it would resend a submitted line.
+    jobs = _jobs(tmp_path / "jobs.jsonl", 2)
+    out = tmp_path / "results.jsonl"
+    done = run_cli("submit", "--file", str(jobs), "--model", model, "--output", str(out),
+                   url=emulator.url)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out.write_text(out.read_text().rstrip("\n"))
+    again = run_cli("submit", "--file", str(jobs), "--model", model, "--output", str(out),
+                    "--resume", url=emulator.url)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert len(emulator_jobs(emulator, model)) == 2  # nothing resent
+    assert sorted(_records(out)) == [1, 2]
