@@ -15,8 +15,9 @@ import attrs
 # Only the two status enums are needed at import time; the models package loads each
 # model on first use, so `from together_queue import QueueClient` does not pay for the
 # response models (issue 14: startup within 15% of `import httpx`).
+# `Unset` is imported by the helpers that test for it: together_queue_api.types defines
+# attrs classes, which cost import time before any response exists to parse.
 from together_queue_api.models import QueueCancelResponseStatus, QueueJobStatusResponseStatus
-from together_queue_api.types import Unset
 
 if TYPE_CHECKING:
     from together_queue_api.models import QueueJobStatusResponse, QueueMetricsResponse
@@ -191,6 +192,8 @@ def _require(value: Any, kind: type, name: str) -> Any:
 
 
 def _optional_int(value: Any, name: str) -> int | None:
+    from together_queue_api.types import Unset  # on first use: see the imports
+
     if isinstance(value, Unset):
         return None
     result: int = _require(value, int, name)
@@ -198,6 +201,8 @@ def _optional_int(value: Any, name: str) -> int | None:
 
 
 def _mapping(value: Any, name: str) -> dict[str, Any] | None:
+    from together_queue_api.types import Unset  # on first use: see the imports
+
     if isinstance(value, Unset):
         return None
     props = getattr(value, "additional_properties", value)
@@ -207,6 +212,8 @@ def _mapping(value: Any, name: str) -> dict[str, Any] | None:
 
 
 def _warnings(value: Any) -> tuple[str, ...]:
+    from together_queue_api.types import Unset  # on first use: see the imports
+
     if isinstance(value, Unset):
         return ()
     if not isinstance(value, list) or not all(isinstance(w, str) for w in value):
@@ -215,6 +222,8 @@ def _warnings(value: Any) -> tuple[str, ...]:
 
 
 def _aware(value: Any) -> dt.datetime | None:
+    from together_queue_api.types import Unset  # on first use: see the imports
+
     if isinstance(value, Unset):
         return None
     if not isinstance(value, dt.datetime):
