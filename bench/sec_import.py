@@ -41,6 +41,23 @@ def child_env() -> dict[str, str]:
 _HWM = "; print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0])"
 
 
+def httpx_loads_its_cli() -> bool:
+    """Whether `import httpx` here also loads its optional CLI (rich, click, pygments).
+
+    httpx imports its command line when those packages are installed (the SDK brings
+    them); without them `import httpx` is far cheaper, so every ratio to it is higher.
+    """
+    out = subprocess.run(
+        [sys.executable, "-c", "import httpx, sys; print('httpx._main' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        timeout=_DEADLINE,
+        check=True,
+        env=child_env(),
+    )
+    return out.stdout.strip() == "True"
+
+
 def measure_once(statement: str) -> tuple[float, int]:
     """Wall seconds and peak RSS bytes of a fresh `python -c statement`.
 
@@ -151,14 +168,18 @@ def run(config: Config) -> Section:
                 vs_sdk < 0.4,
             )
         )
-    notes = [
-        f"`{STATEMENTS[label]}` {delta:+.0f} ms (median) against a bare `import httpx`."
-        for label in (OURS, OURS_CLIENT)
-        for delta in [(wall[label].median - wall[httpx_].median) * 1000]
-    ]
+    notes = []
+    for label in (OURS, OURS_CLIENT):
+        delta = (wall[label].median - wall[httpx_].median) * 1000
+        notes.append(f"`{STATEMENTS[label]}`: {delta:+.0f} ms (median) against `import httpx`.")
     notes.append(
         "`import together_queue` loads no httpx, attrs, client or generated module: each "
         "public name is imported when first used."
+    )
+    cli = "loads" if httpx_loads_its_cli() else "does not load"
+    notes.append(
+        f"Here `import httpx` {cli} httpx's optional CLI (rich, click, pygments), which "
+        "makes it much slower than in an environment without those packages."
     )
     section = Section(
         key="import",
