@@ -3,6 +3,8 @@
 from .queue_cancel_request import QueueCancelRequest
 from .queue_cancel_response import QueueCancelResponse
 from .queue_cancel_response_status import QueueCancelResponseStatus
+from .queue_clear_request import QueueClearRequest
+from .queue_clear_response import QueueClearResponse
 from .queue_error import QueueError
 from .queue_job_request import QueueJobRequest
 from .queue_job_request_info import QueueJobRequestInfo
@@ -19,6 +21,8 @@ __all__ = (
     "QueueCancelRequest",
     "QueueCancelResponse",
     "QueueCancelResponseStatus",
+    "QueueClearRequest",
+    "QueueClearResponse",
     "QueueError",
     "QueueJobRequest",
     "QueueJobRequestInfo",
