@@ -33,6 +33,8 @@ nox.options.sessions = [
     "tests",
     "matrix",
     "contract",
+    # The README's main job, from a fresh venv: CI proves it on every Python it tests.
+    "demo",
 ]
 nox.options.reuse_existing_virtualenvs = True
 # nox turns this on whenever CI is set; a plain `nox` (and .ci/run) must not fail
@@ -95,10 +97,14 @@ def _expose_interpreters() -> None:
     for version in MATRIX:
         link = links / f"python{version}"
         found = find_python(version)
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        if found is not None and version != RUNNING:
-            link.symlink_to(found)
+        if found is None or version == RUNNING:
+            link.unlink(missing_ok=True)
+            continue
+        # Replace atomically: another nox in this tree may be reading the link.
+        fresh = links / f".python{version}.{os.getpid()}"
+        fresh.unlink(missing_ok=True)
+        fresh.symlink_to(found)
+        fresh.replace(link)
     os.environ["PATH"] = os.pathsep.join([str(links), os.environ.get("PATH", "")])
 
 
