@@ -27,7 +27,6 @@ from together_queue._retry import Operation
 from together_queue.errors import (
     APIStatusError,
     ResponseValidationError,
-    SubmitOutcomeUnknown,
     status_error_class,
 )
 from together_queue_api.api.queue import (
@@ -74,8 +73,18 @@ class Call(Generic[T]):
         return kwargs
 
 
-def _from_generated(kwargs: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
-    kwargs = dict(kwargs)
+def _request_of(
+    build_kwargs: Callable[..., dict[str, Any]], **arguments: Any
+) -> tuple[str, str, dict[str, Any]]:
+    """(method, path, httpx kwargs) of one generated operation, built by the generated code.
+
+    The generated modules build each request in their private `_get_kwargs`; their
+    public `sync`/`asyncio` functions would also send it, through the generated
+    `Client`, which cannot carry our auth, retries, deadlines or a caller's own httpx
+    client. So the overlay calls `_get_kwargs`, here and nowhere else: a generator
+    release that renames it breaks this one function, and tests/contract catches it.
+    """
+    kwargs = dict(build_kwargs(**arguments))
     method = str(kwargs.pop("method")).upper()
     path = str(kwargs.pop("url"))
     return method, path, kwargs
@@ -94,18 +103,12 @@ def submit_call(
         priority=priority,
         info=QueueJobRequestInfo.from_dict(info) if info is not None else UNSET,
     )
-    method, path, kwargs = _from_generated(submit_queue_job._get_kwargs(body=body))
+    method, path, kwargs = _request_of(submit_queue_job._get_kwargs, body=body)
 
     def parse(response: httpx.Response) -> str:
-        if response.status_code >= 500:
-            error = _status_error(response)
-            raise SubmitOutcomeUnknown(
-                f"submit to model {model!r} got HTTP {response.status_code} after the request "
-                "reached the service; the job may or may not exist. It was not resent to avoid "
-                "a duplicate (pass retry_submits=True to allow it)",
-                model=model,
-            ) from error
-        data = _expect_success(response)
+        # A 5xx or an unreadable 2xx raises its typed error here; the send loop turns it
+        # into SubmitOutcomeUnknown (`_retry.submit_fate_unknown` decides, in one place).
+        data = _expect_success(response, route_hint=True)
         parsed = _shape(QueueJobResponse.from_dict, data, response)
         if isinstance(parsed.request_id, str) and parsed.request_id:
             return parsed.request_id
@@ -122,8 +125,8 @@ def submit_call(
 
 def status_call(request_id: str, model: str) -> Call[JobStatus]:
     """GET /queue/status."""
-    method, path, kwargs = _from_generated(
-        get_queue_job_status._get_kwargs(request_id=request_id, model=model)
+    method, path, kwargs = _request_of(
+        get_queue_job_status._get_kwargs, request_id=request_id, model=model
     )
 
     def parse(response: httpx.Response) -> JobStatus:
@@ -146,7 +149,7 @@ def status_call(request_id: str, model: str) -> Call[JobStatus]:
 def cancel_call(request_id: str, model: str) -> Call[CancelResult]:
     """POST /queue/cancel; 409 (not pending) is an outcome, not an error."""
     body = QueueCancelRequest(model=model, request_id=request_id)
-    method, path, kwargs = _from_generated(cancel_queue_job._get_kwargs(body=body))
+    method, path, kwargs = _request_of(cancel_queue_job._get_kwargs, body=body)
 
     def parse(response: httpx.Response) -> CancelResult:
         data = _expect_success(response, also_ok=(409,))
@@ -162,10 +165,10 @@ def cancel_call(request_id: str, model: str) -> Call[CancelResult]:
 
 def metrics_call(model: str) -> Call[QueueMetrics]:
     """GET /queue/metrics."""
-    method, path, kwargs = _from_generated(get_queue_metrics._get_kwargs(model=model))
+    method, path, kwargs = _request_of(get_queue_metrics._get_kwargs, model=model)
 
     def parse(response: httpx.Response) -> QueueMetrics:
-        data = _expect_success(response)
+        data = _expect_success(response, route_hint=True)
         parsed = _shape(QueueMetricsResponse.from_dict, data, response)
         try:
             return QueueMetrics.from_generated(model, parsed)
@@ -190,10 +193,16 @@ def _json_object(response: httpx.Response) -> dict[str, Any]:
     return data
 
 
-def _expect_success(response: httpx.Response, also_ok: tuple[int, ...] = ()) -> dict[str, Any]:
+def _expect_success(
+    response: httpx.Response, also_ok: tuple[int, ...] = (), *, route_hint: bool = False
+) -> dict[str, Any]:
+    """The JSON object of a success; else the typed error.
+
+    `route_hint`: the operation names no job, so a 404 can only mean a wrong URL.
+    """
     if response.status_code == 200 or response.status_code in also_ok:
         return _json_object(response)
-    raise _status_error(response)
+    raise _status_error(response, route_hint=route_hint)
 
 
 def _shape(from_dict: Callable[[dict[str, Any]], T], data: dict[str, Any], r: httpx.Response) -> T:
@@ -247,7 +256,7 @@ def _invalid(response: httpx.Response, message: str) -> ResponseValidationError:
     return ResponseValidationError(message, status_code=response.status_code, body=response.text)
 
 
-def _status_error(response: httpx.Response) -> APIStatusError:
+def _status_error(response: httpx.Response, *, route_hint: bool = False) -> APIStatusError:
     """The typed error for an error response; tolerant of bodies that are not QueueError."""
     error: QueueError | None = None
     try:
@@ -257,8 +266,16 @@ def _status_error(response: httpx.Response) -> APIStatusError:
     except (*_SHAPE_ERRORS, ValueError):
         error = None
     if error is None:
-        return _make_status_error(response, code=None, message=None, param=None, type_=None)
-    return _error_from_queue_error(response, error)
+        result = _make_status_error(response, code=None, message=None, param=None, type_=None)
+    else:
+        result = _error_from_queue_error(response, error)
+    if response.status_code == 404 and (route_hint or result.param is None):
+        # No job or model named in the answer: the path itself was not found.
+        result.hint = (
+            f"no such endpoint at {response.request.url.copy_with(query=None)}; "
+            "check the base URL (it should be the API root, e.g. https://api.together.ai/v1)"
+        )
+    return result
 
 
 def _error_from_queue_error(response: httpx.Response, error: QueueError) -> APIStatusError:

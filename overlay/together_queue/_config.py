@@ -40,20 +40,23 @@ class Secret:
 
 @attrs.frozen
 class ClientConfig:
-    """Everything a client needs to talk to the service, resolved and checked."""
+    """Everything a client needs to talk to the service, resolved and checked.
+
+    `env_key_withheld` is True when `TOGETHER_API_KEY` was set but not used, because
+    the base URL given in code is a loopback address (see `resolve_config`).
+    """
 
     base_url: str
     api_key: Secret | None = attrs.field(repr=lambda s: "'***'" if s else "None")
     timeout: httpx.Timeout
     max_retries: int
     retry_submits: bool
+    env_key_withheld: bool = False
 
     @property
-    def auth_headers(self) -> dict[str, str]:
-        """Headers that carry the key; empty when there is no key (loopback only)."""
-        if self.api_key is None:
-            return {}
-        return {"Authorization": f"Bearer {self.api_key.reveal()}"}
+    def loopback(self) -> bool:
+        """True when the base URL names this machine (no key needed, no proxy used)."""
+        return is_loopback_host(httpx.URL(self.base_url).host)
 
 
 def is_loopback_host(host: str) -> bool:
@@ -75,6 +78,8 @@ def normalize_base_url(raw: str) -> str:
     """
     if not isinstance(raw, str) or not raw.strip():
         raise ConfigurationError("base_url must be a non-empty URL such as https://api.together.ai")
+    if "://" not in raw:
+        raise ConfigurationError(f"base_url must start with http:// or https://, {_suggest(raw)}")
     try:
         url = httpx.URL(raw.strip())
     except httpx.InvalidURL as exc:
@@ -98,17 +103,26 @@ def resolve_config(
     retry_submits: bool,
     allow_insecure_http: bool,
 ) -> ClientConfig:
-    """Fill arguments from the environment and check them; raise `ConfigurationError`."""
+    """Fill arguments from the environment and check them; raise `ConfigurationError`.
+
+    The key and the URL travel together: a `TOGETHER_API_KEY` from the environment
+    is sent to a loopback base URL only when that URL came from the environment too
+    (`TOGETHER_BASE_URL`). A loopback URL written in code (a test, a local emulator)
+    gets a key only from `api_key=`, so a real key in the shell never reaches
+    whatever process happens to listen on a local port.
+    """
+    url_from_env = base_url is None and bool(os.environ.get(BASE_URL_ENV))
     if base_url is None:
         base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
     url = normalize_base_url(base_url)
     parsed = httpx.URL(url)
     loopback = is_loopback_host(parsed.host)
 
-    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
-    if key is not None and not isinstance(key, str):
+    if api_key is not None and not isinstance(api_key, str):
         raise ConfigurationError("api_key must be a string")
-    key = key.strip() if key else None
+    env_key = (os.environ.get(API_KEY_ENV) or "").strip() if api_key is None else ""
+    withheld = bool(env_key) and loopback and not url_from_env
+    key = api_key.strip() if api_key is not None else ("" if withheld else env_key)
     if not key and not loopback:
         raise ConfigurationError(
             f"no API key for {parsed.host}: pass api_key=... or set the {API_KEY_ENV} "
@@ -127,7 +141,20 @@ def resolve_config(
         timeout=to_timeout(timeout),
         max_retries=max_retries,
         retry_submits=bool(retry_submits),
+        env_key_withheld=withheld,
     )
+
+
+def _suggest(raw: str) -> str:
+    """`did you mean http://127.0.0.1:8000?`: http for this machine, https elsewhere."""
+    text = raw.strip().lstrip("/")
+    host = (
+        text.split("/", 1)[0].rsplit(":", 1)[0]
+        if not text.startswith("[")
+        else text[1:].split("]")[0]
+    )
+    scheme = "http" if is_loopback_host(host) else "https"
+    return f"did you mean {scheme}://{text}? (got {raw!r})"
 
 
 def to_timeout(timeout: TimeoutTypes) -> httpx.Timeout:

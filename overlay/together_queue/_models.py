@@ -34,6 +34,14 @@ def _dict_copy(value: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(value) if value else {}
 
 
+def _str_tuple(value: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _optional_dict_copy(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if value is None else dict(value)
+
+
 @attrs.frozen
 class JobStatus:
     """One observation of a job, as the service reported it.
@@ -42,21 +50,34 @@ class JobStatus:
     know (from a newer service) is kept as-is: `is_known` is False and
     `is_terminal` is False, so `Job.wait()` keeps polling until a known terminal
     status or its deadline.
+
+    Immutable as far as Python allows without costing every caller a deep copy:
+    no attribute can be reassigned; `outputs`, `info`, `inputs` and `extra` are
+    this object's own shallow copies (plain dicts, so `json.dumps` takes them),
+    which a caller could still change. Hashable: the hash covers the fields that
+    cannot change (request id, model, status, priority, retries, warnings, times),
+    equality covers those and the dicts, so equal statuses hash alike.
     """
 
     request_id: str
     model: str
     status: str
-    outputs: dict[str, Any] | None = None
-    info: dict[str, Any] = attrs.field(factory=dict, converter=_dict_copy)
-    inputs: dict[str, Any] | None = None
+    outputs: dict[str, Any] | None = attrs.field(
+        default=None, converter=_optional_dict_copy, hash=False
+    )
+    info: dict[str, Any] = attrs.field(factory=dict, converter=_dict_copy, hash=False)
+    inputs: dict[str, Any] | None = attrs.field(
+        default=None, converter=_optional_dict_copy, hash=False
+    )
     priority: int | None = None
     retries: int = 0
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
     created_at: dt.datetime | None = None
     claimed_at: dt.datetime | None = None
     done_at: dt.datetime | None = None
-    extra: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    extra: dict[str, Any] = attrs.field(
+        factory=dict, converter=_dict_copy, repr=False, eq=False, hash=False
+    )
 
     @property
     def is_terminal(self) -> bool:
@@ -120,7 +141,7 @@ class QueueMetrics:
     messages_waiting: int
     messages_running: int
     total_jobs: int
-    extra: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    extra: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False, hash=False)
 
     @classmethod
     def from_generated(cls, model: str, data: QueueMetricsResponse) -> QueueMetrics:
@@ -202,7 +223,7 @@ def _mapping(value: Any, name: str) -> dict[str, Any] | None:
     props = getattr(value, "additional_properties", value)
     if not isinstance(props, dict):
         raise InvalidField(f"{name}: expected object, got {type(props).__name__}")
-    return dict(props)
+    return props  # JobStatus copies it
 
 
 def _warnings(value: Any) -> tuple[str, ...]:

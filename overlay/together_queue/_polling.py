@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import random
 from collections.abc import Callable, Iterator
 from typing import Final, Generic, TypeVar
@@ -30,6 +31,8 @@ from together_queue.errors import (
 K = TypeVar("K")
 # Errors a long wait rides out (bounded by its deadline and by `max_consecutive_errors`).
 TRANSIENT_ERRORS: Final = (APIConnectionError, RateLimitError, ServerError)
+# One jitter source for every waiter: a Random per job costs 2.5 KB of state each.
+_JITTER: Final = random.Random()  # noqa: S311 - jitter, not secrets
 
 
 @attrs.frozen
@@ -54,17 +57,28 @@ class PollPolicy:
     max_consecutive_errors: int = 5
 
     def __attrs_post_init__(self) -> None:
-        # Checked by hand: attrs.validators costs a few ms of import time for four checks.
+        # Checked by hand: attrs.validators costs a few ms of import time for these checks.
+        for name in ("initial", "multiplier", "max_interval", "jitter"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be finite, got {value}")
         if not self.initial > 0:
             raise ValueError(f"initial must be > 0, got {self.initial}")
         if not self.multiplier >= 1:
             raise ValueError(f"multiplier must be >= 1, got {self.multiplier}")
-        if not self.max_interval > 0:
-            raise ValueError(f"max_interval must be > 0, got {self.max_interval}")
+        if not self.max_interval >= self.initial:
+            # Otherwise every delay after the first is the smaller max_interval: a policy
+            # asking for 1 s would poll every millisecond.
+            raise ValueError(
+                f"max_interval must be >= initial ({self.initial}), got {self.max_interval}"
+            )
         if not 0 <= self.jitter < 1:
             raise ValueError(f"jitter must be in [0, 1), got {self.jitter}")
-        if self.max_consecutive_errors < 0:
-            raise ValueError("max_consecutive_errors must be >= 0")
+        count = self.max_consecutive_errors
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"max_consecutive_errors must be an int >= 0, got {count!r}")
 
 
 @attrs.define
@@ -86,7 +100,6 @@ class PollState:
     _change: tuple[float, float] | None = None  # (estimated client time, progress) last change
     _previous_poll: float | None = None
     _overdue: bool = False
-    _rng: random.Random = attrs.field(factory=random.Random)
 
     def __attrs_post_init__(self) -> None:
         self.interval = self.policy.initial
@@ -140,7 +153,7 @@ class PollState:
         delay = self.interval
         self.interval = min(self.interval * self.policy.multiplier, self.policy.max_interval)
         spread = delay * self.policy.jitter
-        return max(0.0, delay + self._rng.uniform(-spread, spread))
+        return max(0.0, delay + _JITTER.uniform(-spread, spread))
 
     def _track_progress(self, status: JobStatus, now: float) -> None:
         progress = status.progress if status.status == "running" else None
@@ -211,7 +224,13 @@ class Waiter:
         if isinstance(outcome, BaseException):
             if not isinstance(outcome, TRANSIENT_ERRORS):
                 raise outcome
+            if self.deadline is not None and now >= self.deadline:
+                raise self._timeout() from outcome
             delay = self._state.observe_error(outcome)
+            asked = outcome.retry_after if isinstance(outcome, RateLimitError) else None
+            if self.deadline is not None and asked is not None and now + asked >= self.deadline:
+                # The service asked for a wait that outlasts the deadline: say so now.
+                raise self._timeout() from outcome
         else:
             if self._state.observe(outcome, now) and self.on_update is not None:
                 self.on_update(outcome)
@@ -222,11 +241,14 @@ class Waiter:
         if self.deadline is not None:
             remaining = self.deadline - now
             if remaining <= 0:
-                last = self._state.last
-                seen = f"; last status {last.status!r}" if last else ""
-                raise WaitTimeout(f"{self.label} did not finish in time{seen}", last_status=last)
+                raise self._timeout()
             delay = min(delay, remaining)
         return delay
+
+    def _timeout(self) -> WaitTimeout:
+        last = self._state.last
+        seen = f"; last status {last.status!r}" if last else ""
+        return WaitTimeout(f"{self.label} did not finish in time{seen}", last_status=last)
 
     def _finish(self, status: JobStatus) -> None:
         self.final = status

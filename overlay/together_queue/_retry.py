@@ -4,8 +4,12 @@ Status, metrics and cancel are safe to repeat, so they are retried on connection
 errors, timeouts, 429 and 5xx. A submit is not: sending it twice can create two
 jobs. It is retried only when it certainly did not reach the service (the
 connection was never made) or the service said so (429). Any other failure of a
-submit raises `SubmitOutcomeUnknown`, unless the user opted in with
-`retry_submits=True`.
+submit raises `SubmitOutcomeUnknown` (decided in `submit_fate_unknown`, nowhere
+else), and is resent only if the user opted in with `retry_submits=True`.
+
+One deadline runs through a call: each attempt's timeout and each sleep between
+attempts fit in the time the caller has left, so `wait(timeout=1)` returns in about
+a second whatever the network does.
 
 Why not an httpx retry transport: transport-level retriers decide by HTTP method,
 and both submit and cancel are POSTs with opposite answers. The decision needs
@@ -19,26 +23,37 @@ import email.utils
 import enum
 import random
 import time
-from typing import Final
+from typing import Final, Protocol
 
 import attrs
 import httpx
 
 from together_queue.errors import (
     APIConnectionError,
+    APIStatusError,
     APITimeoutError,
+    ResponseValidationError,
     SubmitOutcomeUnknown,
     TogetherQueueError,
 )
 
 RETRYABLE_STATUS: Final = frozenset({429, 500, 502, 503, 504})
-# Failures that happen before any byte of the request can have reached the server.
-_NOT_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Failures raised before any byte of the request left this machine: the service cannot
+# have acted on the request.
+NOT_SENT: Final = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.LocalProtocolError,
+    httpx.UnsupportedProtocol,
+)
+# Of those, the ones worth trying again (the others would fail the same way).
+_TRANSIENT_NOT_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _RNG: Final[random.Random] = random.Random()  # noqa: S311 - jitter, not secrets
 
 
 class Operation(enum.Enum):
-    """The four Queue operations, and whether each may be repeated safely."""
+    """The Queue operations, and whether each may be repeated safely."""
 
     SUBMIT = "submit"
     STATUS = "status"
@@ -51,9 +66,24 @@ class Operation(enum.Enum):
         return self is not Operation.SUBMIT
 
 
+class SendObserver(Protocol):
+    """Told by the clients' send loop what the service said about load (for bulk helpers)."""
+
+    def on_rate_limited(self, retry_after: float | None) -> None:
+        """The service answered 429; `retry_after` is its advised wait, if it sent one."""
+
+    def on_success(self) -> None:
+        """The service answered 2xx."""
+
+
 @attrs.frozen
 class RetryPolicy:
-    """Exponential backoff with jitter, capped, honouring `Retry-After`."""
+    """Exponential backoff with jitter, capped, honouring `Retry-After`.
+
+    A `Retry-After` is never shortened. One longer than `max_retry_after` seconds, or
+    than the time left before the caller's deadline, is not slept through: the call
+    raises `RateLimitError` at once, its `retry_after` telling the caller how long.
+    """
 
     max_retries: int = 2
     base_delay: float = 0.5
@@ -84,6 +114,30 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, seconds)
 
 
+def submit_fate_unknown(error: BaseException) -> bool:
+    """Whether a submit that failed with `error` may still have created a job.
+
+    The one place that decides it. Unknown: the request may have reached the service
+    and no readable answer came back (a transport error after sending, a 5xx, or a
+    2xx whose body could not be read). Known not created: nothing was sent, or the
+    service refused it (4xx, 429 included).
+    """
+    if isinstance(error, httpx.HTTPError):
+        return not isinstance(error, NOT_SENT)
+    if isinstance(error, ResponseValidationError):
+        return 200 <= error.status_code < 300 or error.status_code >= 500
+    if isinstance(error, APIStatusError):
+        # A 200 that carries a QueueError is the service saying no; any other 2xx
+        # (202 Accepted, say) is not an answer this client can read.
+        return 200 < error.status_code < 300 or error.status_code >= 500
+    return False
+
+
+def remaining_seconds(deadline: float | None) -> float | None:
+    """Seconds left before `deadline` (a `time.monotonic()` value); None without one."""
+    return None if deadline is None else deadline - time.monotonic()
+
+
 @attrs.define
 class RetryState:
     """The retry bookkeeping for one call: feed it each outcome, get a delay or an error."""
@@ -100,33 +154,63 @@ class RetryState:
     def _may_repeat(self) -> bool:
         return self.operation.idempotent or self.retry_submits
 
-    def on_response(self, response: httpx.Response) -> float | None:
-        """Delay before retrying after `response`, or None when it is final."""
+    def on_response(self, response: httpx.Response, remaining: float | None = None) -> float | None:
+        """Delay before retrying after `response`, or None when it is final.
+
+        `remaining` is the time left before the caller's deadline: a retry that could
+        not start before it is not scheduled.
+        """
         status = response.status_code
         if status not in RETRYABLE_STATUS or self.attempt >= self.policy.max_retries:
             return None
         if status != 429 and not self._may_repeat:
             return None
-        return self._next_delay(parse_retry_after(response.headers.get("retry-after")))
+        return self._next_delay(parse_retry_after(response.headers.get("retry-after")), remaining)
 
-    def on_exception(self, exc: httpx.HTTPError) -> float:
+    def on_exception(self, exc: httpx.HTTPError, remaining: float | None = None) -> float:
         """Delay before retrying after a transport error; raise the typed error when final."""
-        certainly_not_sent = isinstance(exc, _NOT_SENT)
-        retryable = certainly_not_sent or self._may_repeat
+        retryable = isinstance(exc, _TRANSIENT_NOT_SENT) or (
+            self._may_repeat and not isinstance(exc, NOT_SENT)
+        )
         if retryable and self.attempt < self.policy.max_retries:
-            return self._next_delay(None)
-        raise self.final_error(exc) from exc
+            delay = self._next_delay(None, remaining)
+            if delay is not None:
+                return delay
+        raise self.settle(exc) from exc
 
-    def final_error(self, exc: httpx.HTTPError) -> TogetherQueueError:
-        """The typed error for a transport failure that will not be retried (the one seam)."""
-        where = f"{self.method} {self.url}"
-        if self.operation is Operation.SUBMIT and not isinstance(exc, _NOT_SENT):
-            return SubmitOutcomeUnknown(
-                f"submit to model {self.model!r} failed after the request may have reached "
-                f"the service ({type(exc).__name__}: {exc}); the job may or may not exist. "
-                "It was not resent to avoid a duplicate (pass retry_submits=True to allow it)",
-                model=self.model,
+    def settle(self, error: BaseException) -> BaseException:
+        """The error to raise for a call that failed for good with `error`.
+
+        Transport errors become `APIConnectionError`/`APITimeoutError`; for a submit,
+        every failure after which the job may exist becomes `SubmitOutcomeUnknown`
+        (see `submit_fate_unknown`), with `error` as its cause.
+        """
+        if self.operation is Operation.SUBMIT and submit_fate_unknown(error):
+            return self._outcome_unknown(error)
+        if isinstance(error, httpx.HTTPError):
+            return self._transport_error(error)
+        return error
+
+    def _outcome_unknown(self, error: BaseException) -> SubmitOutcomeUnknown:
+        if isinstance(error, APIStatusError | ResponseValidationError):
+            what = f"HTTP {error.status_code} with " + (
+                "an error" if isinstance(error, APIStatusError) else "an unreadable body"
             )
+        else:
+            what = f"{type(error).__name__}: {error}"
+        unknown = SubmitOutcomeUnknown(
+            f"submit to model {self.model!r} failed after the request may have reached the "
+            f"service ({what}); the job may or may not exist. It was not resent, to avoid "
+            "creating a duplicate",
+            model=self.model,
+        )
+        unknown.__cause__ = error
+        if not self.retry_submits:
+            unknown.add_note("Pass retry_submits=True to the client to resend in such cases.")
+        return unknown
+
+    def _transport_error(self, exc: httpx.HTTPError) -> TogetherQueueError:
+        where = f"{self.method} {self.url}"
         if isinstance(exc, httpx.TimeoutException):
             return APITimeoutError(
                 f"timed out: {where} ({type(exc).__name__})", method=self.method, url=self.url
@@ -137,9 +221,37 @@ class RetryState:
             url=self.url,
         )
 
-    def _next_delay(self, retry_after: float | None) -> float:
+    def out_of_time(self) -> APITimeoutError:
+        """The error for a call whose deadline passed before it could be (re)sent."""
+        return APITimeoutError(
+            f"no time left before the deadline: {self.method} {self.url}",
+            method=self.method,
+            url=self.url,
+        )
+
+    def _next_delay(self, retry_after: float | None, remaining: float | None) -> float | None:
         delay = self.policy.backoff(self.attempt)
         if retry_after is not None:
-            delay = max(delay, min(retry_after, self.policy.max_retry_after))
+            if retry_after > self.policy.max_retry_after:
+                return None  # longer than we wait on our own: the caller decides
+            delay = max(delay, retry_after)
+        if remaining is not None and delay >= remaining:
+            return None  # the retry could not start before the deadline
         self.attempt += 1
         return delay
+
+
+def cap_timeout(timeout: httpx.Timeout, remaining: float | None) -> httpx.Timeout:
+    """`timeout` with every phase cut to `remaining` seconds (unchanged without a deadline)."""
+    if remaining is None:
+        return timeout
+
+    def cut(value: float | None) -> float:
+        return remaining if value is None else min(value, remaining)
+
+    return httpx.Timeout(
+        connect=cut(timeout.connect),
+        read=cut(timeout.read),
+        write=cut(timeout.write),
+        pool=cut(timeout.pool),
+    )

@@ -7,22 +7,22 @@ from collections.abc import Mapping
 from typing import Any
 
 
-def model_name(value: object, name: str = "model") -> str:
-    """A non-empty model identifier."""
+def _non_empty_str(value: object, name: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, got {type(value).__name__}")
     if not value.strip():
         raise ValueError(f"{name} must be a non-empty string")
     return value
+
+
+def model_name(value: object, name: str = "model") -> str:
+    """A non-empty model identifier."""
+    return _non_empty_str(value, name)
 
 
 def request_id(value: object, name: str = "request_id") -> str:
     """A non-empty request id as returned by submit."""
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
-    if not value.strip():
-        raise ValueError(f"{name} must be a non-empty string")
-    return value
+    return _non_empty_str(value, name)
 
 
 def json_object(value: object, name: str) -> dict[str, Any]:
@@ -36,6 +36,9 @@ def json_object(value: object, name: str) -> dict[str, Any]:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} is not JSON-serialisable: {exc}") from None
+    except RecursionError:
+        # Python's json gives up near 1,000 levels; the service would refuse far less.
+        raise ValueError(f"{name} is nested too deeply to send as JSON") from None
     return dict(value)
 
 

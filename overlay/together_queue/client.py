@@ -11,15 +11,17 @@ import copy
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Final, Generic, Self, TypeVar
 
 import attrs
 import httpx
 
 from together_queue import _calls, _validate
+from together_queue._auth import BearerAuth, origin_of
 from together_queue._bulk import aiter_completed, arun_many, iter_completed, run_many
 from together_queue._calls import Call
 from together_queue._config import (
+    API_KEY_ENV,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     USER_AGENT,
@@ -30,7 +32,15 @@ from together_queue._config import (
 )
 from together_queue._models import CancelResult, JobStatus, Outcome, QueueMetrics
 from together_queue._polling import PollPolicy, Waiter
-from together_queue._retry import RetryPolicy, RetryState
+from together_queue._retry import (
+    RetryPolicy,
+    RetryState,
+    SendObserver,
+    cap_timeout,
+    parse_retry_after,
+    remaining_seconds,
+)
+from together_queue.errors import AuthenticationError, TogetherQueueError
 from together_queue.jobs import AsyncJob, Job, JobRequest, UpdateCallback
 
 __all__ = ["AsyncQueueClient", "QueueClient"]
@@ -39,6 +49,8 @@ logger = logging.getLogger("together_queue")
 T = TypeVar("T")
 HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 DEFAULT_CONCURRENCY = 16
+# Sent with every request; the key is not here: BearerAuth adds it while httpx sends.
+_HEADERS: Final = {"User-Agent": USER_AGENT, "Accept": "application/json"}
 
 
 class _NotGiven:
@@ -92,6 +104,8 @@ class _ClientBase(Generic[HttpT]):
         )
         self._owns_http = http_client is None
         self._http: HttpT = http_client if http_client is not None else self._new_http()
+        # The key goes out through this object only, and only to the API's own origin.
+        self._auth = BearerAuth(self._config.api_key, origin_of(httpx.URL(self.base_url)))
 
     def _new_http(self) -> HttpT:
         # httpx's default pool limits: more kept-alive connections cost httpcore CPU on
@@ -99,7 +113,27 @@ class _ClientBase(Generic[HttpT]):
         return self._http_type(
             timeout=self._config.timeout,
             follow_redirects=False,  # a redirect must never carry the key to another host
+            mounts=self._direct_mounts(),
         )
+
+    def _direct_mounts(self) -> dict[str, Any] | None:
+        """A proxy-free transport for a loopback base URL.
+
+        An `HTTP(S)_PROXY` in the environment would otherwise receive every request to a
+        local emulator, key included, in clear text. The transport still reads
+        `SSL_CERT_FILE`/`SSL_CERT_DIR` (its `trust_env` only concerns certificates), so a
+        TLS emulator with its own CA keeps working.
+        """
+        if not self._config.loopback:
+            return None
+        host = httpx.URL(self.base_url).host
+        pattern = f"all://[{host}]" if ":" in host else f"all://{host}"
+        transport = (
+            httpx.HTTPTransport()
+            if self._http_type is httpx.Client
+            else (httpx.AsyncHTTPTransport())
+        )
+        return {pattern: transport}
 
     @property
     def base_url(self) -> str:
@@ -138,14 +172,14 @@ class _ClientBase(Generic[HttpT]):
         clone = copy.copy(self)
         config = self._config
         if not isinstance(timeout, _NotGiven):
-            config = _evolve(config, timeout=to_timeout(timeout))
+            config = attrs.evolve(config, timeout=to_timeout(timeout))
             clone._request_timeout = config.timeout
         if max_retries is not None:
-            config = _evolve(
+            config = attrs.evolve(
                 config, max_retries=_validate.non_negative_int(max_retries, "max_retries")
             )
         if retry_submits is not None:
-            config = _evolve(config, retry_submits=bool(retry_submits))
+            config = attrs.evolve(config, retry_submits=bool(retry_submits))
         clone._config = config
         clone._retry_policy = RetryPolicy(max_retries=config.max_retries)
         clone._poll = poll or self._poll
@@ -154,8 +188,35 @@ class _ClientBase(Generic[HttpT]):
 
     # -- building calls (validation happens here, before any I/O) --------------------
 
-    def _headers(self) -> dict[str, str]:
-        return {"User-Agent": USER_AGENT, "Accept": "application/json", **self._config.auth_headers}
+    def _attempt_timeout(self, remaining: float | None) -> httpx.Timeout | Any:
+        """The timeout of one attempt: the configured one, cut to the time left (if any)."""
+        if remaining is None:
+            return self._request_timeout
+        configured = self._request_timeout
+        if not isinstance(configured, httpx.Timeout):  # the caller's own client's default
+            configured = self._http.timeout
+        return cap_timeout(configured, remaining)
+
+    def _final(self, call: Call[T], state: RetryState, response: httpx.Response) -> T:
+        """Parse the final response; a failure goes through the retry rules' one seam."""
+        try:
+            return call.parse(response)
+        except TogetherQueueError as exc:
+            settled = state.settle(exc)
+            self._explain(settled)
+            if settled is exc:
+                raise
+            raise settled from exc
+
+    def _explain(self, error: BaseException) -> None:
+        """Add what the client knows and the service cannot say (why no key was sent)."""
+        if isinstance(error, AuthenticationError) and self._config.api_key is None:
+            error.hint = (
+                f"no API key was sent: {API_KEY_ENV} is not sent to a loopback base_url "
+                "given in code; pass api_key=..."
+                if self._config.env_key_withheld
+                else "no API key was sent: pass api_key=... or set " + API_KEY_ENV
+            )
 
     def _retry_state(self, call: Call[Any], url: str) -> RetryState:
         return RetryState(
@@ -244,22 +305,35 @@ class QueueClient(_ClientBase[httpx.Client]):
         if self._owns_http:
             self._http.close()
 
-    def _send(self, call: Call[T]) -> T:
-        kwargs = call.request_kwargs(self.base_url, self._headers())
+    def _send(
+        self,
+        call: Call[T],
+        *,
+        deadline: float | None = None,
+        observer: SendObserver | None = None,
+    ) -> T:
+        """Send `call` with retries, all within `deadline` (a `time.monotonic()` value)."""
+        kwargs = call.request_kwargs(self.base_url, _HEADERS)
         state = self._retry_state(call, kwargs["url"])
         while True:
+            remaining = remaining_seconds(deadline)
+            if remaining is not None and remaining <= 0:
+                raise state.out_of_time()
             started = time.perf_counter()
             delay: float | None
             try:
-                response = self._http.request(**kwargs, timeout=self._request_timeout)
+                response = self._http.request(
+                    **kwargs, auth=self._auth, timeout=self._attempt_timeout(remaining)
+                )
             except httpx.RequestError as exc:
-                delay = state.on_exception(exc)
+                delay = state.on_exception(exc, remaining_seconds(deadline))
                 _log_retry(call, state.attempt, delay, type(exc).__name__)
             else:
                 _log_response(call, response, started)
-                delay = state.on_response(response)
+                _observe(observer, response)
+                delay = state.on_response(response, remaining_seconds(deadline))
                 if delay is None:
-                    return call.parse(response)
+                    return self._final(call, state, response)
                 _log_retry(call, state.attempt, delay, f"HTTP {response.status_code}")
             time.sleep(delay)
 
@@ -305,7 +379,8 @@ class QueueClient(_ClientBase[httpx.Client]):
         while True:
             outcome: JobStatus | BaseException
             try:
-                outcome = self.status(job.request_id, model=job.model)
+                call = self._status_call(job.request_id, job.model)
+                outcome = self._send(call, deadline=waiter.deadline)
             except Exception as exc:  # the waiter decides: ride out transient, raise the rest
                 outcome = exc
             delay = waiter.feed(outcome, time.monotonic())
@@ -405,22 +480,35 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         if self._owns_http:
             await self._http.aclose()
 
-    async def _send(self, call: Call[T]) -> T:
-        kwargs = call.request_kwargs(self.base_url, self._headers())
+    async def _send(
+        self,
+        call: Call[T],
+        *,
+        deadline: float | None = None,
+        observer: SendObserver | None = None,
+    ) -> T:
+        """Send `call` with retries, all within `deadline`; see `QueueClient._send`."""
+        kwargs = call.request_kwargs(self.base_url, _HEADERS)
         state = self._retry_state(call, kwargs["url"])
         while True:
+            remaining = remaining_seconds(deadline)
+            if remaining is not None and remaining <= 0:
+                raise state.out_of_time()
             started = time.perf_counter()
             delay: float | None
             try:
-                response = await self._http.request(**kwargs, timeout=self._request_timeout)
+                response = await self._http.request(
+                    **kwargs, auth=self._auth, timeout=self._attempt_timeout(remaining)
+                )
             except httpx.RequestError as exc:
-                delay = state.on_exception(exc)
+                delay = state.on_exception(exc, remaining_seconds(deadline))
                 _log_retry(call, state.attempt, delay, type(exc).__name__)
             else:
                 _log_response(call, response, started)
-                delay = state.on_response(response)
+                _observe(observer, response)
+                delay = state.on_response(response, remaining_seconds(deadline))
                 if delay is None:
-                    return call.parse(response)
+                    return self._final(call, state, response)
                 _log_retry(call, state.attempt, delay, f"HTTP {response.status_code}")
             await _async_sleep(delay)
 
@@ -466,7 +554,8 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         while True:
             outcome: JobStatus | BaseException
             try:
-                outcome = await self.status(job.request_id, model=job.model)
+                call = self._status_call(job.request_id, job.model)
+                outcome = await self._send(call, deadline=waiter.deadline)
             except Exception as exc:  # the waiter decides: ride out transient, raise the rest
                 outcome = exc
             delay = waiter.feed(outcome, time.monotonic())
@@ -551,8 +640,13 @@ async def _async_sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
-def _evolve(config: ClientConfig, **changes: Any) -> ClientConfig:
-    return attrs.evolve(config, **changes)
+def _observe(observer: SendObserver | None, response: httpx.Response) -> None:
+    if observer is None:
+        return
+    if response.status_code == 429:
+        observer.on_rate_limited(parse_retry_after(response.headers.get("retry-after")))
+    elif 200 <= response.status_code < 300:
+        observer.on_success()
 
 
 def _log_response(call: Call[Any], response: httpx.Response, started: float) -> None:

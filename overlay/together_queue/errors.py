@@ -78,9 +78,10 @@ class APITimeoutError(APIConnectionError):
 class SubmitOutcomeUnknown(TogetherQueueError):
     """A submit failed after the request may have reached the service.
 
-    The job may or may not exist. It was not resent, because a second submit
-    could create a duplicate; pass `retry_submits=True` to the client to accept
-    that risk. The underlying error is `__cause__`.
+    Raised for a transport error after sending, a 5xx, or a 2xx whose body could not
+    be read. The job may or may not exist. It was not resent, because a second
+    submit could create a duplicate; pass `retry_submits=True` to the client to
+    accept that risk. The underlying error is `__cause__`.
     """
 
     def __init__(self, message: str, *, model: str) -> None:
@@ -120,7 +121,18 @@ class APIStatusError(TogetherQueueError):
         self.headers = headers or {}
         self.method = method
         self.url = url
+        self._hint: str | None = None
         super().__init__(self._describe())
+
+    @property
+    def hint(self) -> str | None:
+        """What the caller can check, when the client can tell (e.g. a wrong base URL)."""
+        return self._hint
+
+    @hint.setter
+    def hint(self, value: str | None) -> None:
+        self._hint = value
+        self.args = (self._describe(),)
 
     def _describe(self) -> str:
         where = f" for {self.method} {self.url}" if self.url else ""
@@ -130,6 +142,8 @@ class APIStatusError(TogetherQueueError):
             parts.append(f"param={self.param!r}")
         if self.code:
             parts.append(f"code={self.code!r}")
+        if self._hint:
+            parts.append(f"({self._hint})")
         return " ".join(parts)
 
 
@@ -154,7 +168,11 @@ class RequestTooLargeError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    """429: too many requests; `retry_after` is the advised wait in seconds, if sent."""
+    """429: too many requests; `retry_after` is the advised wait in seconds, if sent.
+
+    Raised once retries are used up, or at once when the advised wait is longer than
+    the time left before the call's deadline (or than `RetryPolicy.max_retry_after`).
+    """
 
     @property
     def retry_after(self) -> float | None:

@@ -25,14 +25,28 @@ C = TypeVar("C")
 UpdateCallback = Callable[[JobStatus], object]
 
 
+def _copy(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return dict(value) if isinstance(value, Mapping) else value  # checked at submit
+
+
+def _copy_optional(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    return None if value is None else _copy(value)
+
+
 @attrs.frozen
 class JobRequest:
-    """One job to submit: for `submit_many` items that differ in model, priority or info."""
+    """One job to submit: for `submit_many` items that differ in model, priority or info.
+
+    No attribute can be reassigned, and `payload` and `info` are copied when the
+    request is made, so changing the caller's dicts afterwards does not change it.
+    Hashable by `model` and `priority` (the dicts are left out of the hash, equal
+    requests still hash alike).
+    """
 
     model: str
-    payload: Mapping[str, Any]
+    payload: Mapping[str, Any] = attrs.field(converter=_copy, hash=False)
     priority: int = 0
-    info: Mapping[str, Any] | None = None
+    info: Mapping[str, Any] | None = attrs.field(default=None, converter=_copy_optional, hash=False)
 
 
 class _Handle(Generic[C]):

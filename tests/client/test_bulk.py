@@ -74,7 +74,7 @@ def test_submit_many_bounds_concurrency(client: QueueClient, server: ScriptedSer
             with lock:
                 active -= 1
 
-    client._send = counting_send  # type: ignore[method-assign]
+    client._send = counting_send  # type: ignore[method-assign,assignment]
     outcomes = client.submit_many(({"i": i} for i in range(20)), model="m", concurrency=4)
     assert len(outcomes) == 20
     assert all(o.ok for o in outcomes)

@@ -40,7 +40,8 @@ def test_defaults_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("TOGETHER_BASE_URL", "https://eu.example.test")
     client = QueueClient()
     assert client.base_url == "https://eu.example.test/v1"
-    assert client._config.auth_headers == {"Authorization": f"Bearer {SECRET}"}
+    assert client._config.api_key is not None
+    assert client._config.api_key.reveal() == SECRET
 
 
 def test_default_base_url_is_together() -> None:
@@ -52,7 +53,8 @@ def test_arguments_beat_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("TOGETHER_BASE_URL", "https://env.example.test")
     client = QueueClient(api_key=SECRET, base_url="https://arg.example.test")
     assert client.base_url == "https://arg.example.test/v1"
-    assert client._config.auth_headers["Authorization"] == f"Bearer {SECRET}"
+    assert client._config.api_key is not None
+    assert client._config.api_key.reveal() == SECRET
 
 
 def test_missing_key_for_a_remote_host_says_how_to_provide_one() -> None:
@@ -63,7 +65,7 @@ def test_missing_key_for_a_remote_host_says_how_to_provide_one() -> None:
 
 def test_no_key_is_fine_on_loopback() -> None:
     for url in ("http://127.0.0.1:1", "http://localhost:1", "http://[::1]:1"):
-        assert QueueClient(base_url=url)._config.auth_headers == {}
+        assert QueueClient(base_url=url)._config.api_key is None
 
 
 def test_key_over_plain_http_to_a_remote_host_is_refused() -> None:
@@ -162,3 +164,32 @@ def test_with_options_shares_the_pool(server: ScriptedServer) -> None:
             client.with_options(max_retries=-1)
         with pytest.raises(TypeError, match="max_retries"):
             client.with_options(max_retries="3")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("given", "suggestion"),
+    [
+        ("127.0.0.1:18767", "http://127.0.0.1:18767"),
+        ("localhost:8000/v1", "http://localhost:8000/v1"),
+        ("api.together.ai", "https://api.together.ai"),
+    ],
+)
+def test_a_base_url_without_scheme_gets_a_suggestion(given: str, suggestion: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"did you mean {suggestion}"):
+        QueueClient(api_key=SECRET, base_url=given)
+
+
+@pytest.mark.contract_exempt("sends to a wrong path on purpose")
+def test_a_404_for_a_route_says_to_check_the_base_url(server: ScriptedServer) -> None:
+    server.always("POST", "/api/v1/queue/submit", Reply(404, "<html>Not Found</html>"))
+    server.always(
+        "GET", "/v1/queue/status", Reply(404, {"message": "no job", "param": "request_id"})
+    )
+    with QueueClient(api_key=SECRET, base_url=server.url + "/api") as client:
+        with pytest.raises(NotFoundError, match="check the base URL") as info:
+            client.submit("m", {})
+    assert "/api/v1/queue/submit" in str(info.value)
+    with QueueClient(api_key=SECRET, base_url=server.url) as client:
+        with pytest.raises(NotFoundError) as unknown_job:
+            client.status("r", model="m")
+    assert "base URL" not in str(unknown_job.value)  # an unknown job is just that

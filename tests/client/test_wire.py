@@ -19,6 +19,7 @@ from together_queue import (
     RequestTooLargeError,
     ResponseValidationError,
     ServerError,
+    SubmitOutcomeUnknown,
 )
 
 
@@ -210,10 +211,15 @@ def test_submit_answer_without_request_id_is_a_typed_error(
         Reply(200, {}),
         Reply(200, {"error": {"message": "quota exceeded", "code": "quota"}}),
     )
-    with pytest.raises(ResponseValidationError, match="requestId"):
+    # Unreadable: the job may exist, so the outcome is unknown (and it was not resent).
+    with pytest.raises(SubmitOutcomeUnknown) as unknown:
         client.submit("m", {})
+    assert isinstance(unknown.value.__cause__, ResponseValidationError)
+    assert "requestId" in str(unknown.value.__cause__)
+    # A readable refusal in a 200 is the service saying no: an error, not an unknown.
     with pytest.raises(APIStatusError, match="quota exceeded"):
         client.submit("m", {})
+    assert len(server.received("POST", "/v1/queue/submit")) == 2
 
 
 @pytest.mark.parametrize(

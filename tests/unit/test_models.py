@@ -58,3 +58,35 @@ def test_outcome_unwraps_value_or_raises_error() -> None:
     assert not failed.ok
     with pytest.raises(KeyError):
         failed.unwrap()
+
+
+def test_job_status_is_hashable_and_owns_its_dicts() -> None:
+    outputs = {"text": "hi"}
+    status = JobStatus(request_id="r", model="m", status="done", outputs=outputs)
+    same = JobStatus(request_id="r", model="m", status="done", outputs={"text": "hi"})
+    assert status == same and hash(status) == hash(same)
+    assert {status, same} == {status}
+    outputs["text"] = "changed by the caller"
+    assert status.outputs == {"text": "hi"}  # a copy was kept
+
+
+def test_job_request_is_hashable_and_copies_its_dicts() -> None:
+    from together_queue import JobRequest
+
+    payload = {"prompt": "a"}
+    request = JobRequest("m", payload, priority=2, info={"k": 1})
+    assert hash(request) == hash(JobRequest("m", {"prompt": "a"}, priority=2, info={"k": 1}))
+    payload["prompt"] = "b"
+    assert request.payload == {"prompt": "a"}
+
+
+def test_too_deep_a_payload_is_a_value_error_not_a_recursion_error() -> None:
+    from together_queue import _validate
+
+    deep: dict[str, object] = {}
+    node = deep
+    for _ in range(5000):
+        node["a"] = {}
+        node = node["a"]  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="nested too deeply"):
+        _validate.json_object(deep, "payload")

@@ -8,8 +8,20 @@ import random
 import httpx
 import pytest
 
-from together_queue._retry import Operation, RetryPolicy, RetryState, parse_retry_after
-from together_queue.errors import APIConnectionError, APITimeoutError, SubmitOutcomeUnknown
+from together_queue._retry import (
+    Operation,
+    RetryPolicy,
+    RetryState,
+    parse_retry_after,
+    submit_fate_unknown,
+)
+from together_queue.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ResponseValidationError,
+    SubmitOutcomeUnknown,
+    status_error_class,
+)
 
 REQUEST = httpx.Request("POST", "http://127.0.0.1/v1/queue/submit")
 
@@ -89,11 +101,63 @@ def test_attempts_are_bounded() -> None:
         state.on_exception(httpx.ConnectError("x"))
 
 
-def test_retry_after_is_honoured_and_capped() -> None:
+def test_retry_after_is_honoured_never_shortened() -> None:
     policy = RetryPolicy(max_retries=5, base_delay=0.1, max_delay=0.2, max_retry_after=30)
     state = RetryState(Operation.STATUS, policy, False, "GET", "u", "m")
     assert state.on_response(_response(429, **{"Retry-After": "3"})) == 3.0
-    assert state.on_response(_response(503, **{"Retry-After": "3600"})) == 30.0
+    # Longer than the client sleeps on its own: final (RateLimitError), not cut to 30 s.
+    assert state.on_response(_response(503, **{"Retry-After": "3600"})) is None
+    assert state.attempt == 1
+
+
+def test_no_retry_that_cannot_start_before_the_deadline() -> None:
+    state = _state(Operation.STATUS)
+    assert state.on_response(_response(429, **{"Retry-After": "5"}), remaining=1.0) is None
+    assert state.on_response(_response(429, **{"Retry-After": "0.5"}), remaining=1.0) == 0.5
+    with pytest.raises(APIConnectionError):
+        state.on_exception(httpx.ConnectError("x"), remaining=0.001)
+
+
+@pytest.mark.parametrize(
+    ("error", "unknown"),
+    [
+        (httpx.ReadTimeout("t"), True),
+        (httpx.RemoteProtocolError("cut"), True),
+        (httpx.ConnectError("refused"), False),
+        (httpx.LocalProtocolError("bad header"), False),
+        (httpx.UnsupportedProtocol("ftp"), False),
+    ],
+)
+def test_submit_fate_of_transport_errors(error: httpx.HTTPError, unknown: bool) -> None:
+    assert submit_fate_unknown(error) is unknown
+
+
+@pytest.mark.parametrize(
+    ("status", "unreadable_unknown", "error_unknown"),
+    [
+        (200, True, False),  # a 200 carrying a QueueError is a refusal
+        (202, True, True),
+        (500, True, True),
+        (503, True, True),
+        (400, False, False),
+        (404, False, False),
+        (429, False, False),
+        (302, False, False),
+    ],
+)
+def test_submit_fate_of_answers(status: int, unreadable_unknown: bool, error_unknown: bool) -> None:
+    unreadable = ResponseValidationError("bad", status_code=status, body="<html>")
+    refused = status_error_class(status)(status_code=status, body="")
+    assert submit_fate_unknown(unreadable) is unreadable_unknown
+    assert submit_fate_unknown(refused) is error_unknown
+
+
+def test_not_sent_errors_are_not_retried_nor_unknown() -> None:
+    state = _state(Operation.SUBMIT)
+    with pytest.raises(APIConnectionError) as caught:
+        state.on_exception(httpx.LocalProtocolError("illegal header"))
+    assert not isinstance(caught.value, SubmitOutcomeUnknown)
+    assert state.attempt == 0
 
 
 def test_backoff_grows_exponentially_with_bounded_jitter() -> None:
