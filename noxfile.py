@@ -184,14 +184,16 @@ def matrix(session: nox.Session) -> None:
     session.run("pytest", *MATRIX_TESTS, *session.posargs)
 
 
-@nox.session(python=None)
+# A fresh venv each time: uv keeps an installed version that satisfies a requirement,
+# so a reused venv holding a newer release would hide the floor.
+@nox.session(python=None, reuse_venv=False)
 def lowest(session: nox.Session) -> None:
     """Unit and integration tests with the lowest dependency versions pyproject.toml allows."""
     _install_requirements(session, "lowest")
     # uv reads no pip configuration: hand it pip's indexes and find-links, read now.
     pip_config = session.run("python", "-m", "pip", "config", "list", silent=True)
     options = uv_options(parse_pip_config(str(pip_config or "")))
-    python = Path(session.virtualenv.location) / "bin" / "python"
+    python = Path(session.bin) / "python"
     # uv may not see the interpreters pip sees: name the session's own one.
     session.run(
         "uv",
