@@ -13,12 +13,10 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any, Final, Generic, Self, TypeVar
 
-import attrs
 import httpx
 
 from together_queue import _calls, _validate
 from together_queue._auth import BearerAuth, origin_of
-from together_queue._bulk import aiter_completed, arun_many, iter_completed, run_many
 from together_queue._calls import Call
 from together_queue._config import (
     API_KEY_ENV,
@@ -42,6 +40,9 @@ from together_queue._retry import (
 )
 from together_queue.errors import AuthenticationError, TogetherQueueError
 from together_queue.jobs import AsyncJob, Job, JobRequest, UpdateCallback
+
+# _bulk (and the thread pool it brings) is imported by the bulk methods on first use:
+# `from together_queue import QueueClient` should not pay for it (issue 14, startup).
 
 __all__ = ["AsyncQueueClient", "QueueClient"]
 
@@ -172,14 +173,14 @@ class _ClientBase(Generic[HttpT]):
         clone = copy.copy(self)
         config = self._config
         if not isinstance(timeout, _NotGiven):
-            config = attrs.evolve(config, timeout=to_timeout(timeout))
+            config = config._replace(timeout=to_timeout(timeout))
             clone._request_timeout = config.timeout
         if max_retries is not None:
-            config = attrs.evolve(
-                config, max_retries=_validate.non_negative_int(max_retries, "max_retries")
+            config = config._replace(
+                max_retries=_validate.non_negative_int(max_retries, "max_retries")
             )
         if retry_submits is not None:
-            config = attrs.evolve(config, retry_submits=bool(retry_submits))
+            config = config._replace(retry_submits=bool(retry_submits))
         clone._config = config
         clone._retry_policy = RetryPolicy(max_retries=config.max_retries)
         clone._poll = poll or self._poll
@@ -413,6 +414,8 @@ class QueueClient(_ClientBase[httpx.Client]):
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> list[Outcome[Job]]:
         """Submit every item (a payload for `model`, or a `JobRequest`); Outcomes in input order."""
+        from together_queue._bulk import run_many  # on first use: see the imports
+
         limit = _validate.positive_int(concurrency, "concurrency")
         return run_many(items, lambda item: self._submit_item(item, model, priority, info), limit)
 
@@ -439,6 +442,8 @@ class QueueClient(_ClientBase[httpx.Client]):
 
         `on_update(job, status)` is called for every observed change.
         """
+        from together_queue._bulk import iter_completed  # on first use: see the imports
+
         return iter_completed(
             list(jobs),
             lambda job: self.status(job.request_id, model=job.model),
@@ -589,6 +594,8 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> list[Outcome[AsyncJob]]:
         """Submit every item (a payload for `model`, or a `JobRequest`); Outcomes in input order."""
+        from together_queue._bulk import arun_many  # on first use: see the imports
+
         limit = _validate.positive_int(concurrency, "concurrency")
 
         async def submit_item(item: JobRequest | Mapping[str, Any]) -> AsyncJob:
@@ -607,6 +614,8 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         poll: PollPolicy | None = None,
     ) -> AsyncIterator[Outcome[JobStatus]]:
         """Yield (async) each job's final status as it finishes; see `QueueClient.as_completed`."""
+        from together_queue._bulk import aiter_completed  # on first use: see the imports
+
         return aiter_completed(
             list(jobs),
             lambda job: self.status(job.request_id, model=job.model),
