@@ -23,10 +23,12 @@ __all__ = [
     "HandlerFailed",
     "Report",
     "load_handler",
+    "report_info",
 ]
 
-Report = Callable[[Mapping[str, Any]], None]
-"""Merge a mapping into the job's info (e.g. ``{"progress": 0.5}``) and renew the claim."""
+Report = Callable[[Mapping[str, Any] | float], None]
+"""``report({"progress": 0.5, ...})`` merges the mapping into the job's info and renews
+the claim; ``report(0.5)`` is short for ``report({"progress": 0.5})``."""
 
 Handler = Callable[[dict[str, Any], Report], Awaitable[object]]
 """The adapted handler shape: ``await handler(payload, report)`` returns the outputs."""
@@ -35,6 +37,21 @@ MAX_SLEEP_SECONDS = 60.0
 """The ``sleep`` handler never sleeps longer than this, whatever the payload asks."""
 
 _SLEEP_STEPS = 4
+
+
+def report_info(info: object) -> dict[str, Any]:
+    """The info mapping that ``report(info)`` merges: a number means ``{"progress": n}``.
+
+    Anything else is a TypeError that shows the callback's signature.
+    """
+    if isinstance(info, int | float) and not isinstance(info, bool):
+        return {"progress": info}
+    if isinstance(info, Mapping):
+        return dict(info)
+    raise TypeError(
+        "report() takes a mapping merged into the job's info, e.g. report({'progress': 0.5}), "
+        f"or a number, the progress: report(0.5); not {type(info).__name__}"
+    )
 
 
 class HandlerFailed(Exception):

@@ -13,10 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from together_queue._config import is_loopback_host
 from together_queue.emulator import server
 from together_queue.emulator.app import create_app
 from together_queue.emulator.cli import build_parser, config_from_args, main
-from together_queue.emulator.config import EmulatorConfig, is_loopback_host
+from together_queue.emulator.config import EmulatorConfig
 from together_queue.emulator.faults import FaultRule
 
 from .helpers import submit, wait_status
@@ -55,7 +56,12 @@ def test_cli_serves_then_stops_cleanly(stop_signal: signal.Signals) -> None:
             proc.wait(10)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
-    assert out == ""  # the one line was already read: nothing else on stdout
+    # The first line was already read; the rest lists the served models.
+    assert out.splitlines() == [
+        "models served in process: e (echo)",
+        "any other model waits for an external worker polling "
+        "/internal/v1/queue/retrieve?model=NAME",
+    ]
 
 
 def test_parser_maps_every_option_to_the_config() -> None:
