@@ -34,6 +34,7 @@ from together_queue.emulator.config import EmulatorConfig
 from together_queue.emulator.fault_middleware import FaultMiddleware
 from together_queue.emulator.faults import FaultPlan
 from together_queue.emulator.runtime import Runtime
+from together_queue.emulator.storage_routes import storage_routes
 from together_queue.emulator.store import JobConflict, JobNotFound, UpdateStatus, WorkerInfo
 
 __all__ = ["OLD_RETRIEVE_PATH", "RETRIEVE_PATH", "create_app", "parse_duration"]
@@ -348,6 +349,7 @@ def create_app(config: EmulatorConfig) -> Starlette:
         Route(RETRIEVE_PATH, retrieve, methods=["GET"]),
         Route(OLD_RETRIEVE_PATH, retrieve, methods=["GET"]),
         Route("/internal/v1/videos/status", worker_status, methods=["POST"]),
+        *storage_routes(),
         Route("/_emulator/health", health, methods=["GET"]),
         Route("/_emulator/faults", get_faults, methods=["GET"]),
         Route("/_emulator/faults", set_faults, methods=["POST"]),

@@ -18,6 +18,7 @@ from typing import Any
 from together_queue.emulator.config import EmulatorConfig
 from together_queue.emulator.faults import FaultInjector
 from together_queue.emulator.handlers import Handler, load_handler, report_info
+from together_queue.emulator.storage import FileStore, Signer, files_dir_for
 from together_queue.emulator.store import (
     Job,
     JobConflict,
@@ -48,6 +49,8 @@ class Runtime:
         }
         self.faults = FaultInjector(config.faults)
         self.store = JobStore(config.db, max_retries=config.max_retries)
+        self.files = FileStore(None if config.db is None else files_dir_for(config.db))
+        self.signer = Signer()
         self.store.add_requeue_listener(self.notify)
         self.closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
