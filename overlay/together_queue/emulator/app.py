@@ -359,7 +359,7 @@ def create_app(config: EmulatorConfig) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(FaultMiddleware, injector=runtime.faults)],
+        middleware=[Middleware(FaultMiddleware, injector=runtime.faults, api_keys=config.api_keys)],
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,

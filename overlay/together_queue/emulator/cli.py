@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sqlite3
+import ssl
 import sys
 from collections.abc import Mapping, Sequence
 
@@ -301,6 +302,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"clients and workers trust it with SSL_CERT_FILE={files.ca} "
             f"(or ssl.create_default_context(cafile={str(files.ca)!r}))"
         )
+    if config.ssl_certfile is not None and config.ssl_keyfile is not None:
+        try:
+            # Load them now: uvicorn would fail later, with a traceback, after the bind.
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+                config.ssl_certfile, config.ssl_keyfile
+            )
+        except (OSError, ssl.SSLError) as exc:
+            sock.close()
+            print(
+                f"together-queue emulator: cannot use {config.ssl_certfile} and "
+                f"{config.ssl_keyfile}: {exc}",
+                file=sys.stderr,
+            )
+            return 2
     url = url_of(sock, config.scheme)
 
     def announce() -> None:

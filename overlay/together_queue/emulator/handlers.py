@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import importlib
 import inspect
+import os
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -149,6 +151,24 @@ def _adapt(func: Callable[..., object]) -> Handler:
     return handler
 
 
+def _import_from_cwd_too(module_name: str) -> object:
+    """Import ``module_name``, also from the current folder, as ``python -m`` would.
+
+    A console script's ``sys.path`` lacks the current folder, so ``--model m=mine:run``
+    would not find ./mine.py. The folder is added only when the module is not found
+    otherwise, and then stays (the handler may import its neighbours later).
+    """
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        top = module_name.partition(".")[0]
+        cwd = os.getcwd()
+        if exc.name != top or cwd in sys.path or "" in sys.path:
+            raise
+        sys.path.insert(0, cwd)
+        return importlib.import_module(module_name)
+
+
 def load_handler(spec: str) -> Handler:
     """The handler for ``echo``, ``sleep``, ``fail`` or ``module:func`` (ValueError if none)."""
     if spec in _BUILTINS:
@@ -157,7 +177,7 @@ def load_handler(spec: str) -> Handler:
     if not sep or not module_name or not attr_path:
         raise ValueError(f"handler {spec!r}: expected echo, sleep, fail or module:func")
     try:
-        target: object = importlib.import_module(module_name)
+        target: object = _import_from_cwd_too(module_name)
     except ImportError as exc:
         raise ValueError(f"handler {spec!r}: cannot import {module_name!r}: {exc}") from exc
     for part in attr_path.split("."):
