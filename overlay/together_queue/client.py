@@ -11,6 +11,7 @@ import copy
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, Final, Generic, Self, TypeVar
 
 import attrs
@@ -30,6 +31,7 @@ from together_queue._config import (
     resolve_config,
     to_timeout,
 )
+from together_queue._download import Dest, ProgressCallback, download_async, download_sync
 from together_queue._models import CancelResult, JobStatus, Outcome, QueueMetrics
 from together_queue._polling import PollPolicy, Waiter
 from together_queue._retry import (
@@ -463,6 +465,25 @@ class QueueClient(_ClientBase[httpx.Client]):
         )
         return sorted(outcomes, key=lambda outcome: outcome.index)
 
+    def download(
+        self, url: str, dest: Dest, *, on_progress: ProgressCallback | None = None
+    ) -> Path:
+        """Download a file output at `url` to `dest` (a file, or a folder); return the file.
+
+        The API key goes only to the API's own origin, never across a redirect to another;
+        the body streams into a temporary file renamed over `dest` once complete.
+        `on_progress(received, total)` follows each chunk (total None when unknown).
+        """
+        return download_sync(
+            self._http,
+            self._auth,
+            self.base_url,
+            url,
+            dest,
+            timeout=self._request_timeout,
+            on_progress=on_progress,
+        )
+
 
 class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
     """Asynchronous twin of `QueueClient`: same arguments, same methods, awaited."""
@@ -631,6 +652,25 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         )
         outcomes = [outcome async for outcome in stream]
         return sorted(outcomes, key=lambda outcome: outcome.index)
+
+    async def download(
+        self, url: str, dest: Dest, *, on_progress: ProgressCallback | None = None
+    ) -> Path:
+        """Download a file output at `url` to `dest` (a file, or a folder); return the file.
+
+        The API key goes only to the API's own origin, never across a redirect to another;
+        the body streams into a temporary file renamed over `dest` once complete.
+        `on_progress(received, total)` follows each chunk (total None when unknown).
+        """
+        return await download_async(
+            self._http,
+            self._auth,
+            self.base_url,
+            url,
+            dest,
+            timeout=self._request_timeout,
+            on_progress=on_progress,
+        )
 
 
 async def _async_sleep(seconds: float) -> None:
