@@ -34,6 +34,7 @@ _COMMANDS = {
     "wait": ("together_queue._cli_commands", "cmd_wait"),
     "metrics": ("together_queue._cli_commands", "cmd_metrics"),
     "demo": ("together_queue._cli_demo", "cmd_demo"),
+    "download": ("together_queue._cli_download", "cmd_download"),
 }
 
 
@@ -141,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument(
         "--count", type=positive_int, metavar="N", help="--watch: stop after N samples"
     )
+
+    from together_queue._cli_download import add_download_parser
+
+    add_download_parser(commands, common)
 
     # The demo talks only to its own emulator: --base-url and --api-key mean nothing there.
     demo_options = argparse.ArgumentParser(add_help=False)
