@@ -15,7 +15,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from together_queue import QueueClient
+from together_queue import AsyncQueueClient, QueueClient
 from together_queue.emulator.tls import TlsFiles, write_self_signed
 
 from .conftest import Factory
@@ -157,3 +157,17 @@ def test_a_missing_certificate_exits_2_without_a_traceback(tmp_path: Path) -> No
         _stop(proc)
     assert proc.returncode == 2, err
     assert "Traceback" not in err and "no.pem" in err
+
+
+@pytest.mark.anyio
+async def test_async_queue_client_over_tls_runs_and_downloads(
+    queue_emulator_factory: Factory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    emulator = queue_emulator_factory(tls=True, models={"echo": "echo"}, api_keys=["K"])
+    assert emulator.ca_file is not None
+    monkeypatch.setenv("SSL_CERT_FILE", emulator.ca_file)
+    emulator.runtime.files.put("r-a.bin", b"async over tls")
+    async with AsyncQueueClient(api_key="K", base_url=emulator.url) as client:
+        assert await client.run("echo", {"a": 1}, timeout=10) == {"a": 1}
+        path = await client.download(emulator.url + "/v1/storage/r-a.bin", tmp_path)
+    assert path.read_bytes() == b"async over tls"
