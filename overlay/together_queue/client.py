@@ -19,7 +19,6 @@ import httpx
 
 from together_queue import _calls, _validate
 from together_queue._auth import BearerAuth, origin_of
-from together_queue._bulk import aiter_completed, arun_many, iter_completed, run_many
 from together_queue._calls import Call
 from together_queue._config import (
     API_KEY_ENV,
@@ -44,6 +43,9 @@ from together_queue._retry import (
 )
 from together_queue.errors import AuthenticationError, TogetherQueueError
 from together_queue.jobs import AsyncJob, Job, JobRequest, UpdateCallback
+
+# _bulk (and the thread pool it brings) is imported by the bulk methods on first use:
+# `from together_queue import QueueClient` should not pay for it (issue 14, startup).
 
 __all__ = ["AsyncQueueClient", "QueueClient"]
 
@@ -415,6 +417,8 @@ class QueueClient(_ClientBase[httpx.Client]):
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> list[Outcome[Job]]:
         """Submit every item (a payload for `model`, or a `JobRequest`); Outcomes in input order."""
+        from together_queue._bulk import run_many  # on first use: see the imports
+
         limit = _validate.positive_int(concurrency, "concurrency")
         return run_many(items, lambda item: self._submit_item(item, model, priority, info), limit)
 
@@ -441,6 +445,8 @@ class QueueClient(_ClientBase[httpx.Client]):
 
         `on_update(job, status)` is called for every observed change.
         """
+        from together_queue._bulk import iter_completed  # on first use: see the imports
+
         return iter_completed(
             list(jobs),
             lambda job: self.status(job.request_id, model=job.model),
@@ -610,6 +616,8 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> list[Outcome[AsyncJob]]:
         """Submit every item (a payload for `model`, or a `JobRequest`); Outcomes in input order."""
+        from together_queue._bulk import arun_many  # on first use: see the imports
+
         limit = _validate.positive_int(concurrency, "concurrency")
 
         async def submit_item(item: JobRequest | Mapping[str, Any]) -> AsyncJob:
@@ -628,6 +636,8 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         poll: PollPolicy | None = None,
     ) -> AsyncIterator[Outcome[JobStatus]]:
         """Yield (async) each job's final status as it finishes; see `QueueClient.as_completed`."""
+        from together_queue._bulk import aiter_completed  # on first use: see the imports
+
         return aiter_completed(
             list(jobs),
             lambda job: self.status(job.request_id, model=job.model),
