@@ -11,8 +11,7 @@ import copy
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from pathlib import Path
-from typing import Any, Final, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 
 import attrs
 import httpx
@@ -30,7 +29,6 @@ from together_queue._config import (
     resolve_config,
     to_timeout,
 )
-from together_queue._download import Dest, ProgressCallback, download_async, download_sync
 from together_queue._models import CancelResult, JobStatus, Outcome, QueueMetrics
 from together_queue._polling import PollPolicy, Waiter
 from together_queue._retry import (
@@ -44,6 +42,12 @@ from together_queue._retry import (
 from together_queue.errors import AuthenticationError, TogetherQueueError
 from together_queue.jobs import AsyncJob, Job, JobRequest, UpdateCallback
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from together_queue._download import Dest, ProgressCallback
+
+# _download, like _bulk, is imported by its method on first use.
 # _bulk (and the thread pool it brings) is imported by the bulk methods on first use:
 # `from together_queue import QueueClient` should not pay for it (issue 14, startup).
 
@@ -480,6 +484,8 @@ class QueueClient(_ClientBase[httpx.Client]):
         the body streams into a temporary file renamed over `dest` once complete.
         `on_progress(received, total)` follows each chunk (total None when unknown).
         """
+        from together_queue._download import download_sync  # on first use: see the imports
+
         return download_sync(
             self._http,
             self._auth,
@@ -672,6 +678,8 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         the body streams into a temporary file renamed over `dest` once complete.
         `on_progress(received, total)` follows each chunk (total None when unknown).
         """
+        from together_queue._download import download_async  # on first use: see the imports
+
         return await download_async(
             self._http,
             self._auth,
