@@ -33,7 +33,10 @@ Storage (worker file outputs; not in the spec)::
     POST /v1/storage/upload-request {"filename"}  -> {"upload_url": {"url"}}: a signed
          URL taking one PUT of the bytes, no key needed (413 past --max-upload-bytes)
     GET  /v1/storage/{filename}  (with the key) -> 307 to a signed download URL
-         Files live in memory, or in <db>.files/ beside --db (kept across restarts).
+    PUT  /_storage/upload/{filename}?expires=&signature=    the signed upload URL
+    GET  /_storage/download/{filename}?expires=&signature=  the signed download URL
+         Files live in memory, or in <db>.files/ beside --db (kept across restarts);
+         signed URLs expire (15 min upload, 5 min download) and die with the process.
 
 Admin API (not in the spec; for tests and benchmarks; API keys apply except to health)::
 
@@ -43,6 +46,9 @@ Admin API (not in the spec; for tests and benchmarks; API keys apply except to h
                                {"operation": "status", "kind": "429", "rate": 0.5}, ...]}
     GET  /_emulator/jobs?model=    every job with its full state, in submission order
     GET  /_emulator/claims?model=  the claim log, in the order jobs were claimed
+
+HTTPS: ``--ssl-certfile/--ssl-keyfile``, ``--tls-self-signed DIR`` or
+``start_emulator(tls=DIR)`` (see ``together_queue.emulator.tls``).
 
 Only ``config``, ``faults`` and ``cli`` load without the ``[emulator]`` extra; the
 names needing starlette/uvicorn (``create_app``, ``start_emulator``, ``EmulatorHandle``)
