@@ -8,6 +8,7 @@ the key) answers 307 to a signed download URL that serves the bytes without a ke
 
 from __future__ import annotations
 
+import mimetypes
 from typing import TYPE_CHECKING, cast
 from urllib.parse import quote
 
@@ -119,7 +120,8 @@ async def signed_download(request: Request) -> Response:
     data = runtime.files.get(name)
     if data is None:
         raise ApiError(404, "not_found", f"no file {name!r}", type_="not_found_error")
-    return Response(data, media_type="application/octet-stream")
+    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return Response(data, media_type=media_type)
 
 
 def storage_routes() -> list[Route]:

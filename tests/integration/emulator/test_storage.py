@@ -58,7 +58,9 @@ def test_upload_then_download_byte_for_byte_over_tls(
     assert got.status_code == 307
     location = got.headers["location"]
     # The signed download URL needs no key.
-    assert client.get(location).content == data
+    plain = client.get(location)
+    assert plain.content == data
+    assert plain.headers["content-type"] == "application/octet-stream"
     followed = client.get("/v1/storage/rid-1-out.bin", headers=AUTH, follow_redirects=True)
     assert followed.content == data
 
@@ -74,6 +76,7 @@ def test_the_sdk_style_put_with_its_default_headers_is_accepted(
     assert put.status_code == 200, put.text
     got = client.get("/v1/storage/r-x.txt", headers=AUTH, follow_redirects=True)
     assert got.content == b"not json"
+    assert got.headers["content-type"].startswith("text/plain")  # from the file name
 
 
 def test_an_upload_url_takes_one_put(queue_emulator_factory: Factory, api: Api) -> None:
