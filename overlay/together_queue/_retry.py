@@ -23,9 +23,8 @@ import email.utils
 import enum
 import random
 import time
-from typing import Final, Protocol
+from typing import Final, NamedTuple, Protocol
 
-import attrs
 import httpx
 
 from together_queue.errors import (
@@ -76,8 +75,9 @@ class SendObserver(Protocol):
         """The service answered 2xx."""
 
 
-@attrs.frozen
-class RetryPolicy:
+# NamedTuple and a plain class, not attrs: this module is on the import path of
+# `from together_queue import QueueClient`, whose startup budget attrs alone would eat.
+class RetryPolicy(NamedTuple):
     """Exponential backoff with jitter, capped, honouring `Retry-After`.
 
     A `Retry-After` is never shortened. One longer than `max_retry_after` seconds, or
@@ -138,17 +138,34 @@ def remaining_seconds(deadline: float | None) -> float | None:
     return None if deadline is None else deadline - time.monotonic()
 
 
-@attrs.define
 class RetryState:
     """The retry bookkeeping for one call: feed it each outcome, get a delay or an error."""
 
-    operation: Operation
-    policy: RetryPolicy
-    retry_submits: bool
-    method: str
-    url: str
-    model: str
-    attempt: int = 0
+    __slots__ = ("attempt", "method", "model", "operation", "policy", "retry_submits", "url")
+
+    def __init__(
+        self,
+        operation: Operation,
+        policy: RetryPolicy,
+        retry_submits: bool,
+        method: str,
+        url: str,
+        model: str,
+        attempt: int = 0,
+    ) -> None:
+        self.operation = operation
+        self.policy = policy
+        self.retry_submits = retry_submits
+        self.method = method
+        self.url = url
+        self.model = model
+        self.attempt = attempt
+
+    def __repr__(self) -> str:
+        return (
+            f"RetryState(operation={self.operation}, attempt={self.attempt}, "
+            f"method={self.method!r}, url={self.url!r})"
+        )
 
     @property
     def _may_repeat(self) -> bool:

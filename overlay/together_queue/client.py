@@ -13,7 +13,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 
-import attrs
 import httpx
 
 from together_queue import _calls, _validate
@@ -180,14 +179,14 @@ class _ClientBase(Generic[HttpT]):
         clone = copy.copy(self)
         config = self._config
         if not isinstance(timeout, _NotGiven):
-            config = attrs.evolve(config, timeout=to_timeout(timeout))
+            config = config._replace(timeout=to_timeout(timeout))
             clone._request_timeout = config.timeout
         if max_retries is not None:
-            config = attrs.evolve(
-                config, max_retries=_validate.non_negative_int(max_retries, "max_retries")
+            config = config._replace(
+                max_retries=_validate.non_negative_int(max_retries, "max_retries")
             )
         if retry_submits is not None:
-            config = attrs.evolve(config, retry_submits=bool(retry_submits))
+            config = config._replace(retry_submits=bool(retry_submits))
         clone._config = config
         clone._retry_policy = RetryPolicy(max_retries=config.max_retries)
         clone._poll = poll or self._poll
