@@ -139,7 +139,16 @@ def publish(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def release_prepare(session: nox.Session) -> None:
+    """Prepare a release: `-- VERSION`: version, dated CHANGELOG section, API snapshot."""
+    if len(session.posargs) not in (1, 3):
+        session.error("usage: nox -s release_prepare -- VERSION [--date YYYY-MM-DD]")
+    _install_requirements(session, "release")
+    session.run("python", "tools/release.py", "prepare", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def api_diff(session: nox.Session) -> None:
-    """Fail on a public API break since the last v* tag (or REF) without a major version bump."""
+    """Fail on a public API break since the last release (api/ snapshot, v* tag, or REF)."""
     _install_requirements(session, "release")
     session.run("python", "tools/release.py", "api-diff", *session.posargs)

@@ -1,4 +1,4 @@
-"""The four operations as I/O-free calls, built and parsed through the generated code.
+"""The five operations as I/O-free calls, built and parsed through the generated code.
 
 A `Call` holds everything needed to send one request and turn its response
 into a value or a typed error. The sync and async clients only differ in how
@@ -19,6 +19,7 @@ from together_queue._models import (
     KNOWN_CANCEL_STATUSES,
     KNOWN_STATUSES,
     CancelResult,
+    ClearResult,
     InvalidField,
     JobStatus,
     QueueMetrics,
@@ -182,6 +183,25 @@ def metrics_call(model: str) -> Call[QueueMetrics]:
             raise _invalid(response, str(exc)) from None
 
     return Call(Operation.METRICS, model, method, path, kwargs, parse)
+
+
+def clear_call(model: str) -> Call[ClearResult]:
+    """POST /queue/clear; the parsed value says how many pending jobs were canceled."""
+    from together_queue_api.api.queue import clear_queue  # on first use: see top
+    from together_queue_api.models import QueueClearRequest, QueueClearResponse
+
+    body = QueueClearRequest(model=model)
+    method, path, kwargs = _request_of(clear_queue._get_kwargs, body=body)
+
+    def parse(response: httpx.Response) -> ClearResult:
+        data = _expect_success(response, route_hint=True)
+        parsed = _shape(QueueClearResponse.from_dict, data, response)
+        try:
+            return ClearResult.from_generated(model, parsed)
+        except InvalidField as exc:
+            raise _invalid(response, str(exc)) from None
+
+    return Call(Operation.CLEAR, model, method, path, kwargs, parse)
 
 
 # -- response helpers --------------------------------------------------------------

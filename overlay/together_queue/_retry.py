@@ -58,11 +58,19 @@ class Operation(enum.Enum):
     STATUS = "status"
     CANCEL = "cancel"
     METRICS = "metrics"
+    CLEAR = "clear"
 
     @property
     def idempotent(self) -> bool:
-        """True when sending the call twice has the same effect as once."""
-        return self is not Operation.SUBMIT
+        """True when sending the call twice is the same as once: same effect, same answer.
+
+        Not SUBMIT (a second job) and not CLEAR: clearing twice has the effect of
+        clearing once, but a repeat after an attempt that may have acted answers with
+        the jobs *it* canceled, not the caller's count. So a clear is retried only when
+        the service certainly did not act (connection never made, or 429), like a
+        submit, and otherwise raises; calling it again is then safe.
+        """
+        return self not in (Operation.SUBMIT, Operation.CLEAR)
 
 
 class SendObserver(Protocol):
@@ -169,7 +177,10 @@ class RetryState:
 
     @property
     def _may_repeat(self) -> bool:
-        return self.operation.idempotent or self.retry_submits
+        # retry_submits opts submits in; a clear's count is never traded for a retry.
+        return self.operation.idempotent or (
+            self.retry_submits and self.operation is Operation.SUBMIT
+        )
 
     def on_response(self, response: httpx.Response, remaining: float | None = None) -> float | None:
         """Delay before retrying after `response`, or None when it is final.

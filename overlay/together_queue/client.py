@@ -28,7 +28,7 @@ from together_queue._config import (
     resolve_config,
     to_timeout,
 )
-from together_queue._models import CancelResult, JobStatus, Outcome, QueueMetrics
+from together_queue._models import CancelResult, ClearResult, JobStatus, Outcome, QueueMetrics
 from together_queue._polling import PollPolicy, Waiter
 from together_queue._retry import (
     RetryPolicy,
@@ -368,6 +368,16 @@ class QueueClient(_ClientBase[httpx.Client]):
         """Queue depth for `model`: waiting, running, total."""
         return self._send(self._metrics_call(model))
 
+    def clear(self, model: str) -> ClearResult:
+        """Cancel every pending job of `model`; running jobs are left to finish.
+
+        Retried only when the service certainly did not act (connection never made, or
+        429), so `canceled_count` is exact: a repeat after an attempt that may have
+        acted would count only what it canceled itself. Any other failure raises;
+        calling again is safe (clearing twice has the effect of clearing once).
+        """
+        return self._send(_calls.clear_call(_validate.model_name(model)))
+
     def job(self, request_id: str, *, model: str) -> Job:
         """A handle for a job submitted earlier (possibly by another process)."""
         return Job(request_id, model=model, client=self)
@@ -567,6 +577,16 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
     async def metrics(self, model: str) -> QueueMetrics:
         """Queue depth for `model`: waiting, running, total."""
         return await self._send(self._metrics_call(model))
+
+    async def clear(self, model: str) -> ClearResult:
+        """Cancel every pending job of `model`; running jobs are left to finish.
+
+        Retried only when the service certainly did not act (connection never made, or
+        429), so `canceled_count` is exact: a repeat after an attempt that may have
+        acted would count only what it canceled itself. Any other failure raises;
+        calling again is safe (clearing twice has the effect of clearing once).
+        """
+        return await self._send(_calls.clear_call(_validate.model_name(model)))
 
     def job(self, request_id: str, *, model: str) -> AsyncJob:
         """A handle for a job submitted earlier (possibly by another process)."""

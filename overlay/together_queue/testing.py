@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +49,7 @@ EmulatorFactory = Callable[..., "EmulatorHandle"]
 
 
 @pytest.fixture
-def queue_emulator_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorFactory]:
+def queue_emulator_factory() -> Iterator[EmulatorFactory]:
     """Yield ``start(config=None, *, tls=False, **overrides)``: an emulator until test end.
 
     ``tls=True`` serves HTTPS with a new local CA in a temporary directory; ``tls=DIR``
@@ -66,7 +67,9 @@ def queue_emulator_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator
         ) -> EmulatorHandle:
             tls_dir: str | os.PathLike[str] | None = None
             if tls is True:
-                tls_dir = tmp_path_factory.mktemp("emulator-tls")
+                tls_dir = stack.enter_context(
+                    tempfile.TemporaryDirectory(prefix="together-queue-emulator-tls-")
+                )
             elif tls is not False:
                 tls_dir = tls
             return stack.enter_context(start_emulator(config, tls=tls_dir, **overrides))

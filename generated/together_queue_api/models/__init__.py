@@ -9,6 +9,8 @@ if TYPE_CHECKING:
     from .queue_cancel_request import QueueCancelRequest
     from .queue_cancel_response import QueueCancelResponse
     from .queue_cancel_response_status import QueueCancelResponseStatus
+    from .queue_clear_request import QueueClearRequest
+    from .queue_clear_response import QueueClearResponse
     from .queue_error import QueueError
     from .queue_job_request import QueueJobRequest
     from .queue_job_request_info import QueueJobRequestInfo
@@ -25,6 +27,8 @@ __all__ = (
     "QueueCancelRequest",
     "QueueCancelResponse",
     "QueueCancelResponseStatus",
+    "QueueClearRequest",
+    "QueueClearResponse",
     "QueueError",
     "QueueJobRequest",
     "QueueJobRequestInfo",
@@ -43,6 +47,8 @@ _MODULES: dict[str, str] = {
     "QueueCancelRequest": ".queue_cancel_request",
     "QueueCancelResponse": ".queue_cancel_response",
     "QueueCancelResponseStatus": ".queue_cancel_response_status",
+    "QueueClearRequest": ".queue_clear_request",
+    "QueueClearResponse": ".queue_clear_response",
     "QueueError": ".queue_error",
     "QueueJobRequest": ".queue_job_request",
     "QueueJobRequestInfo": ".queue_job_request_info",

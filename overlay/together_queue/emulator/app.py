@@ -36,6 +36,7 @@ from together_queue.emulator.faults import FaultPlan
 from together_queue.emulator.runtime import Runtime
 from together_queue.emulator.storage_routes import storage_routes
 from together_queue.emulator.store import JobConflict, JobNotFound, UpdateStatus, WorkerInfo
+from together_queue_api.models import QueueClearResponse
 
 __all__ = ["OLD_RETRIEVE_PATH", "RETRIEVE_PATH", "create_app", "parse_duration"]
 
@@ -134,6 +135,15 @@ async def metrics(request: Request) -> Response:
     return JSONResponse(serialize.metrics_body(waiting, running))
 
 
+async def clear(request: Request) -> Response:
+    """POST /v1/queue/clear: cancel every pending job of a model (running ones continue)."""
+    runtime = await _runtime(request)
+    body = await read_json_object(request, runtime.config.max_body_bytes)
+    model = require_string(body, "model")
+    canceled = runtime.store.clear(model)
+    return JSONResponse(QueueClearResponse(canceled_count=canceled).to_dict())
+
+
 # -- worker API (/internal/v1/...) -----------------------------------------------------
 
 
@@ -210,7 +220,7 @@ async def retrieve(request: Request) -> Response:
         worker.idle_time,
         job.claim_timeout,
     )
-    return JSONResponse({"data": serialize.worker_job_json(job)})
+    return JSONResponse({"data": serialize.worker_job_json(job, runtime.config.claim_timeout)})
 
 
 async def worker_status(request: Request) -> Response:
@@ -346,6 +356,7 @@ def create_app(config: EmulatorConfig) -> Starlette:
         Route("/v1/queue/status", status, methods=["GET"]),
         Route("/v1/queue/cancel", cancel, methods=["POST"]),
         Route("/v1/queue/metrics", metrics, methods=["GET"]),
+        Route("/v1/queue/clear", clear, methods=["POST"]),
         Route(RETRIEVE_PATH, retrieve, methods=["GET"]),
         Route(OLD_RETRIEVE_PATH, retrieve, methods=["GET"]),
         Route("/internal/v1/videos/status", worker_status, methods=["POST"]),

@@ -8,9 +8,18 @@ from types import MappingProxyType
 
 import attrs
 
+from together_queue._config import is_loopback_host
 from together_queue.emulator.faults import FaultPlan
 
-__all__ = ["DEFAULT_CLAIM_TIMEOUT", "MAX_PORT", "EmulatorConfig", "parse_model_spec"]
+# is_loopback_host was defined here in 0.1.0; it is the client's one now, re-exported so
+# that code importing it from here keeps working.
+__all__ = [
+    "DEFAULT_CLAIM_TIMEOUT",
+    "MAX_PORT",
+    "EmulatorConfig",
+    "is_loopback_host",
+    "parse_model_spec",
+]
 
 MAX_PORT = 65535
 """The highest TCP port number."""

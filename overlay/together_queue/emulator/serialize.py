@@ -84,8 +84,12 @@ def metrics_body(waiting: int, running: int) -> dict[str, Any]:
     ).to_dict()
 
 
-def worker_job_json(job: Job) -> dict[str, Any]:
-    """The ``data`` object of a worker's retrieve answer (the SDK reads request_id, payload)."""
+def worker_job_json(job: Job, claim_timeout: float) -> dict[str, Any]:
+    """The ``data`` object of a worker's retrieve answer (the SDK reads request_id, payload).
+
+    Its ``claim_timeout`` is the claim's own lease; ``claim_timeout`` (the emulator's
+    default) stands in for a claim that recorded none.
+    """
     return {
         "request_id": job.request_id,
         "model": job.model,
@@ -95,7 +99,7 @@ def worker_job_json(job: Job) -> dict[str, Any]:
         "retries": job.retries,
         "created_at": rfc3339(job.created_at),
         "claim_id": job.claim_id,
-        "claim_timeout": job.claim_timeout,
+        "claim_timeout": job.claim_timeout if job.claim_timeout is not None else claim_timeout,
     }
 
 
