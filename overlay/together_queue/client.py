@@ -11,7 +11,7 @@ import copy
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from typing import Any, Final, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 
 import httpx
 
@@ -41,6 +41,12 @@ from together_queue._retry import (
 from together_queue.errors import AuthenticationError, TogetherQueueError
 from together_queue.jobs import AsyncJob, Job, JobRequest, UpdateCallback
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from together_queue._download import Dest, ProgressCallback
+
+# _download, like _bulk, is imported by its method on first use.
 # _bulk (and the thread pool it brings) is imported by the bulk methods on first use:
 # `from together_queue import QueueClient` should not pay for it (issue 14, startup).
 
@@ -478,6 +484,27 @@ class QueueClient(_ClientBase[httpx.Client]):
         )
         return sorted(outcomes, key=lambda outcome: outcome.index)
 
+    def download(
+        self, url: str, dest: Dest, *, on_progress: ProgressCallback | None = None
+    ) -> Path:
+        """Download a file output at `url` to `dest` (a file, or a folder); return the file.
+
+        The API key goes only to the API's own origin, never across a redirect to another;
+        the body streams into a temporary file renamed over `dest` once complete.
+        `on_progress(received, total)` follows each chunk (total None when unknown).
+        """
+        from together_queue._download import download_sync  # on first use: see the imports
+
+        return download_sync(
+            self._http,
+            self._auth,
+            self.base_url,
+            url,
+            dest,
+            timeout=self._request_timeout,
+            on_progress=on_progress,
+        )
+
 
 class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
     """Asynchronous twin of `QueueClient`: same arguments, same methods, awaited."""
@@ -660,6 +687,27 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         )
         outcomes = [outcome async for outcome in stream]
         return sorted(outcomes, key=lambda outcome: outcome.index)
+
+    async def download(
+        self, url: str, dest: Dest, *, on_progress: ProgressCallback | None = None
+    ) -> Path:
+        """Download a file output at `url` to `dest` (a file, or a folder); return the file.
+
+        The API key goes only to the API's own origin, never across a redirect to another;
+        the body streams into a temporary file renamed over `dest` once complete.
+        `on_progress(received, total)` follows each chunk (total None when unknown).
+        """
+        from together_queue._download import download_async  # on first use: see the imports
+
+        return await download_async(
+            self._http,
+            self._auth,
+            self.base_url,
+            url,
+            dest,
+            timeout=self._request_timeout,
+            on_progress=on_progress,
+        )
 
 
 async def _async_sleep(seconds: float) -> None:
