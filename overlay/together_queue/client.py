@@ -12,21 +12,12 @@ import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
-from typing import Any, Final, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 
-import attrs
 import httpx
 
 from together_queue import _calls, _validate
 from together_queue._auth import BearerAuth, origin_of
-from together_queue._bulk import (
-    AsyncSubmitStream,
-    SubmitStream,
-    aiter_completed,
-    arun_many,
-    iter_completed,
-    run_many,
-)
 from together_queue._calls import Call
 from together_queue._config import (
     API_KEY_ENV,
@@ -38,7 +29,7 @@ from together_queue._config import (
     resolve_config,
     to_timeout,
 )
-from together_queue._models import CancelResult, JobStatus, Outcome, QueueMetrics
+from together_queue._models import CancelResult, ClearResult, JobStatus, Outcome, QueueMetrics
 from together_queue._polling import PollPolicy, Waiter
 from together_queue._retry import (
     RetryPolicy,
@@ -50,6 +41,16 @@ from together_queue._retry import (
 )
 from together_queue.errors import AuthenticationError, TogetherQueueError
 from together_queue.jobs import AsyncJob, Job, JobRequest, UpdateCallback
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from together_queue._bulk import AsyncSubmitStream, SubmitStream
+    from together_queue._download import Dest, ProgressCallback
+
+# _download, like _bulk, is imported by its method on first use.
+# _bulk (and the thread pool it brings) is imported by the bulk methods on first use:
+# `from together_queue import QueueClient` should not pay for it (issue 14, startup).
 
 __all__ = ["AsyncQueueClient", "QueueClient"]
 
@@ -182,14 +183,14 @@ class _ClientBase(Generic[HttpT]):
         clone = copy.copy(self)
         config = self._config
         if not isinstance(timeout, _NotGiven):
-            config = attrs.evolve(config, timeout=to_timeout(timeout))
+            config = config._replace(timeout=to_timeout(timeout))
             clone._request_timeout = config.timeout
         if max_retries is not None:
-            config = attrs.evolve(
-                config, max_retries=_validate.non_negative_int(max_retries, "max_retries")
+            config = config._replace(
+                max_retries=_validate.non_negative_int(max_retries, "max_retries")
             )
         if retry_submits is not None:
-            config = attrs.evolve(config, retry_submits=bool(retry_submits))
+            config = config._replace(retry_submits=bool(retry_submits))
         clone._config = config
         clone._retry_policy = RetryPolicy(max_retries=config.max_retries)
         clone._poll = poll or self._poll
@@ -371,6 +372,16 @@ class QueueClient(_ClientBase[httpx.Client]):
         """Queue depth for `model`: waiting, running, total."""
         return self._send(self._metrics_call(model))
 
+    def clear(self, model: str) -> ClearResult:
+        """Cancel every pending job of `model`; running jobs are left to finish.
+
+        Retried only when the service certainly did not act (connection never made, or
+        429), so `canceled_count` is exact: a repeat after an attempt that may have
+        acted would count only what it canceled itself. Any other failure raises;
+        calling again is safe (clearing twice has the effect of clearing once).
+        """
+        return self._send(_calls.clear_call(_validate.model_name(model)))
+
     def job(self, request_id: str, *, model: str) -> Job:
         """A handle for a job submitted earlier (possibly by another process)."""
         return Job(request_id, model=model, client=self)
@@ -432,6 +443,8 @@ class QueueClient(_ClientBase[httpx.Client]):
         error or Ctrl-C no new submit starts, those in flight finish, and the outcomes
         not yet yielded are attached to the exception as `exc.outcomes`.
         """
+        from together_queue._bulk import SubmitStream  # on first use: see the imports
+
         limit = _validate.positive_int(concurrency, "concurrency")
         checked = _payloads_need_model(items, model)
         return SubmitStream(
@@ -454,6 +467,8 @@ class QueueClient(_ClientBase[httpx.Client]):
         starts, those in flight finish, and the exception carries `exc.outcomes`:
         every item's Outcome so far, so no stored job is lost.
         """
+        from together_queue._bulk import run_many  # on first use: see the imports
+
         limit = _validate.positive_int(concurrency, "concurrency")
         checked = _payloads_need_model(items, model)
         return run_many(checked, self._item_sender(model, priority, info), limit, adaptive=adaptive)
@@ -482,6 +497,8 @@ class QueueClient(_ClientBase[httpx.Client]):
         length); `index` is a job's position in it. `timeout` bounds the whole wait,
         retries included. `on_update(job, status)` is called for every observed change.
         """
+        from together_queue._bulk import iter_completed  # on first use: see the imports
+
         return iter_completed(
             jobs,
             lambda job, deadline: self._send(
@@ -507,6 +524,27 @@ class QueueClient(_ClientBase[httpx.Client]):
             jobs, timeout=timeout, concurrency=concurrency, on_update=on_update, poll=poll
         )
         return sorted(outcomes, key=lambda outcome: outcome.index)
+
+    def download(
+        self, url: str, dest: Dest, *, on_progress: ProgressCallback | None = None
+    ) -> Path:
+        """Download a file output at `url` to `dest` (a file, or a folder); return the file.
+
+        The API key goes only to the API's own origin, never across a redirect to another;
+        the body streams into a temporary file renamed over `dest` once complete.
+        `on_progress(received, total)` follows each chunk (total None when unknown).
+        """
+        from together_queue._download import download_sync  # on first use: see the imports
+
+        return download_sync(
+            self._http,
+            self._auth,
+            self.base_url,
+            url,
+            dest,
+            timeout=self._request_timeout,
+            on_progress=on_progress,
+        )
 
 
 class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
@@ -581,6 +619,16 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         """Queue depth for `model`: waiting, running, total."""
         return await self._send(self._metrics_call(model))
 
+    async def clear(self, model: str) -> ClearResult:
+        """Cancel every pending job of `model`; running jobs are left to finish.
+
+        Retried only when the service certainly did not act (connection never made, or
+        429), so `canceled_count` is exact: a repeat after an attempt that may have
+        acted would count only what it canceled itself. Any other failure raises;
+        calling again is safe (clearing twice has the effect of clearing once).
+        """
+        return await self._send(_calls.clear_call(_validate.model_name(model)))
+
     def job(self, request_id: str, *, model: str) -> AsyncJob:
         """A handle for a job submitted earlier (possibly by another process)."""
         return AsyncJob(request_id, model=model, client=self)
@@ -640,6 +688,8 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         flight are awaited (no task outlives it) and their outcomes attached to the
         exception as `exc.outcomes`.
         """
+        from together_queue._bulk import AsyncSubmitStream  # on first use: see the imports
+
         limit = _validate.positive_int(concurrency, "concurrency")
         checked = _payloads_need_model(items, model)
         return AsyncSubmitStream(
@@ -657,6 +707,8 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         adaptive: bool = True,
     ) -> list[Outcome[AsyncJob, Item]]:
         """Submit every item; Outcomes in input order (see `QueueClient.submit_many`)."""
+        from together_queue._bulk import arun_many  # on first use: see the imports
+
         limit = _validate.positive_int(concurrency, "concurrency")
         checked = _payloads_need_model(items, model)
         return await arun_many(
@@ -688,6 +740,8 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         async def fetch(job: AsyncJob, deadline: float | None) -> JobStatus:
             return await self._send(self._status_call(job.request_id, job.model), deadline=deadline)
 
+        from together_queue._bulk import aiter_completed  # on first use: see the imports
+
         return aiter_completed(
             jobs,
             fetch,
@@ -712,6 +766,27 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         )
         outcomes = [outcome async for outcome in stream]
         return sorted(outcomes, key=lambda outcome: outcome.index)
+
+    async def download(
+        self, url: str, dest: Dest, *, on_progress: ProgressCallback | None = None
+    ) -> Path:
+        """Download a file output at `url` to `dest` (a file, or a folder); return the file.
+
+        The API key goes only to the API's own origin, never across a redirect to another;
+        the body streams into a temporary file renamed over `dest` once complete.
+        `on_progress(received, total)` follows each chunk (total None when unknown).
+        """
+        from together_queue._download import download_async  # on first use: see the imports
+
+        return await download_async(
+            self._http,
+            self._auth,
+            self.base_url,
+            url,
+            dest,
+            timeout=self._request_timeout,
+            on_progress=on_progress,
+        )
 
 
 def _payloads_need_model(items: Iterable[Item], model: str | None) -> Iterable[Item]:
