@@ -23,6 +23,7 @@ import functools
 import queue
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 
@@ -264,6 +265,8 @@ class SubmitStream(Generic[H, I]):
                 return
             if self._pool is None:
                 self._pool = DaemonPool(self.limit.ceiling, "together-queue-submit")
+                # A stream dropped without close() still lets its idle threads end.
+                weakref.finalize(self, self._pool.shutdown)
             self._in_flight[self._pool.submit(functools.partial(self._attempt, nxt[1]))] = nxt
 
     def _wait_timeout(self) -> float | None:

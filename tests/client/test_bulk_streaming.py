@@ -248,3 +248,22 @@ def test_sync_as_completed_exits_at_once_on_ctrl_c_with_a_poll_in_flight() -> No
                 process.kill()
                 process.wait()
         assert process.returncode != 0
+
+
+def test_a_stream_dropped_mid_way_lets_its_threads_end(
+    client: QueueClient, server: ScriptedServer
+) -> None:
+    server.always(*SUBMIT, Reply(200, {"requestId": "r"}))
+
+    def submit_threads() -> int:
+        return sum(t.name.startswith("together-queue-submit") for t in threading.enumerate())
+
+    stream = client.submit_iter(({"i": i} for i in range(50)), model="m", concurrency=4)
+    assert next(stream).ok
+    assert submit_threads() >= 4  # (a finished stream's threads may still be ending)
+    del stream
+    gc.collect()
+    deadline = time.monotonic() + 10
+    while submit_threads() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert submit_threads() == 0
