@@ -44,13 +44,16 @@ Admin API (not in the spec; for tests and benchmarks; API keys apply except to h
     GET  /_emulator/faults     the fault plan in force, with remaining next=N counts
     POST /_emulator/faults     replace it: {"seed": 0, "rules": ["submit:500:next=1:after",
                                {"operation": "status", "kind": "429", "rate": 0.5}, ...]}
+    GET  /_emulator/rate-limits    the rate limits in force: {"limits": [...]}
+    POST /_emulator/rate-limits    replace them: {"limits": ["submit=200/s,burst=10",
+                               {"operation": "status", "rate": 50}, ...]}
     GET  /_emulator/jobs?model=    every job with its full state, in submission order
     GET  /_emulator/claims?model=  the claim log, in the order jobs were claimed
 
 HTTPS: ``--ssl-certfile/--ssl-keyfile``, ``--tls-self-signed DIR`` or
 ``start_emulator(tls=DIR)`` (see ``together_queue.emulator.tls``).
 
-Only ``config``, ``faults`` and ``cli`` load without the ``[emulator]`` extra; the
+Only ``config``, ``faults``, ``ratelimit`` and ``cli`` load without the ``[emulator]`` extra; the
 names needing starlette/uvicorn (``create_app``, ``start_emulator``, ``EmulatorHandle``)
 load on first access.
 """

@@ -33,6 +33,7 @@ from together_queue.emulator._http import (
 from together_queue.emulator.config import EmulatorConfig
 from together_queue.emulator.fault_middleware import FaultMiddleware
 from together_queue.emulator.faults import FaultPlan
+from together_queue.emulator.ratelimit import limits_from_json
 from together_queue.emulator.runtime import Runtime
 from together_queue.emulator.storage_routes import storage_routes
 from together_queue.emulator.store import JobConflict, JobNotFound, UpdateStatus, WorkerInfo
@@ -299,6 +300,28 @@ def _faults_json(runtime: Runtime) -> dict[str, Any]:
     return {**runtime.faults.plan.to_json(), "remaining": runtime.faults.remaining()}
 
 
+async def get_rate_limits(request: Request) -> Response:
+    """GET /_emulator/rate-limits: the rate limits in force."""
+    runtime = await _runtime(request)
+    return JSONResponse(_limits_json(runtime))
+
+
+async def set_rate_limits(request: Request) -> Response:
+    """POST /_emulator/rate-limits: replace the limits (``{"limits": [...]}``), buckets full."""
+    runtime = await _runtime(request)
+    body = await read_json_object(request, runtime.config.max_body_bytes)
+    try:
+        limits = limits_from_json(body)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_value", str(exc), param="limits") from None
+    runtime.rate_limits.set_limits(limits)
+    return JSONResponse(_limits_json(runtime))
+
+
+def _limits_json(runtime: Runtime) -> dict[str, Any]:
+    return {"limits": [limit.to_json() for limit in runtime.rate_limits.limits]}
+
+
 async def list_jobs(request: Request) -> Response:
     """GET /_emulator/jobs[?model=]: every job with its full state, in submission order."""
     runtime = await _runtime(request)
@@ -364,13 +387,22 @@ def create_app(config: EmulatorConfig) -> Starlette:
         Route("/_emulator/health", health, methods=["GET"]),
         Route("/_emulator/faults", get_faults, methods=["GET"]),
         Route("/_emulator/faults", set_faults, methods=["POST"]),
+        Route("/_emulator/rate-limits", get_rate_limits, methods=["GET"]),
+        Route("/_emulator/rate-limits", set_rate_limits, methods=["POST"]),
         Route("/_emulator/jobs", list_jobs, methods=["GET"]),
         Route("/_emulator/claims", list_claims, methods=["GET"]),
     ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(FaultMiddleware, injector=runtime.faults, api_keys=config.api_keys)],
+        middleware=[
+            Middleware(
+                FaultMiddleware,
+                injector=runtime.faults,
+                api_keys=config.api_keys,
+                limiter=runtime.rate_limits,
+            )
+        ],
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,

@@ -24,6 +24,7 @@ from together_queue.emulator.config import (
     parse_model_spec,
 )
 from together_queue.emulator.faults import FaultPlan
+from together_queue.emulator.ratelimit import RateLimit, parse_rate_limit
 
 __all__ = ["API_KEYS_ENV", "add_arguments", "build_parser", "config_from_args", "main"]
 
@@ -59,6 +60,13 @@ def _fault(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+def _rate_limit(text: str) -> RateLimit:
+    try:
+        return parse_rate_limit(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _non_negative_int(text: str) -> int:
@@ -182,6 +190,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=_FAULT_HELP,
     )
     parser.add_argument(
+        "--rate-limit",
+        dest="rate_limits",
+        type=_rate_limit,
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="token bucket on an operation (repeatable), off by default: OP=RATE/s[,burst=N] "
+        "(burst default: RATE); a call over it gets 429 with Retry-After for the next token",
+    )
+    parser.add_argument(
         "--fault-seed",
         type=int,
         default=0,
@@ -251,6 +269,7 @@ def config_from_args(
         max_upload_bytes=args.max_upload_bytes,
         max_body_bytes=args.max_body_bytes,
         faults=FaultPlan.parse(args.faults, seed=args.fault_seed),
+        rate_limits=tuple(args.rate_limits),
         max_retries=args.max_retries,
     )
 

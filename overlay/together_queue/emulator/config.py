@@ -10,6 +10,7 @@ import attrs
 
 from together_queue._config import is_loopback_host
 from together_queue.emulator.faults import FaultPlan
+from together_queue.emulator.ratelimit import RateLimit
 
 # is_loopback_host was defined here in 0.1.0; it is the client's one now, re-exported so
 # that code importing it from here keeps working.
@@ -74,6 +75,7 @@ class EmulatorConfig:
     auth. ``claim_timeout`` is the lease in seconds of a claim that asks for none;
     ``max_retries`` is how many lapsed claims a job survives before it fails for good.
     ``ssl_certfile``/``ssl_keyfile`` (PEM, both or neither) serve HTTPS.
+    ``rate_limits`` are token buckets per operation (429 with Retry-After when empty).
     ``max_upload_bytes`` bounds one stored file. ``unpolled_warning_seconds`` is how
     long a job of a model nobody serves waits before the emulator logs a warning.
     """
@@ -89,6 +91,7 @@ class EmulatorConfig:
     claim_timeout: float = attrs.field(default=DEFAULT_CLAIM_TIMEOUT, validator=_check_positive)
     max_body_bytes: int = attrs.field(default=1_000_000, validator=_check_non_negative)
     faults: FaultPlan = attrs.field(factory=FaultPlan)
+    rate_limits: tuple[RateLimit, ...] = attrs.field(default=(), converter=tuple)
     max_retries: int = attrs.field(default=3, validator=_check_non_negative)
     unpolled_warning_seconds: float = attrs.field(default=10.0, validator=_check_positive)
     ssl_certfile: str | None = None

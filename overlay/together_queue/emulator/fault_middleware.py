@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from together_queue.emulator._http import is_authorized
 from together_queue.emulator.faults import FaultInjector, FaultRule
+from together_queue.emulator.ratelimit import RateLimiter, retry_after_text
 from together_queue_api.models import QueueError
 
 __all__ = ["FAULT_OPERATIONS", "FaultMiddleware", "InjectedDrop"]
@@ -77,6 +78,19 @@ async def _drain(receive: Receive) -> None:
             return
 
 
+async def _refuse(wait: float, receive: Receive, send: Send) -> None:
+    """Answer 429 for a call over a rate limit, saying when the next token is due."""
+    await _drain(receive)
+    body = _json_error("rate_limited", "rate limit exceeded: too many requests", "rate_limit_error")
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"retry-after", retry_after_text(wait).encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 429, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
 async def _strike(rule: FaultRule, receive: Receive, send: Send) -> None:
     if rule.kind == "drop":
         if rule.when == "before":
@@ -112,19 +126,25 @@ async def _strike(rule: FaultRule, receive: Receive, send: Send) -> None:
 
 
 class FaultMiddleware:
-    """Inject latency, 500s, 429s and dropped connections into the queue operations."""
+    """Inject latency, 500s, 429s and dropped connections, and enforce rate limits."""
 
     def __init__(
-        self, app: ASGIApp, injector: FaultInjector, api_keys: tuple[str, ...] = ()
+        self,
+        app: ASGIApp,
+        injector: FaultInjector,
+        api_keys: tuple[str, ...] = (),
+        limiter: RateLimiter | None = None,
     ) -> None:
         """Wrap ``app``; ``injector`` decides, per call, which fault strikes.
 
         A call that fails auth (``api_keys``) passes straight to ``app`` for its 401:
-        faults strike after auth, so unauthenticated calls never use up ``next=N``.
+        faults and rate limits (``limiter``) strike after auth, so unauthenticated calls
+        never use up ``next=N`` or tokens. A call over a limit is refused before any fault.
         """
         self.app = app
         self.injector = injector
         self.api_keys = api_keys
+        self.limiter = limiter
         _install_log_filter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -135,6 +155,10 @@ class FaultMiddleware:
         operation = FAULT_OPERATIONS.get((scope["method"], scope["path"]))
         if operation is None or not self._authorized(scope):
             await self.app(scope, receive, send)
+            return
+        wait = None if self.limiter is None else self.limiter.take(operation)
+        if wait is not None:
+            await _refuse(wait, receive, send)
             return
         decision = self.injector.decide(operation)
         if decision.latency_before:

@@ -18,6 +18,7 @@ from typing import Any
 from together_queue.emulator.config import EmulatorConfig
 from together_queue.emulator.faults import FaultInjector
 from together_queue.emulator.handlers import Handler, load_handler, report_info
+from together_queue.emulator.ratelimit import RateLimiter
 from together_queue.emulator.storage import FileStore, Signer, files_dir_for
 from together_queue.emulator.store import (
     Job,
@@ -48,6 +49,7 @@ class Runtime:
             model: load_handler(spec) for model, spec in config.models.items()
         }
         self.faults = FaultInjector(config.faults)
+        self.rate_limits = RateLimiter(config.rate_limits)
         self.store = JobStore(config.db, max_retries=config.max_retries)
         self.files = FileStore(None if config.db is None else files_dir_for(config.db))
         self.signer = Signer()

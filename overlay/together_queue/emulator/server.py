@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from together_queue.emulator.app import create_app
 from together_queue.emulator.config import EmulatorConfig
 from together_queue.emulator.faults import FaultPlan
+from together_queue.emulator.ratelimit import RateLimit, parse_rate_limit
 from together_queue.emulator.runtime import Runtime
 from together_queue.emulator.tls import client_context, write_self_signed
 
@@ -174,6 +175,18 @@ class EmulatorHandle:
     def clear_faults(self) -> None:
         """Turn every fault off."""
         self.runtime.faults.set_plan(FaultPlan())
+
+    def set_rate_limits(self, limits: Iterable[RateLimit | str] | str) -> None:
+        """Replace the rate limits: RateLimits or specs such as ``submit=200/s,burst=10``."""
+        if isinstance(limits, str):
+            limits = [limits]  # one spec, not an iterable of one-character specs
+        self.runtime.rate_limits.set_limits(
+            limit if isinstance(limit, RateLimit) else parse_rate_limit(limit) for limit in limits
+        )
+
+    def clear_rate_limits(self) -> None:
+        """Turn every rate limit off."""
+        self.runtime.rate_limits.set_limits(())
 
 
 @contextlib.contextmanager
