@@ -142,3 +142,6 @@ def test_scale_runs_submit_every_line_and_count_429s(
     data = sections["scale"]["data"]
     assert all(min(v) > 0 for v in data["jobs_per_s"].values())
     assert set(data["ratelimit_429s"]) == {"adaptive", "fixed"}
+    # The token bucket holds at most half the submits: every run meets the limit.
+    assert min(min(v) for v in data["ratelimit_429s"].values()) > 0
+    assert set(data["random429_429s"]) == {"adaptive", "fixed"}
