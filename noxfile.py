@@ -15,6 +15,8 @@ nox.options.sessions = [
     "api_diff",
     "tests",
     "contract",
+    "docs",
+    "examples",
 ]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
@@ -143,3 +145,21 @@ def api_diff(session: nox.Session) -> None:
     """Fail on a public API break since the last v* tag (or REF) without a major version bump."""
     _install_requirements(session, "release")
     session.run("python", "tools/release.py", "api-diff", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site strictly (a broken link or reference fails) into site/."""
+    _install_requirements(session, "docs")
+    _install_project(session)
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))
+
+
+@nox.session(python=PYTHON)
+def examples(session: nox.Session) -> None:
+    """Run every python/bash example of README.md and docs/ against a fresh emulator."""
+    # Its own session, not part of `tests`: it type-checks the examples with mypy,
+    # which the tests session does not install, and its failures name a Markdown line.
+    _install_requirements(session, "test", "lint")
+    _install_project(session)
+    session.run("python", "tools/run_examples.py", *session.posargs)
