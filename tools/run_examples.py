@@ -2,15 +2,16 @@
 
 A pytest module, run by path (``python tools/run_examples.py`` or ``pytest
 tools/run_examples.py``), with one test per Markdown file's Python blocks, one per
-bash block, and one mypy check per file:
+file's bash blocks, and one mypy check per file:
 
 - ``python`` blocks of a file run in order in one shared namespace, in a temporary
   directory, with ``TOGETHER_BASE_URL`` pointing at a fresh emulator on loopback (no
   auth; models ``my-model`` (echo), ``echo``, ``sleep``, ``fail``) and
   ``TOGETHER_API_KEY`` unset. Code is compiled under the Markdown file's name with
   its own line numbers, so a traceback says ``README.md, line 42``.
-- ``bash`` blocks run with ``bash -euo pipefail`` in a temporary directory, same
-  environment, ``together-queue`` on PATH.
+- ``bash`` blocks of a file run in order, each with ``bash -euo pipefail``, in one
+  temporary directory (so a later block sees the files an earlier one wrote), same
+  environment and a fresh emulator, ``together-queue`` on PATH.
 - every file's python blocks, ``no-run`` ones included, are type-checked together by
   mypy (one module per file, lines aligned with the Markdown); ``bash no-run`` blocks
   are syntax-checked with ``bash -n``.
@@ -52,7 +53,7 @@ def _display(block: Block) -> Block:
 
 _PYTHON_FILES = [rel for rel in _FILES if any(b.run for b in _blocks(rel, "python"))]
 _TYPED_FILES = [rel for rel in _FILES if _blocks(rel, "python")]
-_BASH_BLOCKS = [_display(b) for rel in _FILES for b in _blocks(rel, "bash")]
+_BASH_FILES = [rel for rel in _FILES if _blocks(rel, "bash")]
 
 
 @contextlib.contextmanager
@@ -100,22 +101,25 @@ def test_python_examples(rel: Path, example_env: str) -> None:
             )
 
 
-@pytest.mark.timeout(300)
-@pytest.mark.parametrize("block", _BASH_BLOCKS, ids=lambda b: b.where)
-def test_bash_example(block: Block, example_env: str, tmp_path: Path) -> None:
-    """One bash block under ``bash -euo pipefail`` (``bash -n`` only when marked no-run)."""
-    script = tmp_path / "example.sh"
-    script.write_text(block.code, encoding="utf-8")
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("rel", _BASH_FILES, ids=str)
+def test_bash_examples(rel: Path, example_env: str, tmp_path: Path) -> None:
+    """Every bash block of one file, in order, in one directory (``bash -n`` if no-run)."""
     env = dict(os.environ)
     # The venv's scripts first, so `together-queue` is this checkout's.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    args = ["bash", "-euo", "pipefail", str(script)]
-    if not block.run:
-        args = ["bash", "-n", str(script)]
+    for block in map(_display, _blocks(rel, "bash")):
+        _run_bash(block, env, tmp_path)
+
+
+def _run_bash(block: Block, env: dict[str, str], cwd: Path) -> None:
+    script = cwd.parent / f"block-{block.line}.sh"  # outside cwd: examples may list it
+    script.write_text(block.code, encoding="utf-8")
+    args = ["bash", "-euo", "pipefail", str(script)] if block.run else ["bash", "-n", str(script)]
     try:
         proc = subprocess.run(
             args,
-            cwd=tmp_path,
+            cwd=cwd,
             env=env,
             capture_output=True,
             text=True,
