@@ -34,7 +34,8 @@ from typing import Any
 import pytest
 from markdown_blocks import Block, blocks_of, markdown_files, padded_module
 
-ROOT = Path(__file__).resolve().parent.parent
+# EXAMPLES_ROOT: another project tree to take README.md and docs/ from (the runner's tests).
+ROOT = Path(os.environ.get("EXAMPLES_ROOT") or Path(__file__).resolve().parent.parent).resolve()
 EXAMPLE_MODELS = {"my-model": "echo", "echo": "echo", "sleep": "sleep", "fail": "fail"}
 """The in-process models every example can use."""
 
@@ -85,20 +86,23 @@ def test_python_examples(rel: Path, example_env: str) -> None:
     for block in _blocks(rel, "python"):
         if not block.run:
             continue
-        # Pad with blank lines so that the code object's line numbers are the file's.
-        source = "\n" * (block.line - 1) + block.code
-        try:
-            exec(compile(source, str(rel), "exec"), namespace)  # noqa: S102 (running examples is the job)
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            frames = traceback.format_exception(exc)
-            # Drop this runner's own frame: the reader wants the example's lines.
-            shown = [f for f in frames if __file__ not in f]
-            pytest.fail(
-                f"{rel}:{block.line - 1}: python example failed\n{''.join(shown)}",
-                pytrace=False,
-            )
+        failure = _run_python(block, rel, namespace)
+        if failure is not None:
+            # Outside the except block, so pytest shows no chained exception.
+            pytest.fail(f"{rel}:{block.line - 1}: python example failed\n{failure}", pytrace=False)
+
+
+def _run_python(block: Block, rel: Path, namespace: dict[str, Any]) -> str | None:
+    """Run one block; return its traceback (the example's frames) if it raised."""
+    # Pad with blank lines so that the code object's line numbers are the file's.
+    source = "\n" * (block.line - 1) + block.code
+    try:
+        exec(compile(source, str(rel), "exec"), namespace)  # noqa: S102 (running examples is the job)
+    except Exception as exc:
+        frames = traceback.format_exception(exc)
+        # Drop this runner's own frame: the reader wants the example's lines.
+        return "".join(f for f in frames if __file__ not in f)
+    return None
 
 
 @pytest.mark.timeout(600)
