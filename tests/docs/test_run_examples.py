@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -72,6 +73,10 @@ def test_bash_blocks_share_a_directory_and_no_run_blocks_do_not_run(tree: Path) 
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("mypy") is None,
+    reason="mypy is not installed (requirements/lint.txt; nox -s examples has it)",
+)
 def test_mypy_reports_an_error_at_the_markdown_line(tree: Path) -> None:
     proc = _run(tree, "-k", "type_check")
     assert proc.returncode == 1, proc.stdout + proc.stderr
