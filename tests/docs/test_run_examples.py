@@ -81,3 +81,14 @@ def test_mypy_reports_an_error_at_the_markdown_line(tree: Path) -> None:
     proc = _run(tree, "-k", "type_check")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert 'README.md:11: error: "QueueClient" has no attribute "submit_all"' in proc.stdout
+
+
+def test_a_python_no_run_block_is_not_run(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "page.md").write_text(
+        "```python no-run\nraise RuntimeError('ran')\n```\n\n```python\nx = 1\n```\n",
+        encoding="utf-8",
+    )
+    proc = _run(tmp_path, "-k", "test_python_examples and not type_check")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed" in proc.stdout
