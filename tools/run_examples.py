@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import linecache
+import logging
 import os
 import re
 import subprocess
@@ -68,11 +69,24 @@ def _emulator() -> Iterator[str]:
 @pytest.fixture
 def example_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
     """A fresh emulator, its URL in TOGETHER_BASE_URL, no API key, cwd a temporary dir."""
-    with _emulator() as url:
+    with _emulator() as url, _logging_restored():
         monkeypatch.setenv("TOGETHER_BASE_URL", url)
         monkeypatch.delenv("TOGETHER_API_KEY", raising=False)
         monkeypatch.chdir(tmp_path)
         yield url
+
+
+@contextlib.contextmanager
+def _logging_restored() -> Iterator[None]:
+    # An example may call logging.basicConfig(...): keep it from changing later files' runs.
+    root, ours = logging.getLogger(), logging.getLogger("together_queue")
+    handlers, levels = root.handlers[:], (root.level, ours.level)
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(levels[0])
+        ours.setLevel(levels[1])
 
 
 @pytest.mark.timeout(600)
