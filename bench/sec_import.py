@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -12,17 +13,49 @@ from bench.config import Config
 from bench.report import Section, Table, Target
 from bench.stats import Stat, fmt_ratio, ratio
 
-# What each row imports; `pass` is the interpreter's own floor.
+# What each row imports; `pass` is the interpreter's own floor. Both of our rows are
+# held to issue 14's target: at most 1.15x a bare `import httpx`.
+OURS = "together_queue (ours)"
+OURS_CLIENT = "QueueClient (ours)"
 STATEMENTS = {
     "python (nothing)": "pass",
     "httpx": "import httpx",
-    "together_queue (ours)": "import together_queue",
+    OURS: "import together_queue",
+    OURS_CLIENT: "from together_queue import QueueClient",
     "together (official SDK)": "import together",
 }
+TARGET_VS_HTTPX = 1.15
 _DEADLINE = 60.0
 
 
+def child_env() -> dict[str, str]:
+    """The environment of every measured process: ours, with bytecode caching allowed.
+
+    pip compiles an installed package to bytecode, so httpx never pays for compiling;
+    a source checkout run under PYTHONDONTWRITEBYTECODE would recompile our modules in
+    every run and time the compiler, not the import. The warm-up run writes the cache.
+    """
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 _HWM = "; print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0])"
+
+
+def httpx_loads_its_cli() -> bool:
+    """Whether `import httpx` here also loads its optional CLI (rich, click, pygments).
+
+    httpx imports its command line when those packages are installed (the SDK brings
+    them); without them `import httpx` is far cheaper, so every ratio to it is higher.
+    """
+    out = subprocess.run(
+        [sys.executable, "-c", "import httpx, sys; print('httpx._main' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        timeout=_DEADLINE,
+        check=True,
+        env=child_env(),
+    )
+    return out.stdout.strip() == "True"
 
 
 def measure_once(statement: str) -> tuple[float, int]:
@@ -38,6 +71,7 @@ def measure_once(statement: str) -> tuple[float, int]:
         text=True,
         timeout=_DEADLINE,
         check=True,
+        env=child_env(),
     )
     elapsed = time.perf_counter() - started
     match = re.search(r"VmHWM:\s+(\d+) kB", out.stdout)
@@ -46,14 +80,15 @@ def measure_once(statement: str) -> tuple[float, int]:
     return elapsed, int(match.group(1)) * 1024
 
 
-def _importtime(module: str) -> list[tuple[str, int]]:
-    """(module, self µs) for every module `import module` loads (`python -X importtime`)."""
+def _importtime(statement: str) -> list[tuple[str, int]]:
+    """(module, self µs) for every module `statement` loads (`python -X importtime`)."""
     out = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        [sys.executable, "-X", "importtime", "-c", statement],
         capture_output=True,
         text=True,
         timeout=_DEADLINE,
         check=True,
+        env=child_env(),
     )
     rows = []
     for line in out.stderr.splitlines():
@@ -63,10 +98,10 @@ def _importtime(module: str) -> list[tuple[str, int]]:
     return rows
 
 
-def import_profile(module: str, baseline: str = "httpx", top: int = 10) -> str:
-    """What `import module` loads beyond `import baseline`: self time per package and module."""
+def import_profile(statement: str, baseline: str = "import httpx", top: int = 10) -> str:
+    """What `statement` loads beyond `baseline`: self time per package and module."""
     floor = {name for name, _ in _importtime(baseline)}
-    extra = [(name, micros) for name, micros in _importtime(module) if name not in floor]
+    extra = [(name, micros) for name, micros in _importtime(statement) if name not in floor]
     per_package: dict[str, int] = {}
     for name, micros in extra:
         package = name.split(".")[0]
@@ -79,7 +114,7 @@ def import_profile(module: str, baseline: str = "httpx", top: int = 10) -> str:
     for name, micros in sorted(extra, key=lambda row: -row[1])[:top]:
         modules.add(name, f"{micros / 1000:.1f}")
     return (
-        f"Import profile: what `import {module}` loads beyond `import {baseline}` "
+        f"Import profile: what `{statement}` loads beyond `{baseline}` "
         f"(`python -X importtime`, one run, {total / 1000:.1f} ms of module execution; "
         "self time, so each module counts once):\n\n"
         f"{packages.markdown()}\n\n{modules.markdown()}"
@@ -88,7 +123,7 @@ def import_profile(module: str, baseline: str = "httpx", top: int = 10) -> str:
 
 def run(config: Config) -> Section:
     """Time every statement `config.import_repeats` times, interleaved."""
-    ours, httpx_, sdk = "together_queue (ours)", "httpx", "together (official SDK)"
+    httpx_, sdk = "httpx", "together (official SDK)"
     statements = {k: v for k, v in STATEMENTS.items() if k != sdk or clients.sdk_available()}
     times: dict[str, list[float]] = {label: [] for label in statements}
     peaks: dict[str, list[float]] = {label: [] for label in statements}
@@ -110,32 +145,62 @@ def run(config: Config) -> Section:
             fmt_ratio(ratio(wall[label], wall[httpx_])),
             fmt_ratio(ratio(wall[label], wall[sdk])) if sdk in wall else "n/a",
         )
-    vs_httpx = ratio(wall[ours], wall[httpx_])
-    targets = [
-        Target("import wall time, ours / httpx", "< 1.5x", fmt_ratio(vs_httpx), vs_httpx < 1.5)
-    ]
-    if sdk in wall:
-        vs_sdk = ratio(wall[ours], wall[sdk])
+    goal = f"<= {TARGET_VS_HTTPX:.2f}x"
+    targets = []
+    for label, what in ((OURS, "import together_queue"), (OURS_CLIENT, "import QueueClient")):
+        vs_httpx = ratio(wall[label], wall[httpx_])
         targets.append(
-            Target("import wall time, ours / SDK", "< 0.4x", fmt_ratio(vs_sdk), vs_sdk < 0.4)
+            Target(
+                f"{what} wall time, ours / httpx",
+                goal,
+                fmt_ratio(vs_httpx),
+                vs_httpx <= TARGET_VS_HTTPX,
+            )
         )
-    added = (wall[ours].median - wall[httpx_].median) * 1000
+    if sdk in wall:
+        # `import together` loads the SDK's client: the like-for-like row is ours that does.
+        vs_sdk = ratio(wall[OURS_CLIENT], wall[sdk])
+        targets.append(
+            Target(
+                "import QueueClient wall time, ours / SDK",
+                "< 0.4x",
+                fmt_ratio(vs_sdk),
+                vs_sdk < 0.4,
+            )
+        )
+    notes = []
+    for label in (OURS, OURS_CLIENT):
+        delta = (wall[label].median - wall[httpx_].median) * 1000
+        notes.append(f"`{STATEMENTS[label]}`: {delta:+.0f} ms (median) against `import httpx`.")
+    notes.append(
+        "`import together_queue` loads no httpx, attrs, client or generated module: each "
+        "public name is imported when first used."
+    )
+    cli = "loads" if httpx_loads_its_cli() else "does not load"
+    notes.append(
+        f"Here `import httpx` {cli} httpx's optional CLI (rich, click, pygments), which "
+        "makes it much slower than in an environment without those packages."
+    )
     section = Section(
         key="import",
         title="1. Import",
         intro=(
             f'`python -c "import X"` in a fresh process, {config.import_repeats} runs each, '
             "interleaved, after one warm-up run each; wall time measured by the parent around "
-            "the whole process, peak RSS is the child's own VmHWM. Median (min-max)."
+            "the whole process, peak RSS is the child's own VmHWM. Median (min-max). "
+            "Bytecode caching is on for every child (the warm-up run writes ours), as it is "
+            "for an installed package. `import together_queue` loads its public names on "
+            "first use; `from together_queue import QueueClient` loads what the client "
+            "needs to be built, and the generated layer on the first request."
         ),
         tables=[table],
         targets=targets,
-        notes=[f"together_queue adds {added:.0f} ms (median) to a bare `import httpx`."],
+        notes=notes,
         data={
             "wall_s": {k: v.values for k, v in wall.items()},
             "peak_rss": {k: v.values for k, v in mem.items()},
         },
     )
     if not all(t.holds for t in targets) or config.always_profile:
-        section.profiles.append(import_profile("together_queue"))
+        section.profiles.append(import_profile(STATEMENTS[OURS_CLIENT]))
     return section

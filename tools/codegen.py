@@ -4,9 +4,10 @@ Usage:
     python tools/codegen.py generate [--spec openapi.yaml] [--config generator-config.yml]
     python tools/codegen.py check    [--spec openapi.yaml] [--config generator-config.yml]
 
-The generator always writes into a fresh temporary directory outside the
-project (so no ruff or editor configuration around `generated/` can change its
-output), then the result is either swapped into place or compared with it.
+The generator renders with the project's templates in templates/ (they override
+its own) and always writes into a fresh temporary directory outside the project
+(so no ruff or editor configuration around `generated/` can change its output),
+then the result is either swapped into place or compared with it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ PACKAGE = "together_queue_api"
 DEFAULT_SPEC = ROOT / "openapi.yaml"
 DEFAULT_CONFIG = ROOT / "generator-config.yml"
 DEFAULT_OUTPUT = ROOT / "generated" / PACKAGE
+# Our overrides of the generator's own templates (lazy package and models __init__):
+# part of the input, like the spec and the config, so always passed.
+TEMPLATES = ROOT / "templates"
 # Written by the post-hooks' ruff run; never part of the package.
 IGNORED = {".ruff_cache", "__pycache__"}
 
@@ -57,6 +61,8 @@ def render(spec: Path, config: Path, workdir: Path) -> Path:
         "none",
         "--output-path",
         str(out),
+        "--custom-template-path",
+        str(TEMPLATES),
         "--overwrite",
         "--fail-on-warning",
     ]

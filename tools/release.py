@@ -5,6 +5,7 @@ Usage:
     python tools/release.py publish [--dist DIR] [--index-url SIMPLE_URL]
     python tools/release.py api-diff [REF]
     python tools/release.py notes VERSION
+    python tools/release.py prepare VERSION [--date YYYY-MM-DD]
 
 `publish` uploads to $TWINE_REPOSITORY_URL with $TWINE_USERNAME / $TWINE_PASSWORD.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 # tools/ is not a package: make `releasing` importable however this file is run.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from releasing import apidiff, changelog, pipeline, publish
+from releasing import apidiff, changelog, pipeline, prepare, publish
 from releasing.project import CHANGELOG, ROOT, Refused, ReleaseError
 
 
@@ -31,9 +32,18 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--dist", type=Path, default=ROOT / "dist", help="output folder")
     up.add_argument("--index-url", help="the index's simple-API root, if not derivable")
     diff = commands.add_parser("api-diff", help="fail on a public API break without a major bump")
-    diff.add_argument("ref", nargs="?", help="git ref to compare with (default: last v* tag)")
+    diff.add_argument(
+        "ref",
+        nargs="?",
+        help="git ref to compare with (default: the last release's api/ snapshot, else v* tag)",
+    )
     notes = commands.add_parser("notes", help="print a version's section of CHANGELOG.md")
     notes.add_argument("version")
+    prep = commands.add_parser(
+        "prepare", help="set the version, date the CHANGELOG, write the API snapshot"
+    )
+    prep.add_argument("version")
+    prep.add_argument("--date", help="the release date, YYYY-MM-DD (default: today)")
     return parser
 
 
@@ -47,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
             publish.publish(ROOT, args.dist.resolve(), index_url=args.index_url)
         elif args.command == "api-diff":
             return apidiff.api_diff(ROOT, args.ref)
+        elif args.command == "prepare":
+            for path in prepare.prepare(ROOT, args.version, args.date):
+                print(f"wrote {path.relative_to(ROOT)}")
         else:
             text = (ROOT / CHANGELOG).read_text(encoding="utf-8")
             print(changelog.release_notes(text, args.version))

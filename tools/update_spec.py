@@ -5,10 +5,12 @@ Usage:
 
 Steps: load PATH (YAML or JSON); keep the operations tagged `Queue` and every
 component they reference, transitively; apply the project's adjustments from
-spec/overlay.yaml (OpenAPI Overlay 1.0.0); validate with openapi-spec-validator;
-write openapi.yaml; regenerate generated/ with tools/codegen.py; print what
-changed. Bad input stops with one `error: ...` line on stderr (exit 1, or 2 for
-usage) and leaves openapi.yaml and generated/ untouched.
+spec/overlay.yaml (OpenAPI Overlay 1.0.0), skipping and naming any update that
+upstream already contains (it is redundant: delete it from the overlay); sort the
+paths; validate with openapi-spec-validator; write openapi.yaml; regenerate
+generated/ with tools/codegen.py; print what changed. Bad input stops with one
+`error: ...` line on stderr (exit 1, or 2 for usage) and leaves openapi.yaml and
+generated/ untouched.
 """
 
 from __future__ import annotations
@@ -354,14 +356,41 @@ def load_overlay(path: Path) -> list[dict[str, Json]]:
     return actions
 
 
-def apply_overlay(doc: dict[str, Json], actions: list[dict[str, Json]]) -> None:
-    """Apply Overlay actions to `doc` in order, in place.
+def contains(node: Json, update: Json) -> bool:
+    """Whether `node` already holds everything `update` would merge into it.
+
+    Objects: every key of `update` is present and holds its value (recursively).
+    Arrays: every item of `update` is contained in some item of `node`.
+    Anything else: equal.
+    """
+    if isinstance(update, dict):
+        return isinstance(node, dict) and all(
+            key in node and contains(node[key], value) for key, value in update.items()
+        )
+    if isinstance(update, list):
+        return isinstance(node, list) and all(
+            any(contains(have, item) for have in node) for item in update
+        )
+    return bool(node == update) and type(node) is type(update)
+
+
+def _already_there(node: Json, update: Json) -> bool:
+    if isinstance(node, list) and not isinstance(update, list):
+        return any(contains(item, update) for item in node)  # an update appends to an array
+    return contains(node, update)
+
+
+def apply_overlay(doc: dict[str, Json], actions: list[dict[str, Json]]) -> list[str]:
+    """Apply Overlay actions to `doc` in order, in place; return the redundant ones.
 
     `remove: true` deletes every selected node (selecting nothing is fine: the
     node is already gone). `update` merges into each selected object or appends
     to each selected array; an update that selects nothing is an error, since
-    it means upstream moved what the project adjusts.
+    it means upstream moved what the project adjusts. An update whose every
+    selected node already holds what it adds is not applied: upstream has caught
+    up, and the returned line names the action so that it can be deleted.
     """
+    redundant: list[str] = []
     for i, action in enumerate(actions):
         target = action["target"]
         hits = select(doc, parse_jsonpath(target))
@@ -376,6 +405,16 @@ def apply_overlay(doc: dict[str, Json], actions: list[dict[str, Json]]) -> None:
             continue
         if not hits:
             raise SpecError(f"overlay action {i} ({target}) selects nothing to update")
+        if all(
+            _already_there(doc if parent is None else parent[key], action["update"])
+            for parent, key in hits
+        ):
+            why = _one_line(str(action.get("description", "")), 100)
+            redundant.append(
+                f"overlay action {i} ({target}) is redundant: upstream already has what it "
+                f"adds ({why}); not applied, delete it from the overlay"
+            )
+            continue
         for parent, key in hits:
             node = doc if parent is None else parent[key]
             if isinstance(node, dict) and isinstance(action["update"], dict):
@@ -387,6 +426,16 @@ def apply_overlay(doc: dict[str, Json], actions: list[dict[str, Json]]) -> None:
                     f"overlay action {i} ({target}): cannot merge "
                     f"{type(action['update']).__name__} into {type(node).__name__}"
                 )
+    return redundant
+
+
+def sort_paths(doc: dict[str, Json]) -> None:
+    """Order `paths` by path, whether a path came from upstream or from the overlay."""
+    paths = doc.get("paths")
+    if isinstance(paths, dict):
+        ordered = sorted(paths.items(), key=lambda kv: str(kv[0]))
+        paths.clear()
+        paths.update(ordered)
 
 
 def sort_responses(doc: dict[str, Json]) -> None:
@@ -567,26 +616,33 @@ class Result:
     changes: list[str] = field(default_factory=list)
     spec_changed: bool = False
     generated_changed: bool = False
+    redundant: list[str] = field(default_factory=list)
 
     def report(self) -> list[str]:
-        """Return the human summary: one line per change, or `No changes`."""
+        """Return the human summary: redundant overlay actions, then each change or `No changes`."""
         if not self.spec_changed and not self.generated_changed:
-            return ["No changes"]
-        lines = list(self.changes)
+            return [*self.redundant, "No changes"]
+        lines = [*self.redundant, *self.changes]
         if not self.spec_changed:
             lines.append("openapi.yaml: unchanged")
-        elif not lines:
+        elif not self.changes:
             lines.append("openapi.yaml: reformatted, no change in content")
         lines.append("generated/: " + ("regenerated" if self.generated_changed else "unchanged"))
         return lines
 
 
-def build_spec(source: Path, overlay: Path) -> dict[str, Json]:
-    """Load, slice, adjust and validate: the document openapi.yaml should hold."""
+def build_spec(source: Path, overlay: Path, redundant: list[str] | None = None) -> dict[str, Json]:
+    """Load, slice, adjust and validate: the document openapi.yaml should hold.
+
+    Overlay actions that upstream has made redundant are appended to `redundant`.
+    """
     doc = load_mapping(source, "input")
     check_openapi3(doc, str(source))
     sliced = slice_operations(doc, str(source))
-    apply_overlay(sliced, load_overlay(overlay))
+    found = apply_overlay(sliced, load_overlay(overlay))
+    if redundant is not None:
+        redundant.extend(found)
+    sort_paths(sliced)
     sort_responses(sliced)
     find_dangling(sliced)
     validate(sliced)
@@ -607,14 +663,15 @@ def update_spec(
     On any error nothing is left changed: `spec_path` is only replaced once the
     new document is valid, and put back if regeneration fails.
     """
-    new_doc = build_spec(source, overlay_path)
+    redundant: list[str] = []
+    new_doc = build_spec(source, overlay_path, redundant)
     new_bytes = dump(new_doc).encode("utf-8")
     old_bytes = spec_path.read_bytes() if spec_path.is_file() else None
     try:
         old_doc = yaml.load(old_bytes or b"{}", Loader=_Loader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError:
         old_doc = None
-    result = Result(spec_changed=old_bytes != new_bytes)
+    result = Result(spec_changed=old_bytes != new_bytes, redundant=redundant)
     result.changes = summarize(old_doc if isinstance(old_doc, dict) else {}, new_doc)
     if result.spec_changed:
         try:

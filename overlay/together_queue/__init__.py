@@ -6,38 +6,48 @@ with QueueClient() as client:            # TOGETHER_API_KEY from the environment
 outputs = client.run("my-model", {"prompt": "hello"})
 """
 
-from together_queue._models import (
-    KNOWN_STATUSES,
-    TERMINAL_STATUSES,
-    CancelResult,
-    JobStatus,
-    Outcome,
-    QueueMetrics,
-)
-from together_queue._polling import PollPolicy
+# Every public name loads on first use (PEP 562), so `import together_queue` and the
+# `together-queue --help` path pay for no client, generated or model module. The
+# imports under TYPE_CHECKING are what type checkers and IDEs see; `_EXPORTS` is what
+# runs, and tests/unit/test_imports.py keeps the two and `__all__` in step.
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from together_queue._version import __version__
-from together_queue.client import AsyncQueueClient, QueueClient
-from together_queue.errors import (
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConfigurationError,
-    ConflictError,
-    InsecureTransportError,
-    JobCanceled,
-    JobFailed,
-    NotFoundError,
-    RateLimitError,
-    RequestTooLargeError,
-    ResponseValidationError,
-    ServerError,
-    SubmitOutcomeUnknown,
-    TogetherQueueError,
-    WaitTimeout,
-)
-from together_queue.jobs import AsyncJob, Job, JobRequest
+
+if TYPE_CHECKING:
+    from together_queue._models import (
+        KNOWN_STATUSES,
+        TERMINAL_STATUSES,
+        CancelResult,
+        ClearResult,
+        JobStatus,
+        Outcome,
+        QueueMetrics,
+    )
+    from together_queue._polling import PollPolicy
+    from together_queue.client import AsyncQueueClient, QueueClient
+    from together_queue.errors import (
+        APIConnectionError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        ConfigurationError,
+        ConflictError,
+        InsecureTransportError,
+        JobCanceled,
+        JobFailed,
+        NotFoundError,
+        RateLimitError,
+        RequestTooLargeError,
+        ResponseValidationError,
+        ServerError,
+        SubmitOutcomeUnknown,
+        TogetherQueueError,
+        WaitTimeout,
+    )
+    from together_queue.jobs import AsyncJob, Job, JobRequest
 
 __all__ = [
     "KNOWN_STATUSES",
@@ -50,6 +60,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "CancelResult",
+    "ClearResult",
     "ConfigurationError",
     "ConflictError",
     "InsecureTransportError",
@@ -72,3 +83,61 @@ __all__ = [
     "WaitTimeout",
     "__version__",
 ]
+
+_MODELS = "together_queue._models"
+_ERRORS = "together_queue.errors"
+_JOBS = "together_queue.jobs"
+_CLIENT = "together_queue.client"
+# Public name -> the module that defines it; imported by `__getattr__` on first use.
+_EXPORTS: dict[str, str] = {
+    "KNOWN_STATUSES": _MODELS,
+    "TERMINAL_STATUSES": _MODELS,
+    "CancelResult": _MODELS,
+    "ClearResult": _MODELS,
+    "JobStatus": _MODELS,
+    "Outcome": _MODELS,
+    "QueueMetrics": _MODELS,
+    "PollPolicy": "together_queue._polling",
+    "AsyncQueueClient": _CLIENT,
+    "QueueClient": _CLIENT,
+    "AsyncJob": _JOBS,
+    "Job": _JOBS,
+    "JobRequest": _JOBS,
+    "APIConnectionError": _ERRORS,
+    "APIStatusError": _ERRORS,
+    "APITimeoutError": _ERRORS,
+    "AuthenticationError": _ERRORS,
+    "BadRequestError": _ERRORS,
+    "ConfigurationError": _ERRORS,
+    "ConflictError": _ERRORS,
+    "InsecureTransportError": _ERRORS,
+    "JobCanceled": _ERRORS,
+    "JobFailed": _ERRORS,
+    "NotFoundError": _ERRORS,
+    "RateLimitError": _ERRORS,
+    "RequestTooLargeError": _ERRORS,
+    "ResponseValidationError": _ERRORS,
+    "ServerError": _ERRORS,
+    "SubmitOutcomeUnknown": _ERRORS,
+    "TogetherQueueError": _ERRORS,
+    "WaitTimeout": _ERRORS,
+}
+
+
+# Hidden from type checkers: a visible module `__getattr__` would make them accept any
+# name, typos included; they read the TYPE_CHECKING imports above instead.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        """Import the module that defines public `name`, cache the value here, return it."""
+        module = _EXPORTS.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    """The module's names, with every public name even before it is loaded."""
+    return sorted({*globals(), *__all__})

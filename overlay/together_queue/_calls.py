@@ -1,4 +1,4 @@
-"""The four operations as I/O-free calls, built and parsed through the generated code.
+"""The five operations as I/O-free calls, built and parsed through the generated code.
 
 A `Call` holds everything needed to send one request and turn its response
 into a value or a typed error. The sync and async clients only differ in how
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 import httpx
@@ -19,6 +19,7 @@ from together_queue._models import (
     KNOWN_CANCEL_STATUSES,
     KNOWN_STATUSES,
     CancelResult,
+    ClearResult,
     InvalidField,
     JobStatus,
     QueueMetrics,
@@ -29,24 +30,12 @@ from together_queue.errors import (
     ResponseValidationError,
     status_error_class,
 )
-from together_queue_api.api.queue import (
-    cancel_queue_job,
-    get_queue_job_status,
-    get_queue_metrics,
-    submit_queue_job,
-)
-from together_queue_api.models import (
-    QueueCancelRequest,
-    QueueCancelResponse,
-    QueueError,
-    QueueJobRequest,
-    QueueJobRequestInfo,
-    QueueJobRequestPayload,
-    QueueJobResponse,
-    QueueJobStatusResponse,
-    QueueMetricsResponse,
-)
-from together_queue_api.types import UNSET, Unset
+
+# The generated modules are imported inside the functions that use them, not here:
+# `from together_queue import QueueClient` must not pay for the generated layer
+# (issue 14: startup within 15% of `import httpx`); each loads on its first call.
+if TYPE_CHECKING:
+    from together_queue_api.models import QueueError
 
 T = TypeVar("T")
 # Exceptions the generated `from_dict` methods raise on a body of the wrong shape.
@@ -97,6 +86,15 @@ def submit_call(
     info: Mapping[str, Any] | None,
 ) -> Call[str]:
     """POST /queue/submit; the parsed value is the new request id."""
+    from together_queue_api.api.queue import submit_queue_job  # on first use: see top
+    from together_queue_api.models import (
+        QueueJobRequest,
+        QueueJobRequestInfo,
+        QueueJobRequestPayload,
+        QueueJobResponse,
+    )
+    from together_queue_api.types import UNSET, Unset
+
     body = QueueJobRequest(
         model=model,
         payload=QueueJobRequestPayload.from_dict(payload),
@@ -125,6 +123,9 @@ def submit_call(
 
 def status_call(request_id: str, model: str) -> Call[JobStatus]:
     """GET /queue/status."""
+    from together_queue_api.api.queue import get_queue_job_status  # on first use: see top
+    from together_queue_api.models import QueueJobStatusResponse
+
     method, path, kwargs = _request_of(
         get_queue_job_status._get_kwargs, request_id=request_id, model=model
     )
@@ -148,6 +149,9 @@ def status_call(request_id: str, model: str) -> Call[JobStatus]:
 
 def cancel_call(request_id: str, model: str) -> Call[CancelResult]:
     """POST /queue/cancel; 409 (not pending) is an outcome, not an error."""
+    from together_queue_api.api.queue import cancel_queue_job  # on first use: see top
+    from together_queue_api.models import QueueCancelRequest, QueueCancelResponse
+
     body = QueueCancelRequest(model=model, request_id=request_id)
     method, path, kwargs = _request_of(cancel_queue_job._get_kwargs, body=body)
 
@@ -165,6 +169,9 @@ def cancel_call(request_id: str, model: str) -> Call[CancelResult]:
 
 def metrics_call(model: str) -> Call[QueueMetrics]:
     """GET /queue/metrics."""
+    from together_queue_api.api.queue import get_queue_metrics  # on first use: see top
+    from together_queue_api.models import QueueMetricsResponse
+
     method, path, kwargs = _request_of(get_queue_metrics._get_kwargs, model=model)
 
     def parse(response: httpx.Response) -> QueueMetrics:
@@ -176,6 +183,25 @@ def metrics_call(model: str) -> Call[QueueMetrics]:
             raise _invalid(response, str(exc)) from None
 
     return Call(Operation.METRICS, model, method, path, kwargs, parse)
+
+
+def clear_call(model: str) -> Call[ClearResult]:
+    """POST /queue/clear; the parsed value says how many pending jobs were canceled."""
+    from together_queue_api.api.queue import clear_queue  # on first use: see top
+    from together_queue_api.models import QueueClearRequest, QueueClearResponse
+
+    body = QueueClearRequest(model=model)
+    method, path, kwargs = _request_of(clear_queue._get_kwargs, body=body)
+
+    def parse(response: httpx.Response) -> ClearResult:
+        data = _expect_success(response, route_hint=True)
+        parsed = _shape(QueueClearResponse.from_dict, data, response)
+        try:
+            return ClearResult.from_generated(model, parsed)
+        except InvalidField as exc:
+            raise _invalid(response, str(exc)) from None
+
+    return Call(Operation.CLEAR, model, method, path, kwargs, parse)
 
 
 # -- response helpers --------------------------------------------------------------
@@ -258,6 +284,8 @@ def _invalid(response: httpx.Response, message: str) -> ResponseValidationError:
 
 def _status_error(response: httpx.Response, *, route_hint: bool = False) -> APIStatusError:
     """The typed error for an error response; tolerant of bodies that are not QueueError."""
+    from together_queue_api.models import QueueError  # on first use: see top
+
     error: QueueError | None = None
     try:
         data = json.loads(response.content)

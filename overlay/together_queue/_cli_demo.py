@@ -4,9 +4,10 @@ One worker serves `demo/video` (the `sleep` handler, which reports progress). A
 warm-up job occupies it; then a batch is submitted in an order that differs from
 the one the queue must run it in (several priorities, FIFO within one), one job
 is canceled while pending, and two more go to `demo/echo` and `demo/fail`. The
-demo shows the jobs live, then the order they were claimed in, the results and
-the metrics, and checks every one of those against what the queue promises:
-any violation exits 1, so the demo doubles as a smoke test.
+demo shows the jobs live; then it clears a backlog of `demo/video` while one of its
+jobs runs (the pending ones are canceled, the running one finishes); then the order
+they were claimed in, the results and the metrics, and checks every one of those
+against what the queue promises: any violation exits 1, so the demo doubles as a smoke test.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from together_queue._cli_demo_view import DemoView
 from together_queue._cli_output import failure_reason, render_metrics
 
 if TYPE_CHECKING:
-    from together_queue._models import CancelResult, JobStatus, QueueMetrics
+    from together_queue._models import CancelResult, ClearResult, JobStatus, QueueMetrics
     from together_queue.client import QueueClient
     from together_queue.jobs import Job
 
@@ -32,6 +33,7 @@ FAIL: Final = "demo/fail"
 MODELS: Final = {VIDEO: "sleep", ECHO: "echo", FAIL: "fail"}
 WORKERS: Final = 1  # one worker per model: the processing order is the queue's order
 FAIL_MESSAGE: Final = "out of memory (on purpose)"
+CLEAR_BACKLOG: Final = 3  # pending demo/video jobs the clear step cancels
 _RUNNING_DEADLINE = 10.0  # seconds for the warm-up job to be claimed
 _WAIT_DEADLINE = 25.0  # seconds for the whole batch to finish
 
@@ -74,6 +76,15 @@ class Tracked:
 
 
 @dataclass(frozen=True)
+class ClearStep:
+    """The clear step: what clear answered, the backlog after it, the running job's end."""
+
+    result: ClearResult
+    backlog: list[JobStatus]
+    running: JobStatus
+
+
+@dataclass(frozen=True)
 class Check:
     """One promise the demo verified, and whether it held."""
 
@@ -109,10 +120,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         busy = client.metrics(VIDEO)
         view.note(f"metrics now: {render_metrics(busy)}")
         _watch(client, tracked, view)
+        cleared = _clear_step(client, view)
         order = processing_order(tracked)
         metrics = [client.metrics(model) for model in MODELS]
-    checks = verify(tracked, order, busy, metrics)
-    view.report(tracked, order, [busy, *metrics], checks, time.monotonic() - started)
+    checks = verify(tracked, order, busy, metrics, cleared)
+    view.report(
+        tracked, order, [busy, *metrics], checks, time.monotonic() - started, cleared=cleared
+    )
     return EXIT_OK if all(check.ok for check in checks) else EXIT_JOB
 
 
@@ -134,12 +148,30 @@ def _submit(client: QueueClient, view: DemoView) -> list[Tracked]:
     return tracked
 
 
-def _wait_running(client: QueueClient, job: Job) -> None:
+def _wait_running(client: QueueClient, job: Job, name: str = WARM_UP.name) -> None:
     deadline = time.monotonic() + _RUNNING_DEADLINE
     while client.status(job.request_id, model=job.model).status == "pending":
         if time.monotonic() > deadline:
-            raise TimeoutError(f"the emulator did not start '{WARM_UP.name}' in time")
+            raise TimeoutError(f"the emulator did not start '{name}' in time")
         time.sleep(0.02)
+
+
+def _clear_step(client: QueueClient, view: DemoView) -> ClearStep:
+    """Clear a backlog while one job runs: the pending ones end canceled, the running one done."""
+    running = client.submit(VIDEO, {"seconds": 1.0}, info={"demo": "long-run"})
+    _wait_running(client, running, "long-run")
+    backlog = [
+        client.submit(VIDEO, {"seconds": 0.6}, info={"demo": f"backlog-{i}"})
+        for i in range(1, CLEAR_BACKLOG + 1)
+    ]
+    result = client.clear(VIDEO)
+    view.note(
+        f"cleared {VIDEO} while 'long-run' ran: {result.canceled_count} pending job(s) "
+        "canceled; 'long-run' goes on"
+    )
+    statuses = [job.status() for job in backlog]
+    final = client.wait(running, timeout=_WAIT_DEADLINE, raise_on_failure=False)
+    return ClearStep(result, statuses, final)
 
 
 def _watch(client: QueueClient, tracked: list[Tracked], view: DemoView) -> None:
@@ -181,6 +213,7 @@ def verify(
     order: Sequence[Tracked],
     busy: QueueMetrics,
     metrics: Sequence[QueueMetrics],
+    cleared: ClearStep | None = None,
 ) -> list[Check]:
     """Check what the demo showed against the queue's promises."""
     names = [t.spec.name for t in order]
@@ -203,11 +236,26 @@ def verify(
             f"got {_counts(busy)}",
         )
     )
+    if cleared is not None:
+        checks.append(_check_clear(cleared))
     for m in metrics:
         checks.append(
             Check(f"metrics of {m.model} at the end: nothing active", _counts(m) == (0, 0, 0))
         )
     return checks
+
+
+def _check_clear(step: ClearStep) -> Check:
+    states = [s.status for s in step.backlog]
+    never_ran = all(s.claimed_at is None for s in step.backlog)
+    ok = step.result.canceled_count == CLEAR_BACKLOG and states == ["canceled"] * CLEAR_BACKLOG
+    ok = ok and never_ran and step.running.status == "done"
+    return Check(
+        f"clear canceled the {CLEAR_BACKLOG} pending {VIDEO} jobs and let the running one finish",
+        ok,
+        f"canceled_count {step.result.canceled_count}, backlog {states}, "
+        f"running job ended {step.running.status}",
+    )
 
 
 def _counts(metrics: QueueMetrics) -> tuple[int, int, int]:

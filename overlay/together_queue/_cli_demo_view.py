@@ -24,7 +24,7 @@ from together_queue._cli_output import (
 )
 
 if TYPE_CHECKING:
-    from together_queue._cli_demo import Check, Tracked
+    from together_queue._cli_demo import Check, ClearStep, Tracked
     from together_queue._models import QueueMetrics
 
 
@@ -136,14 +136,24 @@ class DemoView:
         metrics: Sequence[QueueMetrics],
         checks: Sequence[Check],
         seconds: float,
+        *,
+        cleared: ClearStep | None = None,
     ) -> None:
-        """The processing order, the results, the metrics and the checks.
+        """The processing order, the results, the clear step, the metrics and the checks.
 
         `metrics` holds the snapshot taken while the queue was busy, then the final ones.
         """
         ok = all(c.ok for c in checks)
         if self.json_mode:
-            emit_json(self._json(tracked, order, metrics, checks, seconds, ok))
+            report = self._json(tracked, order, metrics, checks, seconds, ok)
+            if cleared is not None:
+                report["clear"] = {
+                    "model": cleared.result.model,
+                    "canceled_count": cleared.result.canceled_count,
+                    "backlog": [s.status for s in cleared.backlog],
+                    "running_job": cleared.running.status,
+                }
+            emit_json(report)
             return
         self._print(self.style.bold("processing order on demo/video") + " (from claimed_at):")
         for position, t in enumerate(order, start=1):
@@ -158,6 +168,13 @@ class DemoView:
             render_table(["job", "model", "priority", "status", "outputs / error"], rows, "  ")
         )
         self._print()
+        if cleared is not None:
+            self._print(
+                self.style.bold("clear:")
+                + f" {cleared.result.canceled_count} pending job(s) of {cleared.result.model} "
+                f"canceled; the running one ended {cleared.running.status}"
+            )
+            self._print()
         self._print(self.style.bold("metrics") + " (total = waiting + running):")
         rows = [
             [

@@ -23,9 +23,8 @@ import email.utils
 import enum
 import random
 import time
-from typing import Final, Protocol
+from typing import Final, NamedTuple, Protocol
 
-import attrs
 import httpx
 
 from together_queue.errors import (
@@ -59,11 +58,19 @@ class Operation(enum.Enum):
     STATUS = "status"
     CANCEL = "cancel"
     METRICS = "metrics"
+    CLEAR = "clear"
 
     @property
     def idempotent(self) -> bool:
-        """True when sending the call twice has the same effect as once."""
-        return self is not Operation.SUBMIT
+        """True when sending the call twice is the same as once: same effect, same answer.
+
+        Not SUBMIT (a second job) and not CLEAR: clearing twice has the effect of
+        clearing once, but a repeat after an attempt that may have acted answers with
+        the jobs *it* canceled, not the caller's count. So a clear is retried only when
+        the service certainly did not act (connection never made, or 429), like a
+        submit, and otherwise raises; calling it again is then safe.
+        """
+        return self not in (Operation.SUBMIT, Operation.CLEAR)
 
 
 class SendObserver(Protocol):
@@ -76,8 +83,9 @@ class SendObserver(Protocol):
         """The service answered 2xx."""
 
 
-@attrs.frozen
-class RetryPolicy:
+# NamedTuple and a plain class, not attrs: this module is on the import path of
+# `from together_queue import QueueClient`, whose startup budget attrs alone would eat.
+class RetryPolicy(NamedTuple):
     """Exponential backoff with jitter, capped, honouring `Retry-After`.
 
     A `Retry-After` is never shortened. One longer than `max_retry_after` seconds, or
@@ -138,21 +146,41 @@ def remaining_seconds(deadline: float | None) -> float | None:
     return None if deadline is None else deadline - time.monotonic()
 
 
-@attrs.define
 class RetryState:
     """The retry bookkeeping for one call: feed it each outcome, get a delay or an error."""
 
-    operation: Operation
-    policy: RetryPolicy
-    retry_submits: bool
-    method: str
-    url: str
-    model: str
-    attempt: int = 0
+    __slots__ = ("attempt", "method", "model", "operation", "policy", "retry_submits", "url")
+
+    def __init__(
+        self,
+        operation: Operation,
+        policy: RetryPolicy,
+        retry_submits: bool,
+        method: str,
+        url: str,
+        model: str,
+        attempt: int = 0,
+    ) -> None:
+        self.operation = operation
+        self.policy = policy
+        self.retry_submits = retry_submits
+        self.method = method
+        self.url = url
+        self.model = model
+        self.attempt = attempt
+
+    def __repr__(self) -> str:
+        return (
+            f"RetryState(operation={self.operation}, attempt={self.attempt}, "
+            f"method={self.method!r}, url={self.url!r})"
+        )
 
     @property
     def _may_repeat(self) -> bool:
-        return self.operation.idempotent or self.retry_submits
+        # retry_submits opts submits in; a clear's count is never traded for a retry.
+        return self.operation.idempotent or (
+            self.retry_submits and self.operation is Operation.SUBMIT
+        )
 
     def on_response(self, response: httpx.Response, remaining: float | None = None) -> float | None:
         """Delay before retrying after `response`, or None when it is final.

@@ -37,7 +37,7 @@ def json_object(value: object, name: str) -> dict[str, Any]:
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} is not JSON-serialisable: {exc}") from None
     except RecursionError:
-        # Python's json gives up near 1,000 levels; the service would refuse far less.
+        # json gives up at the recursion limit (~1,000 levels before 3.13, later ones go deeper).
         raise ValueError(f"{name} is nested too deeply to send as JSON") from None
     return dict(value)
 

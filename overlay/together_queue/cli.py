@@ -20,6 +20,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from together_queue import _cli_clear
 from together_queue._cli_common import model_arg, positive_float, positive_int, request_id_arg
 from together_queue._version import __version__
 
@@ -33,6 +34,7 @@ _COMMANDS = {
     "cancel": ("together_queue._cli_commands", "cmd_cancel"),
     "wait": ("together_queue._cli_commands", "cmd_wait"),
     "metrics": ("together_queue._cli_commands", "cmd_metrics"),
+    "clear": ("together_queue._cli_clear", "cmd_clear"),
     "demo": ("together_queue._cli_demo", "cmd_demo"),
 }
 
@@ -141,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument(
         "--count", type=positive_int, metavar="N", help="--watch: stop after N samples"
     )
+
+    _cli_clear.add_parser(commands, common)
 
     # The demo talks only to its own emulator: --base-url and --api-key mean nothing there.
     demo_options = argparse.ArgumentParser(add_help=False)

@@ -13,12 +13,10 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any, Final, Generic, Self, TypeVar
 
-import attrs
 import httpx
 
 from together_queue import _calls, _validate
 from together_queue._auth import BearerAuth, origin_of
-from together_queue._bulk import aiter_completed, arun_many, iter_completed, run_many
 from together_queue._calls import Call
 from together_queue._config import (
     API_KEY_ENV,
@@ -30,7 +28,7 @@ from together_queue._config import (
     resolve_config,
     to_timeout,
 )
-from together_queue._models import CancelResult, JobStatus, Outcome, QueueMetrics
+from together_queue._models import CancelResult, ClearResult, JobStatus, Outcome, QueueMetrics
 from together_queue._polling import PollPolicy, Waiter
 from together_queue._retry import (
     RetryPolicy,
@@ -42,6 +40,9 @@ from together_queue._retry import (
 )
 from together_queue.errors import AuthenticationError, TogetherQueueError
 from together_queue.jobs import AsyncJob, Job, JobRequest, UpdateCallback
+
+# _bulk (and the thread pool it brings) is imported by the bulk methods on first use:
+# `from together_queue import QueueClient` should not pay for it (issue 14, startup).
 
 __all__ = ["AsyncQueueClient", "QueueClient"]
 
@@ -172,14 +173,14 @@ class _ClientBase(Generic[HttpT]):
         clone = copy.copy(self)
         config = self._config
         if not isinstance(timeout, _NotGiven):
-            config = attrs.evolve(config, timeout=to_timeout(timeout))
+            config = config._replace(timeout=to_timeout(timeout))
             clone._request_timeout = config.timeout
         if max_retries is not None:
-            config = attrs.evolve(
-                config, max_retries=_validate.non_negative_int(max_retries, "max_retries")
+            config = config._replace(
+                max_retries=_validate.non_negative_int(max_retries, "max_retries")
             )
         if retry_submits is not None:
-            config = attrs.evolve(config, retry_submits=bool(retry_submits))
+            config = config._replace(retry_submits=bool(retry_submits))
         clone._config = config
         clone._retry_policy = RetryPolicy(max_retries=config.max_retries)
         clone._poll = poll or self._poll
@@ -361,6 +362,16 @@ class QueueClient(_ClientBase[httpx.Client]):
         """Queue depth for `model`: waiting, running, total."""
         return self._send(self._metrics_call(model))
 
+    def clear(self, model: str) -> ClearResult:
+        """Cancel every pending job of `model`; running jobs are left to finish.
+
+        Retried only when the service certainly did not act (connection never made, or
+        429), so `canceled_count` is exact: a repeat after an attempt that may have
+        acted would count only what it canceled itself. Any other failure raises;
+        calling again is safe (clearing twice has the effect of clearing once).
+        """
+        return self._send(_calls.clear_call(_validate.model_name(model)))
+
     def job(self, request_id: str, *, model: str) -> Job:
         """A handle for a job submitted earlier (possibly by another process)."""
         return Job(request_id, model=model, client=self)
@@ -413,6 +424,8 @@ class QueueClient(_ClientBase[httpx.Client]):
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> list[Outcome[Job]]:
         """Submit every item (a payload for `model`, or a `JobRequest`); Outcomes in input order."""
+        from together_queue._bulk import run_many  # on first use: see the imports
+
         limit = _validate.positive_int(concurrency, "concurrency")
         return run_many(items, lambda item: self._submit_item(item, model, priority, info), limit)
 
@@ -439,6 +452,8 @@ class QueueClient(_ClientBase[httpx.Client]):
 
         `on_update(job, status)` is called for every observed change.
         """
+        from together_queue._bulk import iter_completed  # on first use: see the imports
+
         return iter_completed(
             list(jobs),
             lambda job: self.status(job.request_id, model=job.model),
@@ -536,6 +551,16 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         """Queue depth for `model`: waiting, running, total."""
         return await self._send(self._metrics_call(model))
 
+    async def clear(self, model: str) -> ClearResult:
+        """Cancel every pending job of `model`; running jobs are left to finish.
+
+        Retried only when the service certainly did not act (connection never made, or
+        429), so `canceled_count` is exact: a repeat after an attempt that may have
+        acted would count only what it canceled itself. Any other failure raises;
+        calling again is safe (clearing twice has the effect of clearing once).
+        """
+        return await self._send(_calls.clear_call(_validate.model_name(model)))
+
     def job(self, request_id: str, *, model: str) -> AsyncJob:
         """A handle for a job submitted earlier (possibly by another process)."""
         return AsyncJob(request_id, model=model, client=self)
@@ -589,6 +614,8 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> list[Outcome[AsyncJob]]:
         """Submit every item (a payload for `model`, or a `JobRequest`); Outcomes in input order."""
+        from together_queue._bulk import arun_many  # on first use: see the imports
+
         limit = _validate.positive_int(concurrency, "concurrency")
 
         async def submit_item(item: JobRequest | Mapping[str, Any]) -> AsyncJob:
@@ -607,6 +634,8 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         poll: PollPolicy | None = None,
     ) -> AsyncIterator[Outcome[JobStatus]]:
         """Yield (async) each job's final status as it finishes; see `QueueClient.as_completed`."""
+        from together_queue._bulk import aiter_completed  # on first use: see the imports
+
         return aiter_completed(
             list(jobs),
             lambda job: self.status(job.request_id, model=job.model),

@@ -24,7 +24,14 @@ from tests.contract.schemas import (
     inline_refs,
     wrong_type_values,
 )
-from together_queue._calls import Call, cancel_call, metrics_call, status_call, submit_call
+from together_queue._calls import (
+    Call,
+    cancel_call,
+    clear_call,
+    metrics_call,
+    status_call,
+    submit_call,
+)
 from together_queue.errors import APIStatusError, ResponseValidationError
 
 # The overlay's parser for each operation of the spec, and the statuses it parses as
@@ -34,6 +41,7 @@ OVERLAY_CALLS: dict[str, tuple[Callable[[], Call[Any]], tuple[int, ...]]] = {
     "getQueueJobStatus": (lambda: status_call("req-1", "model-a"), (200,)),
     "cancelQueueJob": (lambda: cancel_call("req-1", "model-a"), (200, 409)),
     "getQueueMetrics": (lambda: metrics_call("model-a"), (200,)),
+    "clearQueue": (lambda: clear_call("model-a"), (200,)),
 }
 
 # Wrong values the overlay would let through (none today). An entry becomes a strict

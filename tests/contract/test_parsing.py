@@ -19,7 +19,7 @@ from hypothesis_jsonschema import from_schema
 
 from tests.contract.params import PROPERTY_SETTINGS
 from tests.contract.schemas import SPEC, inline_refs, rfc3339_instant
-from together_queue._calls import cancel_call, metrics_call, status_call, submit_call
+from together_queue._calls import cancel_call, clear_call, metrics_call, status_call, submit_call
 from together_queue.errors import APIStatusError, ResponseValidationError
 
 PARSING = PROPERTY_SETTINGS
@@ -64,6 +64,13 @@ def test_valid_metrics_bodies_parse(body: dict[str, Any]) -> None:
         body["messages_running"],
         body["total_jobs"],
     )
+
+
+@PARSING
+@given(body=from_schema(_schema("/queue/clear", "post", 200)))
+def test_valid_clear_bodies_parse(body: dict[str, Any]) -> None:
+    result = clear_call("model-a").parse(_response("post", "/queue/clear", 200, body))
+    assert (result.model, result.canceled_count) == ("model-a", body["canceled_count"])
 
 
 @PARSING

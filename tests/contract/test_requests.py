@@ -50,8 +50,10 @@ def test_sync_client_requests_conform(
     assert client.cancel(parked.request_id, model=PARKED).canceled
     assert client.cancel(job.request_id, model="echo").status == "done"
 
-    # metrics, and the bulk helpers.
+    # metrics, clear, and the bulk helpers.
     assert client.metrics(PARKED).messages_waiting == 0
+    client.submit(PARKED, {"clear": "me"})
+    assert client.clear(PARKED).canceled_count == 1
     outcomes = client.submit_many([{"i": i} for i in range(3)], model="echo", concurrency=3)
     jobs = [outcome.unwrap() for outcome in outcomes]
     jobs.append(client.submit_many([JobRequest("echo", {"i": 9}, priority=2)])[0].unwrap())
@@ -65,6 +67,7 @@ def test_sync_client_requests_conform(
         "getQueueJobStatus",
         "cancelQueueJob",
         "getQueueMetrics",
+        "clearQueue",
     }
     assert contract_recorder.seen[("cancelQueueJob", 409)] == 1
 
@@ -86,6 +89,7 @@ async def test_async_client_requests_conform(
     assert (await client.cancel(parked.request_id, model=PARKED)).canceled
     assert (await client.cancel(job.request_id, model="echo")).status == "done"
     assert (await client.metrics("echo")).messages_running == 0
+    assert (await client.clear(PARKED)).canceled_count == 0
 
     # Several requests in flight at once through one checked transport.
     async with anyio.create_task_group() as tg:
@@ -102,6 +106,7 @@ async def test_async_client_requests_conform(
         "getQueueJobStatus",
         "cancelQueueJob",
         "getQueueMetrics",
+        "clearQueue",
     }
 
 

@@ -272,11 +272,47 @@ def _metrics(done: str, pending: str) -> list[Scenario]:
     ]
 
 
+def _clear(done: str, pending: str) -> list[Scenario]:
+    post = "POST", "/queue/clear"
+    # A model of its own: clearing PARKED would cancel the pending job other scenarios use.
+    ok = {"model": "cleared-in-contract-tests"}
+    return [
+        Scenario("nothing pending", 200, *post, json_body=ok),
+        Scenario("pending jobs", 200, *post, json_body={"model": PARKED}),
+        Scenario("model missing", 400, *post, json_body={}, bad_request=True, param="model"),
+        Scenario(
+            "model empty", 400, *post, json_body={"model": ""}, bad_request=True, param="model"
+        ),
+        Scenario(
+            "model not a string",
+            400,
+            *post,
+            json_body={"model": 5},
+            bad_request=True,
+            param="model",
+        ),
+        Scenario(
+            "body not JSON",
+            400,
+            *post,
+            content=b"{",
+            bad_request=True,
+            headers={"Content-Type": "application/json"},
+        ),
+        Scenario("no key", 401, *post, json_body=ok, key=NO_KEY, bad_request=True),
+        Scenario("wrong key", 401, *post, json_body=ok, key=WRONG_KEY),
+        Scenario("body too large", 413, *post, json_body={"model": "x" * (MAX_BODY_BYTES + 100)}),
+        Scenario("rate limited", 429, *post, json_body=ok, faults=("clear:429:next=1",)),
+        Scenario("server error", 500, *post, json_body=ok, faults=("clear:500:next=1",)),
+    ]
+
+
 SCENARIOS: dict[str, Callable[[str, str], list[Scenario]]] = {
     "submitQueueJob": _submit,
     "getQueueJobStatus": _status,
     "cancelQueueJob": _cancel,
     "getQueueMetrics": _metrics,
+    "clearQueue": _clear,
 }
 
 

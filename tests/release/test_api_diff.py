@@ -1,8 +1,13 @@
-"""`release.py api-diff`: public API breaks since a tag fail, unless the major version grew."""
+"""`release.py api-diff`: public API breaks since the last release fail, unless the major grew.
+
+The last release is the committed snapshot api/public-api-0.1.0.json (no tag needed); the
+tag-based tests remove api/ first, to exercise the fallback to the last `v*` tag.
+"""
 
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -52,11 +57,64 @@ def release_0_1_0(repo: Path) -> None:
     set_version(repo, "0.1.1")
 
 
-def test_without_a_release_tag_there_is_nothing_to_compare(repo: Path) -> None:
+def without_snapshots(repo: Path) -> None:
+    """Remove the committed API snapshots, as a project that predates them would be."""
+    shutil.rmtree(repo / "api")
+    git(repo, "commit", "-q", "-am", "no snapshots")
+
+
+def test_without_tags_the_committed_snapshot_is_compared_and_additions_listed(
+    repo: Path,
+) -> None:
+    assert git(repo, "tag", "--list") == ""
+
+    result = api_diff(repo)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "api/public-api-0.1.0.json (version 0.1.0)" in result.stdout
+    # clear is new since 0.1.0: an addition, listed, not a failure.
+    assert "+ together_queue.QueueClient.clear" in result.stdout
+    assert "+ together_queue.ClearResult" in result.stdout
+    assert "no breaking changes" in result.stdout
+
+
+def test_without_tags_removing_queue_client_metrics_fails(repo: Path) -> None:
+    remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
+
+    result = api_diff(repo)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "api/public-api-0.1.0.json (version 0.1.0)" in result.stdout
+    assert "- together_queue.client.QueueClient.metrics: Public object was removed" in (
+        result.stdout
+    )
+    assert "FAILED: breaking changes need a major version bump" in result.stdout
+
+
+def test_the_newest_snapshot_older_than_the_version_is_the_baseline(repo: Path) -> None:
+    # A later release (0.1.5) without metrics, then work towards 0.2.0: compared with 0.1.5.
+    remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
+    later = (
+        (repo / "api/public-api-0.1.0.json")
+        .read_text()
+        .replace('"version": "0.1.0"', '"version": "0.1.5"')
+    )
+    (repo / "api/public-api-0.1.5.json").write_text(later)
+    (repo / "api/public-api-0.3.0.json").write_text(later.replace("0.1.5", "0.3.0"))
+    set_version(repo, "0.2.0")
+
+    result = api_diff(repo)
+
+    assert "api/public-api-0.1.5.json (version 0.1.5)" in result.stdout
+
+
+def test_without_a_snapshot_or_a_release_tag_there_is_nothing_to_compare(repo: Path) -> None:
+    without_snapshots(repo)
+
     result = api_diff(repo)
 
     assert result.returncode == 0, result.stderr
-    assert "no release tag (v*)" in result.stdout
+    assert "no API snapshot (api/public-api-*.json) and no release tag (v*)" in result.stdout
 
 
 def test_an_unchanged_api_passes(repo: Path) -> None:
@@ -65,7 +123,6 @@ def test_an_unchanged_api_passes(repo: Path) -> None:
     result = api_diff(repo)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "v0.1.0" in result.stdout
     assert "no breaking changes" in result.stdout
 
 
@@ -118,6 +175,7 @@ def test_a_minor_bump_does_not_allow_a_break(repo: Path) -> None:
 
 
 def test_an_explicit_ref_is_compared_with_and_the_latest_tag_is_the_default(repo: Path) -> None:
+    without_snapshots(repo)
     release_0_1_0(repo)
     remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
     set_version(repo, "1.0.0")
@@ -139,6 +197,7 @@ def test_an_explicit_ref_is_compared_with_and_the_latest_tag_is_the_default(repo
 
 def test_in_the_release_order_the_new_tag_is_not_compared_with_itself(repo: Path) -> None:
     # README's order: commit the release, tag it, then run api_diff.
+    without_snapshots(repo)
     git(repo, "tag", "v0.1.0")
     remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
     set_version(repo, "0.2.0")
@@ -153,6 +212,7 @@ def test_in_the_release_order_the_new_tag_is_not_compared_with_itself(repo: Path
 
 
 def test_the_first_release_tag_alone_is_nothing_to_compare(repo: Path) -> None:
+    without_snapshots(repo)
     set_version(repo, "0.1.0")
     git(repo, "commit", "-q", "-am", "0.1.0")
     git(repo, "tag", "v0.1.0")

@@ -268,6 +268,7 @@ def test_overlay_adjusts_info_servers_and_fills_the_documented_gaps(built: dict[
     }
     assert codes == {
         "/queue/cancel": ["200", "400", "401", "404", "409", "413", "429", "500"],
+        "/queue/clear": ["200", "400", "401", "413", "429", "500"],
         "/queue/metrics": ["200", "400", "401", "429", "500"],
         "/queue/status": ["200", "400", "401", "404", "429", "500"],
         "/queue/submit": ["200", "400", "401", "413", "429", "500"],
@@ -592,3 +593,113 @@ def test_end_to_end_regenerates_the_committed_package(upstream: Path, tmp_path: 
     assert result.generated_changed
     assert spec.read_bytes() == COMMITTED_SPEC.read_bytes()
     assert codegen.diff_trees(output, codegen.DEFAULT_OUTPUT) == []
+
+
+# --- redundant overlay actions --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("node", "update", "expected"),
+    [
+        ({"a": 1, "b": {"c": 2, "d": 3}}, {"b": {"c": 2}}, True),
+        ({"a": 1}, {"a": 2}, False),
+        ({"a": 1}, {"b": 1}, False),
+        ({"a": [1, 2, 3]}, {"a": [3, 1]}, True),
+        ({"a": [1, 2]}, {"a": [4]}, False),
+        ({"a": 1}, {"a": True}, False),
+        ("x", "x", True),
+    ],
+)
+def test_contains(node: Any, update: Any, expected: bool) -> None:
+    assert us.contains(node, update) is expected
+
+
+def _action_index(target: str) -> int:
+    targets = [action["target"] for action in us.load_overlay(OVERLAY)]
+    return targets.index(target)
+
+
+def _later_upstream(upstream: Path, tmp_path: Path, *, complete: bool = True) -> Path:
+    """The real upstream with what the overlay adds for clear and minLength already in it."""
+    doc = us.load_mapping(upstream, "input")
+    actions = us.load_overlay(OVERLAY)
+    clear_path = copy.deepcopy(actions[_action_index("$.paths")]["update"])
+    if not complete:
+        del clear_path["/queue/clear"]["post"]["responses"]["413"]
+    doc["paths"].update(clear_path)
+    # The clear operation's 429 refers to the Retry-After header the overlay also adds.
+    doc["components"].update(copy.deepcopy(actions[_action_index("$.components")]["update"]))
+    schemas = doc["components"]["schemas"]
+    schemas.update(copy.deepcopy(actions[_action_index("$.components.schemas")]["update"]))
+    for path in ("/queue/status", "/queue/metrics"):
+        for param in doc["paths"][path]["get"]["parameters"]:
+            param["schema"]["minLength"] = 1
+    schemas["QueueJobRequest"]["properties"]["model"]["minLength"] = 1
+    for name in ("model", "request_id"):
+        schemas["QueueCancelRequest"]["properties"][name]["minLength"] = 1
+        schemas["QueueJobStatusResponse"]["properties"][name]["minLength"] = 1
+    source = tmp_path / "later.yaml"
+    source.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return source
+
+
+def test_actions_a_later_upstream_already_satisfies_are_named_and_skipped(
+    upstream: Path, tmp_path: Path
+) -> None:
+    redundant: list[str] = []
+    built = us.build_spec(_later_upstream(upstream, tmp_path), OVERLAY, redundant)
+    named = {line.split(" (", 1)[0] for line in redundant}
+    targets = [
+        "$.components",
+        "$.paths",
+        "$.components.schemas",
+        "$.paths['/queue/status'].get.parameters[*].schema",
+        "$.paths['/queue/metrics'].get.parameters[*].schema",
+        "$.components.schemas.QueueJobRequest.properties.model",
+        "$.components.schemas.QueueCancelRequest.properties[*]",
+        "$.components.schemas.QueueJobStatusResponse.properties",
+    ]
+    assert named == {f"overlay action {_action_index(t)}" for t in targets}
+    assert all("is redundant: upstream already has what it adds" in line for line in redundant)
+    assert any("together 3.1.1" in line for line in redundant)  # the action's own reason
+    # Skipping them changes nothing: the result is the committed document.
+    assert built == yaml.safe_load(COMMITTED_SPEC.read_text())
+
+
+def test_an_action_upstream_only_partly_has_is_applied_not_reported(
+    upstream: Path, tmp_path: Path
+) -> None:
+    redundant: list[str] = []
+    source = _later_upstream(upstream, tmp_path, complete=False)
+    built = us.build_spec(source, OVERLAY, redundant)
+    assert not any(
+        line.startswith(f"overlay action {_action_index('$.paths')} ") for line in redundant
+    )
+    assert "413" in built["paths"]["/queue/clear"]["post"]["responses"]
+
+
+def test_redundant_actions_are_printed_even_when_nothing_changed(
+    upstream: Path, ws: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _later_upstream(upstream, tmp_path)
+    assert ws.run([str(source)], FakeRegen(result=False)) == 0
+    assert ws.run([str(source)], FakeRegen(result=False)) == 0
+    second = capsys.readouterr().out.splitlines()[-9:]
+    assert second[-1] == "No changes"
+    assert len([line for line in second if "is redundant" in line]) == 8
+
+
+def test_the_real_upstream_makes_no_action_redundant(upstream: Path) -> None:
+    redundant: list[str] = []
+    us.build_spec(upstream, OVERLAY, redundant)
+    assert redundant == []
+
+
+def test_redundant_update_of_an_array_is_not_appended_twice() -> None:
+    doc: dict[str, Any] = {"servers": [{"url": "https://x"}]}
+    actions = [{"target": "$.servers", "description": "d", "update": {"url": "https://x"}}]
+    assert us.apply_overlay(doc, actions) == [
+        "overlay action 0 ($.servers) is redundant: upstream already has what it adds (d); "
+        "not applied, delete it from the overlay"
+    ]
+    assert doc == {"servers": [{"url": "https://x"}]}

@@ -85,7 +85,8 @@ def test_too_deep_a_payload_is_a_value_error_not_a_recursion_error() -> None:
 
     deep: dict[str, object] = {}
     node = deep
-    for _ in range(5000):
+    # Deeper than any CPython's json encoder goes: 3.13's encodes 5,000 levels fine.
+    for _ in range(100_000):
         node["a"] = {}
         node = node["a"]  # type: ignore[assignment]
     with pytest.raises(ValueError, match="nested too deeply"):

@@ -1,8 +1,11 @@
-"""Breaking changes in the public API of both packages since a git ref, found by griffe.
+"""Breaking changes in the public API of both packages since the last release, by griffe.
 
-griffe finds removed objects and changed signatures; it does not compare type
-annotations, so `annotation_changes` does: a public return, parameter or attribute
-whose annotation text changed is reported as breaking too.
+The last release is its committed snapshot (`api/public-api-<version>.json`, see
+`releasing.snapshot`), so no git tag is needed; without a snapshot, the last `v*`
+tag; or any git ref given. griffe finds removed objects and changed signatures; it
+does not compare type annotations, so `annotation_changes` does: a public return,
+parameter or attribute whose annotation text changed is reported as breaking too.
+Additions are listed, never a failure.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from releasing.project import (
     read_version,
     version_from_source,
 )
+from releasing.snapshot import baseline_snapshot, load_snapshot, load_tree
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -145,20 +149,54 @@ def annotation_changes(
     return changes
 
 
+def public_paths(package: griffe.Object | griffe.Alias) -> set[str]:
+    """The public dotted path of every object reachable from `package` (each object once)."""
+    found: set[str] = set()
+    seen: set[str] = set()
+
+    def visit(obj: griffe.Object | griffe.Alias, path: str) -> None:
+        target = _resolved(obj)
+        if target is None or target.path in seen:
+            return
+        seen.add(target.path)
+        found.add(path)
+        if target.kind in (griffe.Kind.MODULE, griffe.Kind.CLASS):
+            for name in sorted(target.members):
+                member = target.members[name]
+                try:
+                    public = member.is_public
+                except (griffe.AliasResolutionError, griffe.CyclicAliasError):
+                    continue
+                if public:
+                    visit(member, f"{path}.{name}")
+
+    visit(package, package.path)
+    return found
+
+
+def additions(old: dict[str, griffe.Module], new: dict[str, griffe.Module]) -> list[str]:
+    """Public paths in `new` that `old` does not have, sorted (new packages count whole)."""
+    added: set[str] = set()
+    for package, module in new.items():
+        before = public_paths(old[package]) if package in old else set()
+        added |= public_paths(module) - before
+    # Report the topmost new object only: a new class's members are new too.
+    return [p for p in sorted(added) if not any(p.startswith(a + ".") for a in added)]
+
+
 def breaking_changes(old_root: Path, new_root: Path) -> list[Breakage]:
     """Every breaking change between the packages under `old_root` and under `new_root`."""
+    # Static analysis only: nothing is imported, so neither tree's code runs.
+    return breaking_changes_between(load_tree(old_root), load_tree(new_root))
+
+
+def breaking_changes_between(
+    old_tree: dict[str, griffe.Module], new_tree: dict[str, griffe.Module]
+) -> list[Breakage]:
+    """Every breaking change between two loaded trees (package name -> module)."""
     found = []
-    for package, folder in sorted(PACKAGES.items()):
-        # Static analysis only: nothing is imported, so neither tree's code runs.
-        old, new = (
-            griffe.load(
-                package,
-                search_paths=[root / folder],
-                resolve_aliases=True,
-                allow_inspection=False,
-            )
-            for root in (old_root, new_root)
-        )
+    for package in sorted(PACKAGES):
+        old, new = old_tree[package], new_tree[package]
         for breakage in griffe.find_breaking_changes(old, new):
             explanation = _ANSI.sub("", breakage.explain(style=griffe.ExplanationStyle.ONE_LINE))
             # Drop griffe's `file:line: ` prefix: it points into a deleted temporary folder.
@@ -177,25 +215,50 @@ def major_bumped(old: str, new: str) -> bool:
 
 
 def api_diff(root: Path, ref: str | None = None) -> int:
-    """Print the breaking changes since `ref` (default: the last `v*` tag); exit status.
+    """Print the breaking changes and additions since the last release; return the exit status.
 
-    1 when there are breaking changes and the major version was not bumped; else 0.
+    The baseline: `ref` when given (a git ref); else the committed API snapshot of
+    the release before this version (`snapshot.baseline_snapshot`); else the last
+    `v*` tag. 1 when there are breaking changes and the major version was not
+    bumped; else 0.
     """
     new_version = read_version(root)
+    new_tree = load_tree(root)
     if ref is None:
+        snapshot = baseline_snapshot(root, new_version)
+        if snapshot is not None:
+            old_version, old_tree = load_snapshot(snapshot)
+            label = f"{snapshot.relative_to(root)}"
+            return _report(label, old_version, old_tree, new_version, new_tree)
         ref = last_release_tag(root, exclude=f"v{new_version}")
         if ref is None:
             print(
-                f"api_diff: no release tag (v*) other than v{new_version} yet, "
-                "so there is no released API to compare with"
+                f"api_diff: no API snapshot (api/public-api-*.json) and no release tag (v*) "
+                f"other than v{new_version} yet, so there is no released API to compare with"
             )
             return 0
     old_version = version_at(root, ref)
     with tempfile.TemporaryDirectory(prefix="together-queue-api-") as tmp:
         _export(root, ref, Path(tmp))
-        breaks = breaking_changes(Path(tmp), root)
+        old_tree = load_tree(Path(tmp))
+        return _report(ref, old_version, old_tree, new_version, new_tree)
+
+
+def _report(
+    label: str,
+    old_version: str,
+    old_tree: dict[str, griffe.Module],
+    new_version: str,
+    new_tree: dict[str, griffe.Module],
+) -> int:
+    breaks = breaking_changes_between(old_tree, new_tree)
+    added = additions(old_tree, new_tree)
     print(f"api_diff: public API of {', '.join(sorted(PACKAGES))}")
-    print(f"  {ref} (version {old_version}) -> work tree (version {new_version})")
+    print(f"  {label} (version {old_version}) -> work tree (version {new_version})")
+    if added:
+        print(f"api_diff: {len(added)} addition(s):")
+        for path in added:
+            print(f"  + {path}")
     if not breaks:
         print("api_diff: no breaking changes")
         return 0
@@ -208,6 +271,6 @@ def api_diff(root: Path, ref: str | None = None) -> int:
         return 0
     print(
         f"api_diff: FAILED: breaking changes need a major version bump "
-        f"(version is {new_version}, {ref} had {old_version})"
+        f"(version is {new_version}, {label} had {old_version})"
     )
     return 1

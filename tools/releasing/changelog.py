@@ -32,3 +32,38 @@ def release_notes(changelog: str, version: str) -> str:
     if not notes:
         raise ReleaseError(f"CHANGELOG.md's section for version {wanted} is empty")
     return notes
+
+
+_UNRELEASED = re.compile(r"^##\s+\[?Unreleased\]?\s*$", re.IGNORECASE)
+
+
+def promote_unreleased(changelog: str, version: str, date: str) -> str:
+    """`changelog` with its Unreleased entries moved under `## [version] - date`.
+
+    An empty Unreleased heading stays on top for the next changes. ReleaseError when
+    there is no Unreleased section, it is empty, or `version` already has a section.
+    """
+    lines = changelog.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if _UNRELEASED.match(line.rstrip())), None)
+    if start is None:
+        raise ReleaseError("CHANGELOG.md has no `## [Unreleased]` section to release")
+    for line in lines:
+        heading = _HEADING.match(line.rstrip())
+        if heading and heading["version"] == version:
+            raise ReleaseError(f"CHANGELOG.md already has a section for {version}")
+    end = start + 1
+    while end < len(lines) and not (
+        _HEADING.match(lines[end].rstrip())
+        or lines[end].startswith("# ")
+        or _LINK_DEFINITION.match(lines[end])
+    ):
+        end += 1
+    body = "".join(lines[start + 1 : end]).strip("\n")
+    if not body.strip():
+        raise ReleaseError(
+            f"CHANGELOG.md's Unreleased section is empty: nothing to release as {version}"
+        )
+    bracketed = "[" in lines[start]
+    title = f"[{version}]" if bracketed else version
+    section = f"{lines[start].rstrip()}\n\n## {title} - {date}\n\n{body}\n\n"
+    return "".join(lines[:start]) + section + "".join(lines[end:])

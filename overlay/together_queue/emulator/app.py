@@ -33,6 +33,7 @@ from together_queue.emulator.fault_middleware import FaultMiddleware
 from together_queue.emulator.faults import FaultPlan
 from together_queue.emulator.runtime import Runtime
 from together_queue.emulator.store import JobConflict, JobNotFound, UpdateStatus
+from together_queue_api.models import QueueClearResponse
 
 __all__ = ["create_app", "parse_duration"]
 
@@ -121,6 +122,15 @@ async def metrics(request: Request) -> Response:
     model = query_string(request, "model")
     waiting, running = runtime.store.metrics(model)
     return JSONResponse(serialize.metrics_body(waiting, running))
+
+
+async def clear(request: Request) -> Response:
+    """POST /v1/queue/clear: cancel every pending job of a model (running ones continue)."""
+    runtime = await _runtime(request)
+    body = await read_json_object(request, runtime.config.max_body_bytes)
+    model = require_string(body, "model")
+    canceled = runtime.store.clear(model)
+    return JSONResponse(QueueClearResponse(canceled_count=canceled).to_dict())
 
 
 # -- worker API (/internal/v1/...) -----------------------------------------------------
@@ -286,6 +296,7 @@ def create_app(config: EmulatorConfig) -> Starlette:
         Route("/v1/queue/status", status, methods=["GET"]),
         Route("/v1/queue/cancel", cancel, methods=["POST"]),
         Route("/v1/queue/metrics", metrics, methods=["GET"]),
+        Route("/v1/queue/clear", clear, methods=["POST"]),
         Route("/internal/v1/rabbitmq/retrieve", retrieve, methods=["GET"]),
         Route("/internal/v1/videos/status", worker_status, methods=["POST"]),
         Route("/_emulator/health", health, methods=["GET"]),

@@ -24,6 +24,7 @@ FAULT_OPERATIONS: dict[tuple[str, str], str] = {
     ("GET", "/v1/queue/status"): "status",
     ("POST", "/v1/queue/cancel"): "cancel",
     ("GET", "/v1/queue/metrics"): "metrics",
+    ("POST", "/v1/queue/clear"): "clear",
     ("GET", "/internal/v1/rabbitmq/retrieve"): "retrieve",
     ("POST", "/internal/v1/videos/status"): "update",
 }

@@ -10,7 +10,7 @@ Text syntax (``--fault`` and ``POST /_emulator/faults``)::
 
     OP:KIND:AMOUNT[:WHEN][:OPTION...]
 
-    OP      submit | status | cancel | metrics | retrieve | update | *
+    OP      submit | status | cancel | metrics | clear | retrieve | update | *
     KIND    500 | 429 | drop | latency
     AMOUNT  a probability 0..1 per call, or next=N for the next N matching calls
     WHEN    before | after (default before)
@@ -40,7 +40,7 @@ __all__ = [
     "parse_fault",
 ]
 
-OPERATIONS = ("submit", "status", "cancel", "metrics", "retrieve", "update")
+OPERATIONS = ("submit", "status", "cancel", "metrics", "clear", "retrieve", "update")
 """Operations a fault can target (``*`` targets all of them)."""
 
 FAULT_KINDS = ("500", "429", "drop", "latency")

@@ -328,6 +328,20 @@ class JobStore:
             conn.execute("UPDATE jobs SET status = 'canceled' WHERE seq = ?", (job.seq,))
             return self._fetch(conn, request_id, model)
 
+    def clear(self, model: str) -> int:
+        """Cancel every pending job of ``model`` in one transaction; return how many.
+
+        Running jobs are untouched. Claims select pending jobs inside a transaction
+        under the same lock, so a worker can never claim a job this call canceled.
+        """
+        with self._transaction() as conn:
+            # The count trigger moves each job out of active_counts, so metrics follow.
+            cursor = conn.execute(
+                "UPDATE jobs SET status = 'canceled' WHERE model = ? AND status = 'pending'",
+                (model,),
+            )
+            return cursor.rowcount
+
     def metrics(self, model: str) -> tuple[int, int]:
         """``(waiting, running)`` job counts of ``model``."""
         with self._transaction() as conn:
