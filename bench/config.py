@@ -33,6 +33,13 @@ class Config:
     fault_repeats: int = 3
     profile_calls: int = 2000
     always_profile: bool = False
+    scale_sizes: tuple[int, ...] = (2_000, 20_000, 200_000)
+    scale_concurrency: int = 32
+    scale_repeats: int = 3
+    ratelimit_submits: int = 1000
+    ratelimit_rate: float = 0.05
+    ratelimit_retry_after: int = 1
+    ratelimit_repeats: int = 3
 
     @classmethod
     def quick_config(cls) -> Config:
@@ -60,4 +67,9 @@ class Config:
             fault_repeats=1,
             profile_calls=50,
             always_profile=True,
+            scale_sizes=(100, 400),
+            scale_concurrency=8,
+            scale_repeats=1,
+            ratelimit_submits=100,
+            ratelimit_repeats=1,
         )

@@ -21,6 +21,7 @@ from bench import (
     sec_faults,
     sec_import,
     sec_overhead,
+    sec_scale,
     sec_wait,
 )
 from bench.config import Config
@@ -34,6 +35,7 @@ SECTIONS: dict[str, Callable[[Config], Section]] = {
     "wait": sec_wait.run,
     "emulator": sec_emulator.run,
     "faults": sec_faults.run,
+    "scale": sec_scale.run,
 }
 
 

@@ -16,14 +16,17 @@ from typing import TYPE_CHECKING, Any
 from together_queue._version import __version__
 
 if TYPE_CHECKING:
+    from together_queue._bulk import AdaptiveLimit, AsyncSubmitStream, SubmitStream
     from together_queue._models import (
         KNOWN_STATUSES,
         TERMINAL_STATUSES,
         CancelResult,
         ClearResult,
+        Failure,
         JobStatus,
         Outcome,
         QueueMetrics,
+        Success,
     )
     from together_queue._polling import PollPolicy
     from together_queue.client import AsyncQueueClient, QueueClient
@@ -55,14 +58,17 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AdaptiveLimit",
     "AsyncJob",
     "AsyncQueueClient",
+    "AsyncSubmitStream",
     "AuthenticationError",
     "BadRequestError",
     "CancelResult",
     "ClearResult",
     "ConfigurationError",
     "ConflictError",
+    "Failure",
     "InsecureTransportError",
     "Job",
     "JobCanceled",
@@ -79,6 +85,8 @@ __all__ = [
     "ResponseValidationError",
     "ServerError",
     "SubmitOutcomeUnknown",
+    "SubmitStream",
+    "Success",
     "TogetherQueueError",
     "WaitTimeout",
     "__version__",
@@ -96,6 +104,11 @@ _EXPORTS: dict[str, str] = {
     "ClearResult": _MODELS,
     "JobStatus": _MODELS,
     "Outcome": _MODELS,
+    "Success": _MODELS,
+    "Failure": _MODELS,
+    "AdaptiveLimit": "together_queue._bulk",
+    "SubmitStream": "together_queue._bulk",
+    "AsyncSubmitStream": "together_queue._bulk",
     "QueueMetrics": _MODELS,
     "PollPolicy": "together_queue._polling",
     "AsyncQueueClient": _CLIENT,

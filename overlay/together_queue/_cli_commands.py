@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from together_queue._cli_common import (
     EXIT_JOB,
     EXIT_OK,
+    EXIT_TIMEOUT,
     UsageError,
     make_client,
     read_json_object,
@@ -83,7 +84,10 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
-    """`wait`: poll a job until it finishes; exit 1 when it failed or was canceled."""
+    """`wait`: poll a job until it finishes; exit 1 when it failed or was canceled.
+
+    Exit 4 (`EXIT_TIMEOUT`) when `--timeout` ran out first: the job goes on.
+    """
     with make_client(args) as client:
         return _wait_and_report(client, client.job(args.request_id, model=args.model), args)
 
@@ -139,20 +143,29 @@ def _wait_and_report(client: QueueClient, job: Job, args: argparse.Namespace) ->
             text = f"{status.request_id}  {style.status(status.status)}"
             live.update(f"{text}  {progress}" if progress else text, force=True)
 
+    from together_queue.errors import WaitTimeout
+
     try:
         final = client.wait(job, timeout=args.timeout, on_update=on_update, raise_on_failure=False)
+    except WaitTimeout as exc:
+        live.close()
+        print(f"error: {exc}; the job goes on. {_wait_again(job, args)}", file=sys.stderr)
+        return EXIT_TIMEOUT
     except KeyboardInterrupt:
         live.close()
-        words = ["together-queue", "wait", job.request_id, "--model", job.model]
-        if args.base_url is not None:
-            words += ["--base-url", args.base_url]  # never the API key: it stays in the env
-        again = shlex.join(words)
-        print(f"stopped waiting; the job goes on. Wait again with: {again}", file=sys.stderr)
+        print(f"stopped waiting; the job goes on. {_wait_again(job, args)}", file=sys.stderr)
         raise
     finally:
         live.close()
     _print_status(final, args)
     return EXIT_OK if final.succeeded else EXIT_JOB
+
+
+def _wait_again(job: Job, args: argparse.Namespace) -> str:
+    words = ["together-queue", "wait", job.request_id, "--model", job.model]
+    if args.base_url is not None:
+        words += ["--base-url", args.base_url]  # never the API key: it stays in the env
+    return f"Wait again with: {shlex.join(words)}"
 
 
 def _print_status(status: JobStatus, args: argparse.Namespace) -> None:

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from together_queue._json import reject_constant
+
 if TYPE_CHECKING:
     from together_queue._polling import PollPolicy
     from together_queue.client import QueueClient
@@ -24,6 +26,8 @@ EXIT_USAGE: Final = 2
 """The command line or an input file is wrong (argparse uses 2 as well)."""
 EXIT_API: Final = 3
 """The service, the network or the local system failed (any non-outcome error)."""
+EXIT_TIMEOUT: Final = 4
+"""Waiting ran out of time (`--timeout`): the job goes on, and can be waited on again."""
 EXIT_INTERRUPTED: Final = 130
 """Ctrl-C (128 + SIGINT, as shells report it)."""
 
@@ -32,14 +36,9 @@ class UsageError(Exception):
     """A command-line argument or input file is wrong: `error: <message>`, exit 2."""
 
 
-def _reject_constant(name: str) -> Any:
-    # json.loads accepts NaN and Infinity by default; the API does not.
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def loads_strict(text: str) -> Any:
     """`json.loads` that rejects NaN and Infinity (the wire format does not allow them)."""
-    return json.loads(text, parse_constant=_reject_constant)
+    return json.loads(text, parse_constant=reject_constant)
 
 
 def read_json_object(value: str, option: str) -> dict[str, Any]:

@@ -1,16 +1,21 @@
 """Reading a bulk-submit input file: one JSON object per line, a payload or a full request.
 
-A line is a *full request* when it is an object with a `"payload"` key whose
-value is an object, and no keys other than `model`, `payload`, `priority` and
-`info`. Any other object is a *payload* for `--model`. (A payload that itself
-looks like a full request is written wrapped: `{"payload": {"payload": {...}}}`.)
+A line with a `"payload"` key is a *full request*: its `payload` must be an object
+and its other keys only `model`, `priority` and `info`; any other key makes it an
+invalid line that names the key (a typo such as `priorty` is never sent as part of
+a payload). Any object without `"payload"` is a *payload* for `--model`. (A payload
+that itself has a `payload` key is written wrapped: `{"payload": {"payload": ...}}`.)
 A line's own `model`, `priority` and `info` win over the command-line defaults.
-Blank lines are skipped; line numbers count every physical line from 1.
-The file `-` is standard input.
+Blank lines are skipped and get no record; line numbers count every physical line
+from 1. The file `-` is standard input. Each line carries a digest of its bytes,
+which the results file records so that `--resume` can prove it has the same input.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -39,6 +44,7 @@ class InputLine:
     line: int
     request: Request | None = None
     error: str | None = None
+    digest: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,12 @@ class Defaults:
 
 def is_full_request(data: Mapping[str, Any]) -> bool:
     """Whether a decoded line is a full request (see the module docstring)."""
-    return isinstance(data.get("payload"), dict) and set(data) <= REQUEST_KEYS
+    return "payload" in data
+
+
+def digest(raw: bytes) -> str:
+    """A short fingerprint of one input line's bytes (line break excluded)."""
+    return hashlib.blake2b(raw.rstrip(b"\r\n"), digest_size=8).hexdigest()
 
 
 def parse_line(text: str, line: int, defaults: Defaults) -> InputLine:
@@ -63,7 +74,20 @@ def parse_line(text: str, line: int, defaults: Defaults) -> InputLine:
         return InputLine(line, error=f"not valid JSON ({exc})")
     if not isinstance(data, dict):
         return InputLine(line, error=f"expected a JSON object, got {json_type(data)}")
-    if not is_full_request(data):
+    if is_full_request(data):
+        unknown = sorted(set(data) - REQUEST_KEYS)
+        if unknown:
+            names = ", ".join(json.dumps(key) for key in unknown)
+            return InputLine(
+                line,
+                error=f'unknown key {names} in a full request (a line with "payload" may only '
+                'have "model", "payload", "priority" and "info")',
+            )
+        if not isinstance(data["payload"], dict):
+            return InputLine(
+                line, error=f'"payload" must be an object, got {json_type(data["payload"])}'
+            )
+    else:
         data = {"payload": data}
     model = data.get("model", defaults.model)
     if model is None:
@@ -97,10 +121,11 @@ def _parse_lines(handle: Iterable[bytes], defaults: Defaults) -> Iterator[InputL
     for number, raw in enumerate(handle, start=1):
         if number == 1:
             raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark
+        fingerprint = digest(raw)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            yield InputLine(number, error=f"not UTF-8 text ({exc.reason})")
+            yield InputLine(number, error=f"not UTF-8 text ({exc.reason})", digest=fingerprint)
             continue
         if text.strip():
-            yield parse_line(text, number, defaults)
+            yield dataclasses.replace(parse_line(text, number, defaults), digest=fingerprint)

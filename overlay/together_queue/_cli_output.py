@@ -285,3 +285,32 @@ def progress_bar(done: int, total: int, width: int = 24) -> str:
     """`[#########---------------]` for done/total."""
     filled = width if total <= 0 else min(width, round(width * done / total))
     return "[" + "#" * filled + "-" * (width - filled) + "]"
+
+
+class LineRanges:
+    """Line numbers added in ascending order, kept as runs: memory follows the gaps, not the count.
+
+    Shown like `format_ranges`, with at most `shown` runs (then `...`).
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._runs: list[list[int]] = []
+
+    def add(self, number: int) -> None:
+        """Add `number` (not smaller than any added before)."""
+        self.count += 1
+        if self._runs and self._runs[-1][1] + 1 >= number:
+            self._runs[-1][1] = max(self._runs[-1][1], number)
+        else:
+            self._runs.append([number, number])
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def text(self, shown: int = 20) -> str:
+        """`1-3, 7, 9-10` (cut after `shown` runs)."""
+        parts = [str(a) if a == b else f"{a}-{b}" for a, b in self._runs[:shown]]
+        if len(self._runs) > shown:
+            parts.append("...")
+        return ", ".join(parts)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Literal, NoReturn, TypeAlias, TypeVar
 
 import attrs
 
@@ -180,6 +180,9 @@ class CancelResult:
         return self.status == "canceled"
 
 
+I = TypeVar("I")  # noqa: E741 - the item type of an Outcome
+
+
 @attrs.frozen
 class ClearResult:
     """What a clear achieved: `canceled_count` pending jobs of `model` are now canceled.
@@ -202,28 +205,56 @@ class ClearResult:
 
 
 @attrs.frozen
-class Outcome(Generic[T]):
-    """The result of one item of a bulk call: a value, or the error that replaced it.
+class Success(Generic[T, I]):
+    """An item of a bulk call that produced a value (`ok` is True, `error` is None).
 
     `index` is the item's position in the input; `item` is the input itself.
     """
 
     index: int
-    item: Any
-    value: T | None = None
-    error: BaseException | None = None
+    item: I
+    value: T
+    error: None = None
 
     @property
-    def ok(self) -> bool:
-        """True when the item produced a value."""
-        return self.error is None
+    def ok(self) -> Literal[True]:
+        """Always True: checking it narrows an `Outcome` to a `Success`."""
+        return True
 
     def unwrap(self) -> T:
-        """The value, or raise the error."""
-        if self.error is not None:
-            raise self.error
-        assert self.value is not None  # an Outcome holds one or the other
+        """The value."""
         return self.value
+
+
+@attrs.frozen
+class Failure(Generic[I]):
+    """An item of a bulk call whose value was replaced by an error (`ok` is False).
+
+    `index` is the item's position in the input; `item` is the input itself;
+    `value` is always None.
+    """
+
+    index: int
+    item: I
+    error: BaseException
+    value: None = None
+
+    @property
+    def ok(self) -> Literal[False]:
+        """Always False: checking it narrows an `Outcome` to a `Failure`."""
+        return False
+
+    def unwrap(self) -> NoReturn:
+        """Raise the error."""
+        raise self.error
+
+
+Outcome: TypeAlias = Success[T, I] | Failure[I]
+"""The result of one item of a bulk call: a `Success` (value) or a `Failure` (error).
+
+`if outcome.ok:` narrows it for a type checker: `outcome.value` is then a `T`,
+and in the other branch `outcome.error` is a `BaseException`.
+"""
 
 
 class InvalidField(ValueError):

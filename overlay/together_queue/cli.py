@@ -2,9 +2,11 @@
 
 Exit codes: 0 ok; 1 a job failed or was canceled (or could not be canceled);
 2 usage (bad arguments or input); 3 the service, the network or the local
-system failed; 130 interrupted (Ctrl-C). Expected errors print one line,
-`error: ...`, on stderr and no traceback. `--json` prints machine-readable
-JSON on stdout: one object, or JSON Lines for bulk submits and `--watch`.
+system failed; 4 waiting ran out of time (--timeout; the job goes on);
+130 interrupted (Ctrl-C). A bulk submit exits with the highest code of its
+lines. Expected errors print one line, `error: ...`, on stderr and no
+traceback. `--json` prints machine-readable JSON on stdout: one object, or
+JSON Lines for bulk submits and `--watch`.
 
 The command modules are imported only when their command runs, so that
 `--version` and `--help` stay fast. `together-queue emulator ...` (the command
@@ -20,7 +22,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from together_queue import _cli_clear
+from together_queue import _cli_clear, _cli_download
 from together_queue._cli_common import model_arg, positive_float, positive_int, request_id_arg
 from together_queue._version import __version__
 
@@ -36,6 +38,7 @@ _COMMANDS = {
     "metrics": ("together_queue._cli_commands", "cmd_metrics"),
     "clear": ("together_queue._cli_clear", "cmd_clear"),
     "demo": ("together_queue._cli_demo", "cmd_demo"),
+    "download": ("together_queue._cli_download", "cmd_download"),
 }
 
 
@@ -76,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="together-queue",
         description="Submit, watch and manage Together Queue jobs.",
         epilog="exit codes: 0 ok, 1 job failed/canceled, 2 usage, 3 API/network error, "
-        "130 interrupted. Try `together-queue demo`: no API key, no network.",
+        "4 wait timed out (--timeout; the job goes on), 130 interrupted. "
+        "Try `together-queue demo`: no API key, no network.",
     )
     parser.add_argument("--version", action="version", version=f"together-queue {__version__}")
     _global_options(parser, suppress=False)
@@ -88,9 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
         "submit",
         parents=[common],
         help="submit one job (--payload) or many (--file jobs.jsonl)",
-        description="Submit one job, or every line of a JSON Lines file. A line is a full "
-        'request when it has a "payload" object and only model/payload/priority/info keys; '
-        "otherwise the whole line is the payload for --model.",
+        description="Submit one job, or every line of a JSON Lines file. A line with a "
+        '"payload" key is a full request (payload object; other keys only model, priority, '
+        "info: any other key makes the line invalid); otherwise the whole line is the payload "
+        "for --model. Blank lines are skipped and get no record. --resume checks that "
+        "--output belongs to this --file (its header and a digest per line) before sending.",
     )
     source = submit.add_mutually_exclusive_group(required=True)
     source.add_argument("--payload", metavar="JSON", help="the payload: JSON, @file.json or @-")
@@ -102,7 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--info", metavar="JSON", help="info object: JSON, @file.json or @-")
     submit.add_argument("--wait", action="store_true", help="wait and print the final status")
     submit.add_argument(
-        "--timeout", type=positive_float, metavar="S", help="give up waiting after S seconds"
+        "--timeout",
+        type=positive_float,
+        metavar="S",
+        help="give up waiting after S seconds (exit code 4; the jobs go on)",
     )
     submit.add_argument(
         "--concurrency",
@@ -126,7 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--model", type=model_arg, required=True)
         if name == "wait":
             sub.add_argument(
-                "--timeout", type=positive_float, metavar="S", help="give up after S seconds"
+                "--timeout",
+                type=positive_float,
+                metavar="S",
+                help="give up after S seconds: exit code 4 (the job goes on)",
             )
 
     metrics = commands.add_parser(
@@ -145,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     _cli_clear.add_parser(commands, common)
+    _cli_download.add_download_parser(commands, common)
 
     # The demo talks only to its own emulator: --base-url and --api-key mean nothing there.
     demo_options = argparse.ArgumentParser(add_help=False)

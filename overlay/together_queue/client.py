@@ -8,16 +8,16 @@ bulk work by `_bulk`. The classes here only send, sleep and hand results back.
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from typing import Any, Final, Generic, Self, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 
 import httpx
 
-from together_queue import _calls, _validate
+from together_queue import _validate
 from together_queue._auth import BearerAuth, origin_of
-from together_queue._calls import Call
 from together_queue._config import (
     API_KEY_ENV,
     DEFAULT_MAX_RETRIES,
@@ -28,8 +28,6 @@ from together_queue._config import (
     resolve_config,
     to_timeout,
 )
-from together_queue._models import CancelResult, ClearResult, JobStatus, Outcome, QueueMetrics
-from together_queue._polling import PollPolicy, Waiter
 from together_queue._retry import (
     RetryPolicy,
     RetryState,
@@ -39,10 +37,24 @@ from together_queue._retry import (
     remaining_seconds,
 )
 from together_queue.errors import AuthenticationError, TogetherQueueError
-from together_queue.jobs import AsyncJob, Job, JobRequest, UpdateCallback
 
-# _bulk (and the thread pool it brings) is imported by the bulk methods on first use:
-# `from together_queue import QueueClient` should not pay for it (issue 14, startup).
+# Startup (issue 14): `from together_queue import QueueClient` loads only what building a
+# client needs (httpx, the config, auth and retry rules: no attrs). The modules below load
+# on first use, inside the methods that need them: `_calls` and the generated layer with
+# the first request, `_models`/`jobs`/`_polling` (attrs classes) with the first result,
+# handle or wait, `_bulk` and `_download` with the first bulk call or download.
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from together_queue._bulk import AsyncSubmitStream, SubmitStream
+    from together_queue._calls import Call
+    from together_queue._download import Dest, ProgressCallback
+    from together_queue._models import CancelResult, ClearResult, JobStatus, Outcome, QueueMetrics
+    from together_queue._polling import PollPolicy, Waiter
+    from together_queue.jobs import AsyncJob, Job, JobRequest, UpdateCallback
+
+    #: What a bulk submit takes: a payload for `model=`, or a full `JobRequest`.
+    Item = JobRequest | Mapping[str, Any]
 
 __all__ = ["AsyncQueueClient", "QueueClient"]
 
@@ -94,6 +106,8 @@ class _ClientBase(Generic[HttpT]):
                 f"http_client must be an {self._http_type.__module__}.{self._http_type.__name__}, "
                 f"got {type(http_client).__name__}"
             )
+        from together_queue._polling import PollPolicy  # on first use: see the imports
+
         if poll is not None and not isinstance(poll, PollPolicy):
             raise TypeError(f"poll must be a PollPolicy, got {type(poll).__name__}")
         self._retry_policy = RetryPolicy(max_retries=self._config.max_retries)
@@ -233,6 +247,8 @@ class _ClientBase(Generic[HttpT]):
     def _submit_call(
         model: str, payload: Mapping[str, Any], priority: int, info: Mapping[str, Any] | None
     ) -> Call[str]:
+        from together_queue import _calls  # on first use: see the imports
+
         return _calls.submit_call(
             _validate.model_name(model),
             _validate.json_object(payload, "payload"),
@@ -247,6 +263,8 @@ class _ClientBase(Generic[HttpT]):
         priority: int,
         info: Mapping[str, Any] | None,
     ) -> Call[str]:
+        from together_queue.jobs import JobRequest  # on first use: see the imports
+
         if isinstance(item, JobRequest):
             return _ClientBase._submit_call(item.model, item.payload, item.priority, item.info)
         if model is None:
@@ -255,15 +273,27 @@ class _ClientBase(Generic[HttpT]):
 
     @staticmethod
     def _status_call(request_id: str, model: str) -> Call[JobStatus]:
+        from together_queue import _calls  # on first use: see the imports
+
         return _calls.status_call(_validate.request_id(request_id), _validate.model_name(model))
 
     @staticmethod
     def _cancel_call(request_id: str, model: str) -> Call[CancelResult]:
+        from together_queue import _calls  # on first use: see the imports
+
         return _calls.cancel_call(_validate.request_id(request_id), _validate.model_name(model))
 
     @staticmethod
     def _metrics_call(model: str) -> Call[QueueMetrics]:
+        from together_queue import _calls  # on first use: see the imports
+
         return _calls.metrics_call(_validate.model_name(model))
+
+    @staticmethod
+    def _clear_call(model: str) -> Call[ClearResult]:
+        from together_queue import _calls  # on first use: see the imports
+
+        return _calls.clear_call(_validate.model_name(model))
 
     def _waiter(
         self,
@@ -274,6 +304,8 @@ class _ClientBase(Generic[HttpT]):
         raise_on_failure: bool,
     ) -> Waiter:
         seconds = _validate.optional_seconds(timeout, "timeout")
+        from together_queue._polling import Waiter  # on first use: see the imports
+
         return Waiter(
             label=f"job {job.request_id} ({job.model})",
             policy=poll or self._poll,
@@ -348,6 +380,8 @@ class QueueClient(_ClientBase[httpx.Client]):
     ) -> Job:
         """Queue a job for `model`; return its handle. Not resent on an ambiguous failure."""
         call = self._submit_call(model, payload, priority, info)
+        from together_queue.jobs import Job  # on first use: see the imports
+
         return Job(self._send(call), model=call.model, client=self)
 
     def status(self, request_id: str, *, model: str) -> JobStatus:
@@ -370,10 +404,12 @@ class QueueClient(_ClientBase[httpx.Client]):
         acted would count only what it canceled itself. Any other failure raises;
         calling again is safe (clearing twice has the effect of clearing once).
         """
-        return self._send(_calls.clear_call(_validate.model_name(model)))
+        return self._send(self._clear_call(model))
 
     def job(self, request_id: str, *, model: str) -> Job:
         """A handle for a job submitted earlier (possibly by another process)."""
+        from together_queue.jobs import Job  # on first use: see the imports
+
         return Job(request_id, model=model, client=self)
 
     def wait(
@@ -414,6 +450,33 @@ class QueueClient(_ClientBase[httpx.Client]):
         job = self.submit(model, payload, priority=priority, info=info)
         return self.wait(job, timeout=timeout, on_update=on_update).outputs or {}
 
+    def submit_iter(
+        self,
+        items: Iterable[JobRequest | Mapping[str, Any]],
+        *,
+        model: str | None = None,
+        priority: int = 0,
+        info: Mapping[str, Any] | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        adaptive: bool = True,
+    ) -> SubmitStream[Job, Item]:
+        """Submit from any iterable, streaming: each item's Outcome as its submit completes.
+
+        Items are pulled only as slots free up (a generator of a million payloads is
+        fine): memory stays O(concurrency). At most `concurrency` submits are in
+        flight; with `adaptive`, fewer after a 429 (see `AdaptiveLimit`), and a submit
+        the service refused with 429 is sent again. Use it in a `with` block: on an
+        error or Ctrl-C no new submit starts, those in flight finish, and the outcomes
+        not yet yielded are attached to the exception as `exc.outcomes`.
+        """
+        from together_queue._bulk import SubmitStream  # on first use: see the imports
+
+        limit = _validate.positive_int(concurrency, "concurrency")
+        checked = _payloads_need_model(items, model)
+        return SubmitStream(
+            checked, self._item_sender(model, priority, info), concurrency=limit, adaptive=adaptive
+        )
+
     def submit_many(
         self,
         items: Iterable[JobRequest | Mapping[str, Any]],
@@ -422,22 +485,30 @@ class QueueClient(_ClientBase[httpx.Client]):
         priority: int = 0,
         info: Mapping[str, Any] | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
-    ) -> list[Outcome[Job]]:
-        """Submit every item (a payload for `model`, or a `JobRequest`); Outcomes in input order."""
+        adaptive: bool = True,
+    ) -> list[Outcome[Job, Item]]:
+        """Submit every item (a payload for `model`, or a `JobRequest`); Outcomes in input order.
+
+        A convenience over `submit_iter`. On an error or Ctrl-C, no new submit
+        starts, those in flight finish, and the exception carries `exc.outcomes`:
+        every item's Outcome so far, so no stored job is lost.
+        """
         from together_queue._bulk import run_many  # on first use: see the imports
 
         limit = _validate.positive_int(concurrency, "concurrency")
-        return run_many(items, lambda item: self._submit_item(item, model, priority, info), limit)
+        checked = _payloads_need_model(items, model)
+        return run_many(checked, self._item_sender(model, priority, info), limit, adaptive=adaptive)
 
-    def _submit_item(
-        self,
-        item: JobRequest | Mapping[str, Any],
-        model: str | None,
-        priority: int,
-        info: Mapping[str, Any] | None,
-    ) -> Job:
-        call = self._item_call(item, model, priority, info)
-        return Job(self._send(call), model=call.model, client=self)
+    def _item_sender(
+        self, model: str | None, priority: int, info: Mapping[str, Any] | None
+    ) -> Callable[[Item, SendObserver], Job]:
+        def send(item: Item, observer: SendObserver) -> Job:
+            call = self._item_call(item, model, priority, info)
+            from together_queue.jobs import Job  # on first use: see the imports
+
+            return Job(self._send(call, observer=observer), model=call.model, client=self)
+
+        return send
 
     def as_completed(
         self,
@@ -447,16 +518,20 @@ class QueueClient(_ClientBase[httpx.Client]):
         concurrency: int = DEFAULT_CONCURRENCY,
         on_update: Callable[[Job, JobStatus], object] | None = None,
         poll: PollPolicy | None = None,
-    ) -> Iterator[Outcome[JobStatus]]:
+    ) -> Iterator[Outcome[JobStatus, Job]]:
         """Yield each job's final status as it finishes (failed jobs too; errors as Outcomes).
 
-        `on_update(job, status)` is called for every observed change.
+        `jobs` is read lazily (any iterable; memory follows `concurrency`, not its
+        length); `index` is a job's position in it. `timeout` bounds the whole wait,
+        retries included. `on_update(job, status)` is called for every observed change.
         """
         from together_queue._bulk import iter_completed  # on first use: see the imports
 
         return iter_completed(
-            list(jobs),
-            lambda job: self.status(job.request_id, model=job.model),
+            jobs,
+            lambda job, deadline: self._send(
+                self._status_call(job.request_id, job.model), deadline=deadline
+            ),
             policy=poll or self._poll,
             timeout=_validate.optional_seconds(timeout, "timeout"),
             concurrency=_validate.positive_int(concurrency, "concurrency"),
@@ -471,12 +546,33 @@ class QueueClient(_ClientBase[httpx.Client]):
         concurrency: int = DEFAULT_CONCURRENCY,
         on_update: Callable[[Job, JobStatus], object] | None = None,
         poll: PollPolicy | None = None,
-    ) -> list[Outcome[JobStatus]]:
+    ) -> list[Outcome[JobStatus, Job]]:
         """Wait for every job; one Outcome each, in input order (see `as_completed`)."""
         outcomes = self.as_completed(
             jobs, timeout=timeout, concurrency=concurrency, on_update=on_update, poll=poll
         )
         return sorted(outcomes, key=lambda outcome: outcome.index)
+
+    def download(
+        self, url: str, dest: Dest, *, on_progress: ProgressCallback | None = None
+    ) -> Path:
+        """Download a file output at `url` to `dest` (a file, or a folder); return the file.
+
+        The API key goes only to the API's own origin, never across a redirect to another;
+        the body streams into a temporary file renamed over `dest` once complete.
+        `on_progress(received, total)` follows each chunk (total None when unknown).
+        """
+        from together_queue._download import download_sync  # on first use: see the imports
+
+        return download_sync(
+            self._http,
+            self._auth,
+            self.base_url,
+            url,
+            dest,
+            timeout=self._request_timeout,
+            on_progress=on_progress,
+        )
 
 
 class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
@@ -537,6 +633,8 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
     ) -> AsyncJob:
         """Queue a job for `model`; return its handle. Not resent on an ambiguous failure."""
         call = self._submit_call(model, payload, priority, info)
+        from together_queue.jobs import AsyncJob  # on first use: see the imports
+
         return AsyncJob(await self._send(call), model=call.model, client=self)
 
     async def status(self, request_id: str, *, model: str) -> JobStatus:
@@ -559,10 +657,12 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         acted would count only what it canceled itself. Any other failure raises;
         calling again is safe (clearing twice has the effect of clearing once).
         """
-        return await self._send(_calls.clear_call(_validate.model_name(model)))
+        return await self._send(self._clear_call(model))
 
     def job(self, request_id: str, *, model: str) -> AsyncJob:
         """A handle for a job submitted earlier (possibly by another process)."""
+        from together_queue.jobs import AsyncJob  # on first use: see the imports
+
         return AsyncJob(request_id, model=model, client=self)
 
     async def wait(
@@ -604,6 +704,30 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         status = await self.wait(job, timeout=timeout, on_update=on_update)
         return status.outputs or {}
 
+    def submit_iter(
+        self,
+        items: Iterable[JobRequest | Mapping[str, Any]],
+        *,
+        model: str | None = None,
+        priority: int = 0,
+        info: Mapping[str, Any] | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        adaptive: bool = True,
+    ) -> AsyncSubmitStream[AsyncJob, Item]:
+        """Submit from any iterable, streaming (`async for`); see `QueueClient.submit_iter`.
+
+        Use it in an `async with` block: on an error or a cancellation, the submits in
+        flight are awaited (no task outlives it) and their outcomes attached to the
+        exception as `exc.outcomes`.
+        """
+        from together_queue._bulk import AsyncSubmitStream  # on first use: see the imports
+
+        limit = _validate.positive_int(concurrency, "concurrency")
+        checked = _payloads_need_model(items, model)
+        return AsyncSubmitStream(
+            checked, self._item_sender(model, priority, info), concurrency=limit, adaptive=adaptive
+        )
+
     async def submit_many(
         self,
         items: Iterable[JobRequest | Mapping[str, Any]],
@@ -612,17 +736,29 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         priority: int = 0,
         info: Mapping[str, Any] | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
-    ) -> list[Outcome[AsyncJob]]:
-        """Submit every item (a payload for `model`, or a `JobRequest`); Outcomes in input order."""
+        adaptive: bool = True,
+    ) -> list[Outcome[AsyncJob, Item]]:
+        """Submit every item; Outcomes in input order (see `QueueClient.submit_many`)."""
         from together_queue._bulk import arun_many  # on first use: see the imports
 
         limit = _validate.positive_int(concurrency, "concurrency")
+        checked = _payloads_need_model(items, model)
+        return await arun_many(
+            checked, self._item_sender(model, priority, info), limit, adaptive=adaptive
+        )
 
-        async def submit_item(item: JobRequest | Mapping[str, Any]) -> AsyncJob:
+    def _item_sender(
+        self, model: str | None, priority: int, info: Mapping[str, Any] | None
+    ) -> Callable[[Item, SendObserver], Awaitable[AsyncJob]]:
+        async def send(item: Item, observer: SendObserver) -> AsyncJob:
             call = self._item_call(item, model, priority, info)
-            return AsyncJob(await self._send(call), model=call.model, client=self)
+            from together_queue.jobs import AsyncJob  # on first use: see the imports
 
-        return await arun_many(items, submit_item, limit)
+            return AsyncJob(
+                await self._send(call, observer=observer), model=call.model, client=self
+            )
+
+        return send
 
     def as_completed(
         self,
@@ -632,13 +768,17 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         concurrency: int = DEFAULT_CONCURRENCY,
         on_update: Callable[[AsyncJob, JobStatus], object] | None = None,
         poll: PollPolicy | None = None,
-    ) -> AsyncIterator[Outcome[JobStatus]]:
+    ) -> AsyncIterator[Outcome[JobStatus, AsyncJob]]:
         """Yield (async) each job's final status as it finishes; see `QueueClient.as_completed`."""
+
+        async def fetch(job: AsyncJob, deadline: float | None) -> JobStatus:
+            return await self._send(self._status_call(job.request_id, job.model), deadline=deadline)
+
         from together_queue._bulk import aiter_completed  # on first use: see the imports
 
         return aiter_completed(
-            list(jobs),
-            lambda job: self.status(job.request_id, model=job.model),
+            jobs,
+            fetch,
             policy=poll or self._poll,
             timeout=_validate.optional_seconds(timeout, "timeout"),
             concurrency=_validate.positive_int(concurrency, "concurrency"),
@@ -653,13 +793,58 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         concurrency: int = DEFAULT_CONCURRENCY,
         on_update: Callable[[AsyncJob, JobStatus], object] | None = None,
         poll: PollPolicy | None = None,
-    ) -> list[Outcome[JobStatus]]:
+    ) -> list[Outcome[JobStatus, AsyncJob]]:
         """Wait for every job; one Outcome each, in input order."""
         stream = self.as_completed(
             jobs, timeout=timeout, concurrency=concurrency, on_update=on_update, poll=poll
         )
         outcomes = [outcome async for outcome in stream]
         return sorted(outcomes, key=lambda outcome: outcome.index)
+
+    async def download(
+        self, url: str, dest: Dest, *, on_progress: ProgressCallback | None = None
+    ) -> Path:
+        """Download a file output at `url` to `dest` (a file, or a folder); return the file.
+
+        The API key goes only to the API's own origin, never across a redirect to another;
+        the body streams into a temporary file renamed over `dest` once complete.
+        `on_progress(received, total)` follows each chunk (total None when unknown).
+        """
+        from together_queue._download import download_async  # on first use: see the imports
+
+        return await download_async(
+            self._http,
+            self._auth,
+            self.base_url,
+            url,
+            dest,
+            timeout=self._request_timeout,
+            on_progress=on_progress,
+        )
+
+
+def _payloads_need_model(items: Iterable[Item], model: str | None) -> Iterable[Item]:
+    """`items` unchanged; TypeError at once (nothing sent) if they are payloads and no model.
+
+    The first item decides (it is put back): a batch of payloads without `model=`
+    fails once, here, instead of once per item.
+    """
+    if model is not None:
+        return items
+    source = iter(items)
+    first = next(source, _END)
+    if first is _END:
+        return ()
+    from together_queue.jobs import JobRequest  # on first use: see the imports
+
+    if not isinstance(first, JobRequest):
+        raise TypeError(
+            "submit_many/submit_iter need model=... when the items are payloads, not JobRequests"
+        )
+    return itertools.chain((first,), source)
+
+
+_END: Final[Any] = object()
 
 
 async def _async_sleep(seconds: float) -> None:

@@ -5,8 +5,11 @@ Fixtures:
 - ``queue_emulator``: an emulator served by uvicorn on a free loopback port for one
   test, with in-process models ``echo``, ``sleep`` and ``fail`` and a short claim
   timeout; yields its handle (``.url``, ``.api_url``, ``.config``, ``.set_faults()``).
-- ``queue_emulator_factory``: ``start(config=None, **overrides)`` starts more emulators
-  with any config; all stop at the end of the test.
+- ``queue_emulator_factory``: ``start(config=None, *, tls=False, **overrides)`` starts
+  more emulators; ``overrides`` are ``EmulatorConfig`` fields (``models``, ``api_keys``,
+  ``claim_timeout``, ``db``, ``faults``, ...); ``tls=True`` serves HTTPS with a fresh
+  local CA (``handle.ca_file``, ``handle.ssl_context()``), ``tls=DIR`` writes it into
+  DIR. All stop at the end of the test.
 - ``queue_client`` / ``async_queue_client``: ``together_queue.QueueClient`` /
   ``AsyncQueueClient`` pointed at ``queue_emulator`` (the async one is an async fixture:
   use it from an anyio test, ``@pytest.mark.anyio``).
@@ -19,6 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -45,13 +50,29 @@ EmulatorFactory = Callable[..., "EmulatorHandle"]
 
 @pytest.fixture
 def queue_emulator_factory() -> Iterator[EmulatorFactory]:
-    """Yield ``start(config=None, **overrides)``, which serves an emulator until test end."""
+    """Yield ``start(config=None, *, tls=False, **overrides)``: an emulator until test end.
+
+    ``tls=True`` serves HTTPS with a new local CA in a temporary directory; ``tls=DIR``
+    uses (or creates) the CA in DIR. The handle's ``ca_file`` is the CA to trust.
+    """
     from together_queue.emulator import start_emulator
 
     with contextlib.ExitStack() as stack:
 
-        def start(config: EmulatorConfig | None = None, **overrides: Any) -> EmulatorHandle:
-            return stack.enter_context(start_emulator(config, **overrides))
+        def start(
+            config: EmulatorConfig | None = None,
+            *,
+            tls: bool | str | os.PathLike[str] = False,
+            **overrides: Any,
+        ) -> EmulatorHandle:
+            tls_dir: str | os.PathLike[str] | None = None
+            if tls is True:
+                tls_dir = stack.enter_context(
+                    tempfile.TemporaryDirectory(prefix="together-queue-emulator-tls-")
+                )
+            elif tls is not False:
+                tls_dir = tls
+            return stack.enter_context(start_emulator(config, tls=tls_dir, **overrides))
 
         yield start
 

@@ -28,6 +28,7 @@ SECTIONS = {
     "wait": "## 4. Waiting",
     "emulator": "## 5. Emulator",
     "faults": "## 6. Faults",
+    "scale": "## 7. Bulk at scale",
 }
 _DEADLINE = 110
 
@@ -132,3 +133,12 @@ def test_faults_ours_creates_no_duplicate_and_flags_every_unknown(
         # Every job held without an id was reported to the caller as outcome-unknown.
         assert tally["orphans"] == tally["actionable"] == tally["errors"] > 0
         assert tally["held"] == tally["ids_returned"] + tally["orphans"]
+
+
+def test_scale_runs_submit_every_line_and_count_429s(
+    quick_run: tuple[str, dict[str, Any]],
+) -> None:
+    _, sections = quick_run
+    data = sections["scale"]["data"]
+    assert all(min(v) > 0 for v in data["jobs_per_s"].values())
+    assert set(data["ratelimit_429s"]) == {"adaptive", "fixed"}

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from together_queue._cli_jsonl import digest
 from together_queue.emulator import EmulatorHandle, start_emulator
 
 from .conftest import CLI, RUN_TIMEOUT, cli_env, emulator_jobs, run_cli
@@ -23,13 +24,15 @@ JOBS = [
     '{"payload": {"n": 5}, "priority": 7, "info": {"k": "v"}}',  # 5: a full request
     '{"payload": {"n": 6}, "priority": "high"}',  # 6: bad priority
     '{"model": "fail", "payload": {"message": "line 7 fails"}}',  # 7: its own model
-    '{"payload": {"n": 8}, "extra": 1}',  # 8: an unknown key: the whole line is a payload
+    '{"payload": {"n": 8}, "extra": 1}',  # 8: a full request with an unknown key: invalid
     '{"n": NaN}',  # 9: not JSON the API accepts
 ]
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    """The line records of a results file (its header left out)."""
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    return [r for r in records if "line" in r]
 
 
 def test_bad_lines_are_reported_and_do_not_stop_the_others(
@@ -48,13 +51,13 @@ def test_bad_lines_are_reported_and_do_not_stop_the_others(
     records = {r["line"]: r for r in read_records(out)}
     assert records == stdout  # the file, compacted, holds each line's final record
     assert sorted(records) == [1, 2, 3, 5, 6, 7, 8, 9]
-    assert {n for n, r in records.items() if r["status"] == "invalid"} == {2, 3, 6, 9}
-    for n in (2, 3, 6, 9):
+    assert {n for n, r in records.items() if r["status"] == "invalid"} == {2, 3, 6, 8, 9}
+    for n in (2, 3, 6, 8, 9):
         assert f"line {n}: " in result.stderr
     assert "priority" in records[6]["error"]
     assert records[1]["outputs"] == {"n": 1}
     assert records[5]["outputs"] == {"n": 5}
-    assert records[8]["outputs"] == {"payload": {"n": 8}, "extra": 1}
+    assert 'unknown key "extra"' in records[8]["error"]  # issue 16 item 4: named, not sent
     assert (records[7]["status"], records[7]["error"]) == ("failed", "line 7 fails")
 
     by_id = {job["request_id"]: job for job in emulator_jobs(emulator, "echo")}
@@ -116,7 +119,7 @@ def read_records_lenient(path: Path) -> list[dict[str, Any]]:
     for line in path.read_text().splitlines():
         with contextlib.suppress(ValueError):  # the writer may be in the middle of a line
             records.append(json.loads(line))
-    return records
+    return [r for r in records if "line" in r]
 
 
 def test_resume_after_ctrl_c_submits_every_line_exactly_once(tmp_path: Path) -> None:
@@ -143,7 +146,7 @@ def test_resume_after_ctrl_c_submits_every_line_exactly_once(tmp_path: Path) -> 
             if process.poll() is None:
                 process.kill()
         assert process.returncode == 130, stderr
-        assert "interrupted: submitted lines: 1-" in stderr
+        assert "line(s) submitted in this run" in stderr
         assert "resume with: together-queue submit" in stderr
         first = {r["line"]: r for r in read_records(out)}
         done_first = {n for n, r in first.items() if r.get("request_id")}
@@ -178,10 +181,13 @@ def test_resume_never_resends_a_line_whose_submit_may_have_happened(
     out = tmp_path / "results.jsonl"
     # As a kill leaves it: line 1 submitted, line 2 sent with no answer recorded, then a
     # record cut short mid-write.
+    d1, d2 = digest(b'{"n": 1}'), digest(b'{"n": 2}')
     out.write_text(
-        '{"line": 1, "model": "m", "status": "submitting"}\n'
-        '{"line": 1, "model": "m", "request_id": "r-1", "status": "submitted"}\n'
-        '{"line": 2, "model": "m", "status": "submitting"}\n'
+        '{"together_queue_results": 1, "input": "jobs.jsonl"}\n'
+        f'{{"line": 1, "digest": "{d1}", "model": "m", "status": "submitting"}}\n'
+        f'{{"line": 1, "digest": "{d1}", "model": "m", "request_id": "r-1", '
+        '"status": "submitted"}\n'
+        f'{{"line": 2, "digest": "{d2}", "model": "m", "status": "submitting"}}\n'
         '{"line": 3, "model": "m", "sta'
     )
     result = run_cli(

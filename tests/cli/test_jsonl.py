@@ -9,7 +9,7 @@ import pytest
 from together_queue._cli_common import UsageError
 from together_queue._cli_jsonl import Defaults, Request, parse_line, read_input
 from together_queue._cli_output import format_ranges
-from together_queue._cli_results import compact, load_states
+from together_queue._cli_results import ResultsIndex, compact
 
 DEFAULTS = Defaults(model="m", priority=2, info={"from": "cli"})
 
@@ -23,12 +23,8 @@ DEFAULTS = Defaults(model="m", priority=2, info={"from": "cli"})
             '{"model": "x", "payload": {}, "priority": -1, "info": null}',
             Request("x", {}, -1, None),
         ),
-        # Not a full request: an extra key, or a payload that is not an object.
-        (
-            '{"payload": {"a": 1}, "b": 2}',
-            Request("m", {"payload": {"a": 1}, "b": 2}, 2, {"from": "cli"}),
-        ),
-        ('{"payload": "text"}', Request("m", {"payload": "text"}, 2, {"from": "cli"})),
+        # A payload that has a "payload" key of its own is written wrapped.
+        ('{"payload": {"payload": 1}}', Request("m", {"payload": 1}, 2, {"from": "cli"})),
     ],
 )
 def test_a_line_is_a_payload_or_a_full_request(text: str, expected: Request) -> None:
@@ -45,6 +41,10 @@ def test_a_line_is_a_payload_or_a_full_request(text: str, expected: Request) -> 
         ('{"payload": {}, "priority": 1.5}', '"priority" must be an integer, got a number'),
         ('{"payload": {}, "info": []}', '"info" must be an object'),
         ('{"payload": {}, "model": ""}', '"model" must be a non-empty string'),
+        # Issue 16 item 4: a line with "payload" is a full request, with documented keys only.
+        ('{"model": "echo", "payload": {"a": 1}, "priorty": 5}', 'unknown key "priorty"'),
+        ('{"payload": {"a": 1}, "b": 2, "a": 3}', 'unknown key "a", "b"'),
+        ('{"payload": "text"}', '"payload" must be an object, got a string'),
     ],
 )
 def test_a_bad_line_says_why(text: str, error: str) -> None:
@@ -67,22 +67,29 @@ def test_read_input_numbers_physical_lines_and_survives_bad_bytes(tmp_path: Path
         list(read_input(tmp_path / "missing.jsonl", DEFAULTS))
 
 
-def test_the_log_folds_to_the_last_record_and_keeps_the_request_id(tmp_path: Path) -> None:
+def test_the_index_reads_each_line_s_last_record_and_compacts(tmp_path: Path) -> None:
     path = tmp_path / "results.jsonl"
     path.write_text(
+        '{"together_queue_results": 1, "input": "jobs.jsonl"}\n'
         '{"line": 2, "model": "m", "status": "submitting"}\n'
         '{"line": 1, "model": "m", "status": "submitting"}\n'
         '{"line": 1, "model": "m", "request_id": "r1", "status": "submitted"}\n'
-        '{"line": 1, "status": "error", "error": "wait failed"}\n'
+        '{"line": 1, "model": "m", "request_id": "r1", "status": "error", "error": "wait failed"}\n'
         '{"line": 3, "status": "invalid", "error": "bad"}\n'
     )
-    states = load_states(path)
-    assert (states[1].request_id, states[1].status, states[1].submitted) == ("r1", "error", True)
-    assert states[2].uncertain and not states[2].submitted
-    assert not states[3].uncertain and not states[3].submitted
+    index = ResultsIndex(path)
+    states = {n: index.state(n) for n in index.lines()}
+    index.close()
+    assert list(states) == [1, 2, 3]
+    s1, s2, s3 = states[1], states[2], states[3]
+    assert s1 is not None and s2 is not None and s3 is not None
+    assert (s1.request_id, s1.status, s1.submitted) == ("r1", "error", True)
+    assert s2.uncertain and not s2.submitted
+    assert not s3.uncertain and not s3.submitted and s3.retry
     compact(path)
     assert path.read_text().splitlines() == [
-        '{"line": 1, "status": "error", "error": "wait failed", "request_id": "r1", "model": "m"}',
+        '{"together_queue_results": 1, "input": "jobs.jsonl"}',
+        '{"line": 1, "model": "m", "request_id": "r1", "status": "error", "error": "wait failed"}',
         '{"line": 2, "model": "m", "status": "submitting"}',
         '{"line": 3, "status": "invalid", "error": "bad"}',
     ]
@@ -91,8 +98,11 @@ def test_the_log_folds_to_the_last_record_and_keeps_the_request_id(tmp_path: Pat
 def test_a_file_that_is_not_a_results_log_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "results.jsonl"
     path.write_text('{"not": "ours"}\n{"line": 1, "status": "submitted"}\n')
+    with pytest.raises(UsageError, match="no results header"):
+        ResultsIndex(path)
+    path.write_text('{"together_queue_results": 1, "input": "j"}\n{"nope": 1}\n')
     with pytest.raises(UsageError, match="is it a results file"):
-        load_states(path)
+        ResultsIndex(path)
 
 
 def test_format_ranges() -> None:

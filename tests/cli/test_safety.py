@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from together_queue._cli_results import header
 from together_queue.emulator import EmulatorHandle
 
 from .conftest import CLI, Running, cli_env, emulator_jobs, run_cli
@@ -90,7 +91,7 @@ def test_a_blank_request_id_in_the_results_file_is_a_usage_error(
     jobs.write_text('{"n": 1}\n')
     out = tmp_path / "results.jsonl"
     record = {"line": 1, "model": model, "request_id": request_id, "status": "submitted"}
-    out.write_text(json.dumps(record) + "\n")
+    out.write_text(json.dumps(header("jobs.jsonl")) + "\n" + json.dumps(record) + "\n")
     result = run_cli(
         "submit", "--file", str(jobs), "--model", model, "--wait", "--output", str(out),
         "--resume", url=emulator.url,

@@ -50,10 +50,16 @@ def test_submit_many_reports_an_ambiguous_submit_without_resending(
     assert len(server.received(*SUBMIT)) == 5
 
 
-def test_submit_many_needs_a_model_for_plain_payloads(client: QueueClient) -> None:
-    (outcome,) = client.submit_many([{"x": 1}])
-    assert isinstance(outcome.error, TypeError)
-    assert "model" in str(outcome.error)
+def test_submit_many_without_a_model_raises_once_before_sending(
+    client: QueueClient, server: ScriptedServer
+) -> None:
+    # Issue 16 item 16: one TypeError, not one per item, and nothing sent.
+    server.always(*SUBMIT, Reply(200, {"requestId": "r"}))
+    with pytest.raises(TypeError, match="model="):
+        client.submit_many([{"x": n} for n in range(5)])
+    with pytest.raises(TypeError, match="model="):
+        client.submit_iter({"x": n} for n in range(5))
+    assert server.received(*SUBMIT) == []
 
 
 def test_submit_many_bounds_concurrency(client: QueueClient, server: ScriptedServer) -> None:
@@ -63,18 +69,18 @@ def test_submit_many_bounds_concurrency(client: QueueClient, server: ScriptedSer
     lock = threading.Lock()
     original = client._send
 
-    def counting_send(call):  # type: ignore[no-untyped-def]
+    def counting_send(call, **kwargs):  # type: ignore[no-untyped-def]
         nonlocal peak, active
         with lock:
             active += 1
             peak = max(peak, active)
         try:
-            return original(call)
+            return original(call, **kwargs)
         finally:
             with lock:
                 active -= 1
 
-    client._send = counting_send  # type: ignore[method-assign,assignment]
+    client._send = counting_send  # type: ignore[method-assign]
     outcomes = client.submit_many(({"i": i} for i in range(20)), model="m", concurrency=4)
     assert len(outcomes) == 20
     assert all(o.ok for o in outcomes)

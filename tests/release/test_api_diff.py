@@ -279,3 +279,47 @@ def test_an_unknown_ref_is_an_error(repo: Path) -> None:
 
     assert result.returncode == 1
     assert "v9.9.9" in result.stderr
+
+
+def _declare(repo: Path, version: str, path: str, reason: str = "on purpose") -> None:
+    """Append a declaration to the repository's own (which holds 0.2.0's real ones)."""
+    declared = repo / "api/accepted-breaks.toml"
+    with declared.open("a", encoding="utf-8") as handle:
+        handle.write(f'\n[[break]]\nversion = "{version}"\npath = "{path}"\nreason = "{reason}"\n')
+
+
+def test_a_break_declared_for_this_version_is_listed_as_accepted(repo: Path) -> None:
+    remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
+    _declare(repo, "0.2.0", "together_queue.client.QueueClient.metrics", "replaced by clear")
+    set_version(repo, "0.2.0")
+
+    result = api_diff(repo)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "~ together_queue.client.QueueClient.metrics" in result.stdout
+    assert "replaced by clear" in result.stdout
+
+
+def test_a_break_declared_for_another_version_still_fails(repo: Path) -> None:
+    remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
+    _declare(repo, "0.1.9", "together_queue.client.QueueClient.metrics")
+    set_version(repo, "0.2.0")
+
+    result = api_diff(repo)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "- together_queue.client.QueueClient.metrics: Public object was removed" in (
+        result.stdout
+    )
+
+
+def test_a_malformed_declaration_is_an_error_not_a_pass(repo: Path) -> None:
+    (repo / "api/accepted-breaks.toml").write_text(
+        '[[break]]\nversion = "0.2.0"\npath = "together_queue.client.QueueClient.metrics"\n'
+    )
+    set_version(repo, "0.2.0")
+
+    result = api_diff(repo)
+
+    assert result.returncode != 0
+    assert "accepted-breaks.toml" in result.stdout + result.stderr

@@ -73,8 +73,6 @@ def test_an_empty_project_page_has_no_versions() -> None:
 @pytest.mark.parametrize(
     ("repository_url", "simple"),
     [
-        ("https://upload.pypi.org/legacy/", "https://pypi.org/simple/"),
-        ("https://test.pypi.org/legacy/", "https://test.pypi.org/simple/"),
         ("http://127.0.0.1:8080", "http://127.0.0.1:8080/simple/"),
         ("http://127.0.0.1:8080/", "http://127.0.0.1:8080/simple/"),
         ("https://pkgs.example.invalid/repo/legacy/", "https://pkgs.example.invalid/repo/simple/"),

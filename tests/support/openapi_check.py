@@ -54,6 +54,13 @@ LOOPBACK_SERVER: dict[str, Any] = {
 }
 """The server entry added for validation, so loopback URLs match like the real one."""
 
+LOOPBACK_TLS_SERVER: dict[str, Any] = {
+    **LOOPBACK_SERVER,
+    "url": "https://{authority}/v1",
+    "description": "The emulator over TLS on loopback, with a local CA (tests only).",
+}
+"""The same for an emulator serving HTTPS (``--tls-self-signed``, ``tls=True``)."""
+
 Kind = Literal["request", "response"]
 
 
@@ -127,7 +134,9 @@ class OpenAPIContract:
         self.spec = load_spec(spec_path)
         self.require_auth = require_auth
         validation_spec = copy.deepcopy(self.spec)
-        validation_spec.setdefault("servers", []).append(copy.deepcopy(LOOPBACK_SERVER))
+        validation_spec.setdefault("servers", []).extend(
+            copy.deepcopy([LOOPBACK_SERVER, LOOPBACK_TLS_SERVER])
+        )
         policy: Literal["allow", "forbid"] = "forbid" if strict_properties else "allow"
         self._api = OpenAPI.from_dict(
             validation_spec, config=Config(additional_properties_default_policy=policy)

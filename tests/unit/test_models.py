@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from together_queue import JobStatus, Outcome
+from together_queue import Failure, JobStatus, Outcome, Success
 
 
 def _status(status: str = "running", **info: object) -> JobStatus:
@@ -53,11 +53,20 @@ def test_equality_ignores_extra_fields() -> None:
 
 
 def test_outcome_unwraps_value_or_raises_error() -> None:
-    assert Outcome(0, "item", value=5).unwrap() == 5
-    failed: Outcome[int] = Outcome(1, "item", error=KeyError("k"))
+    assert Success(0, "item", 5).unwrap() == 5
+    failed: Outcome[int, str] = Failure(1, "item", KeyError("k"))
     assert not failed.ok
     with pytest.raises(KeyError):
         failed.unwrap()
+
+
+def test_outcome_narrows_on_ok() -> None:
+    # Issue 16 item 20: `if o.ok:` narrows for mypy --strict (this file is type-checked).
+    outcomes: list[Outcome[int, str]] = [Success(0, "a", 5), Failure(1, "b", KeyError("k"))]
+    values: list[int] = [o.value for o in outcomes if o.ok]
+    errors: list[BaseException] = [o.error for o in outcomes if not o.ok]
+    items: list[str] = [o.item for o in outcomes]
+    assert (values, len(errors), items) == ([5], 1, ["a", "b"])
 
 
 def test_job_status_is_hashable_and_owns_its_dicts() -> None:

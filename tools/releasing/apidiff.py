@@ -6,6 +6,11 @@ tag; or any git ref given. griffe finds removed objects and changed signatures; 
 does not compare type annotations, so `annotation_changes` does: a public return,
 parameter or attribute whose annotation text changed is reported as breaking too.
 Additions are listed, never a failure.
+
+A break a release makes on purpose is declared, with its reason, in
+`api/accepted-breaks.toml` for that version: api_diff lists it as accepted instead
+of failing. Anything not declared for the version being built still needs a major
+version bump, so a removal nobody meant (say `QueueClient.metrics`) always fails.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import re
 import subprocess
 import tarfile
 import tempfile
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +37,8 @@ from releasing.project import (
 from releasing.snapshot import baseline_snapshot, load_snapshot, load_tree
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+ACCEPTED_BREAKS = Path("api/accepted-breaks.toml")
+"""Breaking changes declared on purpose, per version, each with its reason."""
 
 
 @dataclass(frozen=True)
@@ -206,6 +214,36 @@ def breaking_changes_between(
     return found
 
 
+def accepted_breaks(root: Path, version: str) -> dict[str, str]:
+    """`{path: reason}` of the breaks `api/accepted-breaks.toml` declares for `version`.
+
+    Each `[[break]]` needs `version`, `path` (the dotted path api_diff reports) and a
+    non-empty `reason`; ReleaseError on anything else, so a typo cannot hide a break.
+    """
+    file = root / ACCEPTED_BREAKS
+    if not file.exists():
+        return {}
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ReleaseError(f"{ACCEPTED_BREAKS}: not valid TOML: {exc}") from exc
+    unknown = set(data) - {"break"}
+    if unknown:
+        raise ReleaseError(f"{ACCEPTED_BREAKS}: unknown keys {sorted(unknown)}")
+    accepted: dict[str, str] = {}
+    for number, entry in enumerate(data.get("break", []), start=1):
+        fields = {"version", "path", "reason"}
+        if not isinstance(entry, dict) or set(entry) != fields:
+            raise ReleaseError(
+                f"{ACCEPTED_BREAKS}: break {number} must have exactly {sorted(fields)}"
+            )
+        if not all(isinstance(entry[f], str) and entry[f].strip() for f in fields):
+            raise ReleaseError(f"{ACCEPTED_BREAKS}: break {number} has an empty field")
+        if entry["version"] == version:
+            accepted[entry["path"]] = entry["reason"]
+    return accepted
+
+
 def major_bumped(old: str, new: str) -> bool:
     """Whether `new`'s major version part is greater than `old`'s."""
     try:
@@ -229,7 +267,7 @@ def api_diff(root: Path, ref: str | None = None) -> int:
         if snapshot is not None:
             old_version, old_tree = load_snapshot(snapshot)
             label = f"{snapshot.relative_to(root)}"
-            return _report(label, old_version, old_tree, new_version, new_tree)
+            return _report(label, old_version, old_tree, new_version, new_tree, root)
         ref = last_release_tag(root, exclude=f"v{new_version}")
         if ref is None:
             print(
@@ -241,7 +279,7 @@ def api_diff(root: Path, ref: str | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="together-queue-api-") as tmp:
         _export(root, ref, Path(tmp))
         old_tree = load_tree(Path(tmp))
-        return _report(ref, old_version, old_tree, new_version, new_tree)
+        return _report(ref, old_version, old_tree, new_version, new_tree, root)
 
 
 def _report(
@@ -250,8 +288,12 @@ def _report(
     old_tree: dict[str, griffe.Module],
     new_version: str,
     new_tree: dict[str, griffe.Module],
+    root: Path,
 ) -> int:
-    breaks = breaking_changes_between(old_tree, new_tree)
+    declared = accepted_breaks(root, new_version)
+    found = breaking_changes_between(old_tree, new_tree)
+    accepted = [b for b in found if b.path in declared]
+    breaks = [b for b in found if b.path not in declared]
     added = additions(old_tree, new_tree)
     print(f"api_diff: public API of {', '.join(sorted(PACKAGES))}")
     print(f"  {label} (version {old_version}) -> work tree (version {new_version})")
@@ -259,8 +301,12 @@ def _report(
         print(f"api_diff: {len(added)} addition(s):")
         for path in added:
             print(f"  + {path}")
+    if accepted:
+        print(f"api_diff: {len(accepted)} breaking change(s) accepted in {ACCEPTED_BREAKS}:")
+        for b in accepted:
+            print(f"  ~ {b.path}: {b.kind} ({declared[b.path]})")
     if not breaks:
-        print("api_diff: no breaking changes")
+        print("api_diff: no breaking changes" + (" beyond the accepted ones" if accepted else ""))
         return 0
     print(f"api_diff: {len(breaks)} breaking change(s):")
     for b in breaks:

@@ -31,24 +31,20 @@ _ACCEPT = ", ".join(
 _ANCHOR = re.compile(r"<a\s[^>]*>(?P<text>[^<]*)</a>", re.IGNORECASE)
 _HREF = re.compile(r"""href\s*=\s*["'](?P<href>[^"']*)["']""", re.IGNORECASE)
 _TIMEOUT = httpx.Timeout(30.0)
-_PYPI_SIMPLE = {
-    "upload.pypi.org": "https://pypi.org/simple/",
-    "test.pypi.org": "https://test.pypi.org/simple/",
-}
 
 
 def simple_index_url(repository_url: str) -> str:
     """The simple-API root that goes with an upload URL (TWINE_REPOSITORY_URL).
 
-    PyPI and TestPyPI upload elsewhere than they serve (`/legacy/` vs `/simple/`);
-    pypiserver-style indexes serve `simple/` under the upload URL. Other layouts
-    (devpi's `+simple/`) must be given explicitly (`publish --index-url`).
+    By the common layout: `.../legacy/` uploads are served from `.../simple/` on the
+    same host, and pypiserver-style indexes serve `simple/` under the upload URL. An
+    index that serves from another host or layout (devpi's `+simple/`, an index whose
+    uploads go to a separate host) must be given explicitly (`publish --index-url`):
+    no index host is written into this project.
     """
     parts = urlsplit(repository_url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ReleaseError(f"repository URL must be http(s) with a host, got {repository_url!r}")
-    if parts.hostname in _PYPI_SIMPLE:
-        return _PYPI_SIMPLE[parts.hostname]
     path = parts.path if parts.path.endswith("/") else parts.path + "/"
     path = path.removesuffix("legacy/") + "simple/"
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))

@@ -84,8 +84,8 @@ def publish(
     repository_url = env.get("TWINE_REPOSITORY_URL", "")
     if not repository_url:
         raise Refused(
-            "TWINE_REPOSITORY_URL is not set; name the index explicitly "
-            "(PyPI: https://upload.pypi.org/legacy/)"
+            "TWINE_REPOSITORY_URL is not set; name the index's upload URL explicitly "
+            "(and its simple index with --index-url if it serves from another host)"
         )
     check_clean(root)
     version = read_version(root)

@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from together_queue._json import MAX_JSON_DEPTH, nesting_exceeds, reject_constant
 from together_queue_api.models import QueueError
 from together_queue_api.types import UNSET
 
@@ -18,6 +19,7 @@ __all__ = [
     "ApiError",
     "check_auth",
     "error_response",
+    "is_authorized",
     "optional_int",
     "optional_object",
     "query_string",
@@ -26,6 +28,7 @@ __all__ = [
 ]
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_TOO_DEEP = f"request body nests objects and arrays deeper than {MAX_JSON_DEPTH} levels"
 
 
 class ApiError(Exception):
@@ -69,18 +72,23 @@ def _invalid(code: str, message: str, param: str | None) -> NoReturn:
     raise ApiError(400, code, message, param=param)
 
 
-def check_auth(request: Request, api_keys: tuple[str, ...]) -> None:
-    """Raise 401 unless auth is off or the bearer token is one of ``api_keys``."""
+def is_authorized(authorization: str, api_keys: tuple[str, ...]) -> bool:
+    """Whether an ``Authorization`` header value passes (always, when auth is off)."""
     if not api_keys:
-        return
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return True
+    scheme, _, token = authorization.partition(" ")
     presented = token.strip().encode()
     matched = False
     if scheme.lower() == "bearer" and presented:
         for key in api_keys:
             # Compare with every key, in constant time, so timing reveals nothing.
             matched |= hmac.compare_digest(presented, key.encode())
-    if not matched:
+    return matched
+
+
+def check_auth(request: Request, api_keys: tuple[str, ...]) -> None:
+    """Raise 401 unless auth is off or the bearer token is one of ``api_keys``."""
+    if not is_authorized(request.headers.get("authorization", ""), api_keys):
         raise ApiError(
             401,
             "invalid_api_key",
@@ -97,10 +105,6 @@ def _too_large(limit: int) -> ApiError:
         f"request body exceeds {limit} bytes",
         type_="invalid_request_error",
     )
-
-
-def _reject_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def _finite(text: str) -> float:
@@ -133,9 +137,9 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
             raise _too_large(limit)
         chunks.append(chunk)
     try:
-        data = json.loads(b"".join(chunks), parse_constant=_reject_constant, parse_float=_finite)
+        data = json.loads(b"".join(chunks), parse_constant=reject_constant, parse_float=_finite)
     except RecursionError:
-        _invalid("invalid_json", "request body is nested too deeply", None)
+        _invalid("invalid_json", _TOO_DEEP, None)
     except ValueError as exc:  # UnicodeDecodeError is a ValueError
         _invalid("invalid_json", f"request body is not valid JSON: {exc}", None)
     try:
@@ -147,7 +151,11 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
             "invalid_json", "request body holds a lone UTF-16 surrogate (\\ud800-\\udfff)", None
         )
     except RecursionError:
-        _invalid("invalid_json", "request body is nested too deeply", None)
+        _invalid("invalid_json", _TOO_DEEP, None)
+    if nesting_exceeds(data, MAX_JSON_DEPTH):
+        # Deeper values parse, but re-encoding them on every later status read could
+        # hit the recursion limit: refuse them here, before anything is stored.
+        _invalid("invalid_json", _TOO_DEEP, None)
     if not isinstance(data, dict):
         _invalid("invalid_json", "request body must be a JSON object", None)
     return data

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import math
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,10 +34,19 @@ from together_queue.emulator.config import EmulatorConfig
 from together_queue.emulator.fault_middleware import FaultMiddleware
 from together_queue.emulator.faults import FaultPlan
 from together_queue.emulator.runtime import Runtime
-from together_queue.emulator.store import JobConflict, JobNotFound, UpdateStatus
+from together_queue.emulator.storage_routes import storage_routes
+from together_queue.emulator.store import JobConflict, JobNotFound, UpdateStatus, WorkerInfo
 from together_queue_api.models import QueueClearResponse
 
-__all__ = ["create_app", "parse_duration"]
+__all__ = ["OLD_RETRIEVE_PATH", "RETRIEVE_PATH", "create_app", "parse_duration"]
+
+logger = logging.getLogger("together_queue.emulator")
+
+RETRIEVE_PATH = "/internal/v1/queue/retrieve"
+"""Where Together's worker SDK (sprocket 0.1.4) long-polls for a job."""
+
+OLD_RETRIEVE_PATH = "/internal/v1/rabbitmq/retrieve"
+"""The path older workers poll; the same handler as ``RETRIEVE_PATH``."""
 
 _SUBMIT_FIELDS = frozenset({"model", "payload", "priority", "info"})
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
@@ -136,16 +147,53 @@ async def clear(request: Request) -> Response:
 # -- worker API (/internal/v1/...) -----------------------------------------------------
 
 
+def _claim_timeout(request: Request) -> float | None:
+    """The ``claim_timeout`` query parameter: positive finite seconds, or None if absent."""
+    text = request.query_params.get("claim_timeout")
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ApiError(
+            400,
+            "invalid_value",
+            f"claim_timeout must be a positive, finite number of seconds, not {text!r}",
+            param="claim_timeout",
+        )
+    return value
+
+
+def _worker_info(request: Request) -> WorkerInfo:
+    """What the worker says about itself: ``hostname`` and the headers the SDK sends."""
+    headers = request.headers
+    return WorkerInfo(
+        hostname=request.query_params.get("hostname") or "unknown",
+        worker_version=headers.get("x-worker-version"),
+        user_agent=headers.get("user-agent"),
+        idle_time=headers.get("x-idle-time"),
+    )
+
+
 async def retrieve(request: Request) -> Response:
-    """GET /internal/v1/rabbitmq/retrieve?model=&timeout=&hostname= (long poll)."""
+    """GET /internal/v1/queue/retrieve?model=&timeout=&hostname=[&claim_timeout=] (long poll).
+
+    ``/internal/v1/rabbitmq/retrieve``, the path older workers use, is the same handler.
+    """
     runtime = await _runtime(request)
     model = query_string(request, "model")
     try:
         timeout = parse_duration(request.query_params.get("timeout", "5s"))
     except ValueError as exc:
         raise ApiError(400, "invalid_value", str(exc), param="timeout") from None
-    hostname = request.query_params.get("hostname") or "unknown"
-    claim = asyncio.ensure_future(runtime.claim(model, hostname, timeout))
+    claim_timeout = _claim_timeout(request)
+    worker = _worker_info(request)
+    runtime.note_poll(model)
+    claim = asyncio.ensure_future(
+        runtime.claim(model, worker.hostname, timeout, claim_timeout=claim_timeout, worker=worker)
+    )
     gone = asyncio.ensure_future(_disconnected(request))
     try:
         await asyncio.wait((claim, gone), return_when=asyncio.FIRST_COMPLETED)
@@ -159,8 +207,20 @@ async def retrieve(request: Request) -> Response:
             await claim
         return Response(status_code=499)
     job = claim.result()
-    data = None if job is None else serialize.worker_job_json(job, runtime.config.claim_timeout)
-    return JSONResponse({"data": data})
+    if job is None:
+        return JSONResponse({"data": None})
+    logger.debug(
+        "claim of %s (%s) by hostname=%s worker_version=%s user_agent=%s idle_time=%s, "
+        "lasting %s s",
+        job.request_id,
+        model,
+        worker.hostname,
+        worker.worker_version,
+        worker.user_agent,
+        worker.idle_time,
+        job.claim_timeout,
+    )
+    return JSONResponse({"data": serialize.worker_job_json(job, runtime.config.claim_timeout)})
 
 
 async def worker_status(request: Request) -> Response:
@@ -297,8 +357,10 @@ def create_app(config: EmulatorConfig) -> Starlette:
         Route("/v1/queue/cancel", cancel, methods=["POST"]),
         Route("/v1/queue/metrics", metrics, methods=["GET"]),
         Route("/v1/queue/clear", clear, methods=["POST"]),
-        Route("/internal/v1/rabbitmq/retrieve", retrieve, methods=["GET"]),
+        Route(RETRIEVE_PATH, retrieve, methods=["GET"]),
+        Route(OLD_RETRIEVE_PATH, retrieve, methods=["GET"]),
         Route("/internal/v1/videos/status", worker_status, methods=["POST"]),
+        *storage_routes(),
         Route("/_emulator/health", health, methods=["GET"]),
         Route("/_emulator/faults", get_faults, methods=["GET"]),
         Route("/_emulator/faults", set_faults, methods=["POST"]),
@@ -308,7 +370,7 @@ def create_app(config: EmulatorConfig) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(FaultMiddleware, injector=runtime.faults)],
+        middleware=[Middleware(FaultMiddleware, injector=runtime.faults, api_keys=config.api_keys)],
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,

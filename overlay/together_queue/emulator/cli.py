@@ -7,20 +7,32 @@ so the main CLI can mount ``build_parser()`` without the ``[emulator]`` extra in
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
+import ssl
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+import attrs
 
 from together_queue._cli_common import EXIT_API, positive_float
+from together_queue._config import is_loopback_host
 from together_queue.emulator.config import (
+    DEFAULT_CLAIM_TIMEOUT,
     MAX_PORT,
     EmulatorConfig,
-    is_loopback_host,
     parse_model_spec,
 )
 from together_queue.emulator.faults import FaultPlan
 
-__all__ = ["add_arguments", "build_parser", "config_from_args", "main"]
+__all__ = ["API_KEYS_ENV", "add_arguments", "build_parser", "config_from_args", "main"]
+
+API_KEYS_ENV = "TOGETHER_QUEUE_EMULATOR_API_KEYS"
+"""Environment variable with API keys the emulator accepts (comma-separated).
+
+Its own name, not ``TOGETHER_API_KEY``: a real Together key in the environment must
+not silently turn on auth in a local emulator (nor end up in its memory).
+"""
 
 _FAULT_HELP = """\
 fault injection (repeatable), off by default: OP:KIND:AMOUNT[:WHEN][:OPTION...]
@@ -103,14 +115,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY",
-        help="require Authorization: Bearer KEY (repeatable; default: no auth)",
+        help="require Authorization: Bearer KEY (repeatable; default: no auth); "
+        f"keys also come from --api-key-file and ${API_KEYS_ENV} (comma-separated), "
+        "which `ps` does not show",
+    )
+    parser.add_argument(
+        "--api-key-file",
+        dest="api_key_files",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="read accepted API keys from PATH, one per line (# comments and blank "
+        "lines ignored; repeatable)",
     )
     parser.add_argument(
         "--claim-timeout",
         type=positive_float,
-        default=30.0,
+        default=DEFAULT_CLAIM_TIMEOUT,
         metavar="S",
-        help="seconds a worker's claim lasts without an update (default 30)",
+        help="seconds a claim lasts without an update when the worker asks for no "
+        f"claim_timeout (default {DEFAULT_CLAIM_TIMEOUT:g}: holds a few-minute job "
+        "of a worker that sends no heartbeat)",
+    )
+    parser.add_argument(
+        "--ssl-certfile",
+        metavar="PATH",
+        help="serve HTTPS with this PEM certificate (needs --ssl-keyfile)",
+    )
+    parser.add_argument(
+        "--ssl-keyfile", metavar="PATH", help="the PEM private key of --ssl-certfile"
+    )
+    parser.add_argument(
+        "--tls-self-signed",
+        metavar="DIR",
+        help="serve HTTPS with a local CA and a localhost certificate written into DIR "
+        "(kept across runs); trust it with SSL_CERT_FILE=DIR/ca.pem",
+    )
+    parser.add_argument(
+        "--max-upload-bytes",
+        type=_non_negative_int,
+        default=100_000_000,
+        metavar="N",
+        help="largest file a worker may upload to /v1/storage (default 100000000)",
     )
     parser.add_argument(
         "--max-retries",
@@ -162,16 +208,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
-    """The EmulatorConfig that parsed options describe."""
+def _read_key_file(path: str) -> list[str]:
+    """The keys in ``path``: one per line, blank lines and ``#`` comments skipped."""
+    with open(path, encoding="utf-8") as lines:
+        keys = [line.strip() for line in lines]
+    return [key for key in keys if key and not key.startswith("#")]
+
+
+def api_keys_from(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str, ...]:
+    """Every accepted key: ``--api-key``, ``--api-key-file`` and ``$API_KEYS_ENV``.
+
+    OSError or UnicodeDecodeError when a key file cannot be read.
+    """
+    keys = list(args.api_keys)
+    for path in args.api_key_files:
+        keys.extend(_read_key_file(path))
+    keys.extend(part.strip() for part in environ.get(API_KEYS_ENV, "").split(","))
+    return tuple(dict.fromkeys(key for key in keys if key))  # deduplicated, in order
+
+
+def config_from_args(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None
+) -> EmulatorConfig:
+    """The EmulatorConfig that parsed options (and ``environ``'s API keys) describe.
+
+    ValueError for options that contradict each other; OSError for an unreadable key file.
+    """
+    if args.tls_self_signed and (args.ssl_certfile or args.ssl_keyfile):
+        raise ValueError("--tls-self-signed makes its own certificate: drop --ssl-certfile")
+    if bool(args.ssl_certfile) != bool(args.ssl_keyfile):
+        raise ValueError("--ssl-certfile and --ssl-keyfile go together: give both")
     return EmulatorConfig(
         host=args.host,
         port=args.port,
         db=args.db,
         workers=args.workers,
         models=dict(args.models),
-        api_keys=tuple(args.api_keys),
+        api_keys=api_keys_from(args, os.environ if environ is None else environ),
         claim_timeout=args.claim_timeout,
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
+        max_upload_bytes=args.max_upload_bytes,
         max_body_bytes=args.max_body_bytes,
         faults=FaultPlan.parse(args.faults, seed=args.fault_seed),
         max_retries=args.max_retries,
@@ -181,7 +258,11 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the emulator until Ctrl-C or SIGTERM; the exit status (0 on a clean stop)."""
     args = build_parser().parse_args(argv)
-    config = config_from_args(args)
+    try:
+        config = config_from_args(args)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        print(f"together-queue emulator: {exc}", file=sys.stderr)
+        return 2
     try:
         from together_queue.emulator.server import bind_socket, serve_forever, url_of
     except ImportError as exc:
@@ -206,14 +287,47 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_API  # a network error: 1 would mean "a job failed"
-    url = url_of(sock)
+    trust_hint = ""
+    if args.tls_self_signed:
+        from together_queue.emulator.tls import write_self_signed
+
+        try:
+            files = write_self_signed(args.tls_self_signed)
+        except OSError as exc:
+            sock.close()
+            print(f"together-queue emulator: --tls-self-signed: {exc}", file=sys.stderr)
+            return 2
+        config = attrs.evolve(config, ssl_certfile=str(files.cert), ssl_keyfile=str(files.key))
+        trust_hint = (
+            f"clients and workers trust it with SSL_CERT_FILE={files.ca} "
+            f"(or ssl.create_default_context(cafile={str(files.ca)!r}))"
+        )
+    if config.ssl_certfile is not None and config.ssl_keyfile is not None:
+        try:
+            # Load them now: uvicorn would fail later, with a traceback, after the bind.
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+                config.ssl_certfile, config.ssl_keyfile
+            )
+        except (OSError, ssl.SSLError) as exc:
+            sock.close()
+            print(
+                f"together-queue emulator: cannot use {config.ssl_certfile} and "
+                f"{config.ssl_keyfile}: {exc}",
+                file=sys.stderr,
+            )
+            return 2
+    url = url_of(sock, config.scheme)
 
     def announce() -> None:
         print(f"together-queue emulator listening on {url}", flush=True)
+        for line in _served_models_lines(config):
+            print(line, flush=True)
+        if trust_hint:
+            print(trust_hint, flush=True)
 
     try:
         serve_forever(config, sock, announce, log_level=args.log_level)
-    except (ValueError, sqlite3.Error) as exc:  # an unloadable handler, an unusable database
+    except (ValueError, sqlite3.Error, OSError) as exc:  # a bad handler, database or cert
         print(f"together-queue emulator: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -221,3 +335,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         sock.close()
     return 0
+
+
+def _served_models_lines(config: EmulatorConfig) -> list[str]:
+    """What the startup banner says about models: which run in process, and the rest."""
+    served = ", ".join(f"{name} ({handler})" for name, handler in sorted(config.models.items()))
+    return [
+        f"models served in process: {served or 'none'}",
+        "any other model waits for an external worker polling "
+        "/internal/v1/queue/retrieve?model=NAME",
+    ]

@@ -2,27 +2,56 @@
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 import attrs
 
+from together_queue._config import is_loopback_host
 from together_queue.emulator.faults import FaultPlan
 
-__all__ = ["MAX_PORT", "EmulatorConfig", "is_loopback_host", "parse_model_spec"]
+# is_loopback_host was defined here in 0.1.0; it is the client's one now, re-exported so
+# that code importing it from here keeps working.
+__all__ = [
+    "DEFAULT_CLAIM_TIMEOUT",
+    "MAX_PORT",
+    "EmulatorConfig",
+    "is_loopback_host",
+    "parse_model_spec",
+]
 
 MAX_PORT = 65535
 """The highest TCP port number."""
+
+DEFAULT_CLAIM_TIMEOUT = 360.0
+"""Seconds a claim lasts without an update when the worker asks for no ``claim_timeout``.
+
+A sync worker of Together's SDK asks for none and sends no heartbeat, and the SDK
+bounds a prediction at 300 s: six minutes holds such a job, its downloads and uploads.
+"""
 
 
 def _freeze_models(models: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(models))
 
 
+def _keys(keys: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(keys, str):  # one key, not an iterable of one-character keys
+        return (keys,)
+    return tuple(keys)
+
+
 def _check_positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"{attribute.name} must be > 0, not {value}")
+    if not (math.isfinite(value) and value > 0):  # also refuses NaN
+        raise ValueError(f"{attribute.name} must be a finite number > 0, not {value}")
+
+
+def _check_tls(
+    instance: EmulatorConfig, attribute: attrs.Attribute[str | None], value: str | None
+) -> None:
+    if (instance.ssl_certfile is None) != (value is None):
+        raise ValueError("ssl_certfile and ssl_keyfile go together: give both or neither")
 
 
 def _check_port(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -42,8 +71,11 @@ class EmulatorConfig:
     ``db`` None keeps jobs in memory; ``models`` maps a model name to its in-process
     handler (``echo``, ``sleep``, ``fail`` or ``module:func``); a model not listed has
     no in-process handler and waits for external workers. ``api_keys`` empty disables
-    auth. ``claim_timeout`` is in seconds; ``max_retries`` is how many lapsed claims a
-    job survives before it fails for good.
+    auth. ``claim_timeout`` is the lease in seconds of a claim that asks for none;
+    ``max_retries`` is how many lapsed claims a job survives before it fails for good.
+    ``ssl_certfile``/``ssl_keyfile`` (PEM, both or neither) serve HTTPS.
+    ``max_upload_bytes`` bounds one stored file. ``unpolled_warning_seconds`` is how
+    long a job of a model nobody serves waits before the emulator logs a warning.
     """
 
     host: str = "127.0.0.1"
@@ -53,11 +85,20 @@ class EmulatorConfig:
     models: Mapping[str, str] = attrs.field(
         factory=lambda: MappingProxyType({}), converter=_freeze_models
     )
-    api_keys: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    claim_timeout: float = attrs.field(default=30.0, validator=_check_positive)
+    api_keys: tuple[str, ...] = attrs.field(default=(), converter=_keys)
+    claim_timeout: float = attrs.field(default=DEFAULT_CLAIM_TIMEOUT, validator=_check_positive)
     max_body_bytes: int = attrs.field(default=1_000_000, validator=_check_non_negative)
     faults: FaultPlan = attrs.field(factory=FaultPlan)
     max_retries: int = attrs.field(default=3, validator=_check_non_negative)
+    unpolled_warning_seconds: float = attrs.field(default=10.0, validator=_check_positive)
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = attrs.field(default=None, validator=_check_tls)
+    max_upload_bytes: int = attrs.field(default=100_000_000, validator=_check_non_negative)
+
+    @property
+    def scheme(self) -> str:
+        """``https`` when a certificate is configured, else ``http``."""
+        return "http" if self.ssl_certfile is None else "https"
 
 
 def parse_model_spec(spec: str) -> tuple[str, str]:
@@ -74,13 +115,3 @@ def parse_model_spec(spec: str) -> tuple[str, str]:
             f"model {spec!r}: handler must be echo, sleep, fail or module:func, not {handler!r}"
         )
     return name, handler
-
-
-def is_loopback_host(host: str) -> bool:
-    """Whether ``host`` names only this machine (127.0.0.0/8, ::1 or localhost)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

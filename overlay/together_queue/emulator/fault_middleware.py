@@ -14,6 +14,7 @@ import logging
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from together_queue.emulator._http import is_authorized
 from together_queue.emulator.faults import FaultInjector, FaultRule
 from together_queue_api.models import QueueError
 
@@ -25,6 +26,7 @@ FAULT_OPERATIONS: dict[tuple[str, str], str] = {
     ("POST", "/v1/queue/cancel"): "cancel",
     ("GET", "/v1/queue/metrics"): "metrics",
     ("POST", "/v1/queue/clear"): "clear",
+    ("GET", "/internal/v1/queue/retrieve"): "retrieve",
     ("GET", "/internal/v1/rabbitmq/retrieve"): "retrieve",
     ("POST", "/internal/v1/videos/status"): "update",
 }
@@ -112,10 +114,17 @@ async def _strike(rule: FaultRule, receive: Receive, send: Send) -> None:
 class FaultMiddleware:
     """Inject latency, 500s, 429s and dropped connections into the queue operations."""
 
-    def __init__(self, app: ASGIApp, injector: FaultInjector) -> None:
-        """Wrap ``app``; ``injector`` decides, per call, which fault strikes."""
+    def __init__(
+        self, app: ASGIApp, injector: FaultInjector, api_keys: tuple[str, ...] = ()
+    ) -> None:
+        """Wrap ``app``; ``injector`` decides, per call, which fault strikes.
+
+        A call that fails auth (``api_keys``) passes straight to ``app`` for its 401:
+        faults strike after auth, so unauthenticated calls never use up ``next=N``.
+        """
         self.app = app
         self.injector = injector
+        self.api_keys = api_keys
         _install_log_filter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -124,7 +133,7 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         operation = FAULT_OPERATIONS.get((scope["method"], scope["path"]))
-        if operation is None:
+        if operation is None or not self._authorized(scope):
             await self.app(scope, receive, send)
             return
         decision = self.injector.decide(operation)
@@ -154,3 +163,9 @@ class FaultMiddleware:
             await send(message)
 
         await self.app(scope, receive, delayed_send)
+
+    def _authorized(self, scope: Scope) -> bool:
+        if not self.api_keys:
+            return True
+        raw = dict(scope["headers"]).get(b"authorization", b"")
+        return is_authorized(raw.decode("latin-1"), self.api_keys)

@@ -62,6 +62,13 @@ def _check_rule(rule: FaultRule) -> None:
         )
     if rule.when not in ("before", "after"):
         raise ValueError(f"fault 'when' must be before or after, not {rule.when!r}")
+    if rule.kind == "429" and rule.when == "after":
+        # A 429 tells the client the call was not taken, so it rightly resends: with the
+        # operation done anyway, one submit() would store two jobs.
+        raise ValueError(
+            "a 429 fault cannot strike 'after': a 429 means the call was not taken, so "
+            "clients resend it; use 429 with 'before', or 500/drop with 'after'"
+        )
     if not 0.0 <= rule.rate <= 1.0:
         raise ValueError(f"fault rate must be within 0..1, not {rule.rate}")
     if rule.count is not None and rule.count < 0:

@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import importlib
 import inspect
+import os
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -23,10 +25,12 @@ __all__ = [
     "HandlerFailed",
     "Report",
     "load_handler",
+    "report_info",
 ]
 
-Report = Callable[[Mapping[str, Any]], None]
-"""Merge a mapping into the job's info (e.g. ``{"progress": 0.5}``) and renew the claim."""
+Report = Callable[[Mapping[str, Any] | float], None]
+"""``report({"progress": 0.5, ...})`` merges the mapping into the job's info and renews
+the claim; ``report(0.5)`` is short for ``report({"progress": 0.5})``."""
 
 Handler = Callable[[dict[str, Any], Report], Awaitable[object]]
 """The adapted handler shape: ``await handler(payload, report)`` returns the outputs."""
@@ -35,6 +39,21 @@ MAX_SLEEP_SECONDS = 60.0
 """The ``sleep`` handler never sleeps longer than this, whatever the payload asks."""
 
 _SLEEP_STEPS = 4
+
+
+def report_info(info: object) -> dict[str, Any]:
+    """The info mapping that ``report(info)`` merges: a number means ``{"progress": n}``.
+
+    Anything else is a TypeError that shows the callback's signature.
+    """
+    if isinstance(info, int | float) and not isinstance(info, bool):
+        return {"progress": info}
+    if isinstance(info, Mapping):
+        return dict(info)
+    raise TypeError(
+        "report() takes a mapping merged into the job's info, e.g. report({'progress': 0.5}), "
+        f"or a number, the progress: report(0.5); not {type(info).__name__}"
+    )
 
 
 class HandlerFailed(Exception):
@@ -132,6 +151,24 @@ def _adapt(func: Callable[..., object]) -> Handler:
     return handler
 
 
+def _import_from_cwd_too(module_name: str) -> object:
+    """Import ``module_name``, also from the current folder, as ``python -m`` would.
+
+    A console script's ``sys.path`` lacks the current folder, so ``--model m=mine:run``
+    would not find ./mine.py. The folder is added only when the module is not found
+    otherwise, and then stays (the handler may import its neighbours later).
+    """
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        top = module_name.partition(".")[0]
+        cwd = os.getcwd()
+        if exc.name != top or cwd in sys.path or "" in sys.path:
+            raise
+        sys.path.insert(0, cwd)
+        return importlib.import_module(module_name)
+
+
 def load_handler(spec: str) -> Handler:
     """The handler for ``echo``, ``sleep``, ``fail`` or ``module:func`` (ValueError if none)."""
     if spec in _BUILTINS:
@@ -140,7 +177,7 @@ def load_handler(spec: str) -> Handler:
     if not sep or not module_name or not attr_path:
         raise ValueError(f"handler {spec!r}: expected echo, sleep, fail or module:func")
     try:
-        target: object = importlib.import_module(module_name)
+        target: object = _import_from_cwd_too(module_name)
     except ImportError as exc:
         raise ValueError(f"handler {spec!r}: cannot import {module_name!r}: {exc}") from exc
     for part in attr_path.split("."):

@@ -17,8 +17,16 @@ from typing import Any
 
 from together_queue.emulator.config import EmulatorConfig
 from together_queue.emulator.faults import FaultInjector
-from together_queue.emulator.handlers import Handler, load_handler
-from together_queue.emulator.store import Job, JobConflict, JobNotFound, JobStore, UpdateStatus
+from together_queue.emulator.handlers import Handler, load_handler, report_info
+from together_queue.emulator.storage import FileStore, Signer, files_dir_for
+from together_queue.emulator.store import (
+    Job,
+    JobConflict,
+    JobNotFound,
+    JobStore,
+    UpdateStatus,
+    WorkerInfo,
+)
 
 __all__ = ["MAX_POLL_SECONDS", "Runtime"]
 
@@ -41,11 +49,16 @@ class Runtime:
         }
         self.faults = FaultInjector(config.faults)
         self.store = JobStore(config.db, max_retries=config.max_retries)
+        self.files = FileStore(None if config.db is None else files_dir_for(config.db))
+        self.signer = Signer()
         self.store.add_requeue_listener(self.notify)
         self.closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        # Models some worker has polled for, and models already warned about (warn once).
+        self._polled: set[str] = set()
+        self._warned: set[str] = set()
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -107,9 +120,22 @@ class Runtime:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._wake, model)
 
-    async def claim(self, model: str, hostname: str, timeout: float) -> Job | None:
-        """Claim the next job of ``model``, waiting up to ``timeout`` seconds for one."""
+    async def claim(
+        self,
+        model: str,
+        hostname: str,
+        timeout: float,
+        *,
+        claim_timeout: float | None = None,
+        worker: WorkerInfo | None = None,
+    ) -> Job | None:
+        """Claim the next job of ``model``, waiting up to ``timeout`` seconds for one.
+
+        The claim lasts ``claim_timeout`` seconds without an update (default: the
+        emulator's ``--claim-timeout``).
+        """
         await self.ensure_started()
+        lease = self.config.claim_timeout if claim_timeout is None else claim_timeout
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(max(timeout, 0.0), MAX_POLL_SECONDS)
         while not self.closing:  # shutting down: hand out no more jobs
@@ -118,7 +144,7 @@ class Runtime:
             waiting = self._waiters.setdefault(model, set())
             waiting.add(future)
             try:
-                job = self.store.claim(model, hostname, self.config.claim_timeout)
+                job = self.store.claim(model, hostname, lease, worker=worker)
                 if job is not None:
                     return job
                 remaining = deadline - loop.time()
@@ -145,7 +171,42 @@ class Runtime:
         """Store a job and wake the workers polling its model."""
         job = self.store.submit(model, payload, priority=priority, info=info, warnings=warnings)
         self.notify(model)
+        self._watch_unpolled(model)
         return job
+
+    # -- a model nobody serves -------------------------------------------------------
+
+    def note_poll(self, model: str) -> None:
+        """Record that a worker polled for ``model`` (it is served, no warning needed)."""
+        self._polled.add(model)
+
+    def _watch_unpolled(self, model: str) -> None:
+        """Warn later if a job of ``model`` still waits and no worker ever polled for it."""
+        if model in self.handlers or model in self._polled or model in self._warned:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # not in the event loop: nothing to schedule on
+        self._warned.add(model)
+        loop.call_later(self.config.unpolled_warning_seconds, self._warn_unpolled, model)
+
+    def _warn_unpolled(self, model: str) -> None:
+        if model in self._polled or self.closing:
+            return
+        waiting, _ = self.store.metrics(model)
+        if not waiting:
+            self._warned.discard(model)  # nothing waits after all: watch the next submit
+            return
+        logger.warning(
+            "%d job(s) of model %r wait, but it has no in-process handler and no worker "
+            "has polled for it: start a worker for %r, or serve it in process with "
+            "--model %s=HANDLER",
+            waiting,
+            model,
+            model,
+            model,
+        )
 
     def update(
         self,
@@ -172,7 +233,8 @@ class Runtime:
 
     async def _sweeper(self) -> None:
         """Requeue lapsed claims promptly even when no request arrives to trigger it."""
-        interval = min(max(self.config.claim_timeout / 4, 0.01), 1.0)
+        # At most 0.5 s: a claim may ask for a shorter lease than --claim-timeout.
+        interval = min(max(self.config.claim_timeout / 4, 0.01), 0.5)
         while True:
             await asyncio.sleep(interval)
             try:
@@ -196,12 +258,11 @@ class Runtime:
     async def _run(self, job: Job, handler: Handler) -> None:
         """Run one claimed job and report its outcome, keeping the claim alive meanwhile."""
 
-        def report(info: Mapping[str, Any]) -> None:
+        def report(info: Mapping[str, Any] | float) -> None:
+            info = report_info(info)
             # A lost claim is not the handler's problem: its final update is refused too.
             with contextlib.suppress(JobConflict, JobNotFound):
-                self.update(
-                    job.request_id, job.model, "running", info=dict(info), claim_id=job.claim_id
-                )
+                self.update(job.request_id, job.model, "running", info=info, claim_id=job.claim_id)
 
         heartbeat = asyncio.create_task(self._heartbeat(job))
         outcome: UpdateStatus

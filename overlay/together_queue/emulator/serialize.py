@@ -85,7 +85,11 @@ def metrics_body(waiting: int, running: int) -> dict[str, Any]:
 
 
 def worker_job_json(job: Job, claim_timeout: float) -> dict[str, Any]:
-    """The ``data`` object of a worker's retrieve answer."""
+    """The ``data`` object of a worker's retrieve answer (the SDK reads request_id, payload).
+
+    Its ``claim_timeout`` is the claim's own lease; ``claim_timeout`` (the emulator's
+    default) stands in for a claim that recorded none.
+    """
     return {
         "request_id": job.request_id,
         "model": job.model,
@@ -95,7 +99,7 @@ def worker_job_json(job: Job, claim_timeout: float) -> dict[str, Any]:
         "retries": job.retries,
         "created_at": rfc3339(job.created_at),
         "claim_id": job.claim_id,
-        "claim_timeout": claim_timeout,
+        "claim_timeout": job.claim_timeout if job.claim_timeout is not None else claim_timeout,
     }
 
 
@@ -118,6 +122,7 @@ def job_json(job: Job) -> dict[str, Any]:
         "done_at": _optional_time(job.done_at),
         "claim_expires_at": _optional_time(job.claim_expires_at),
         "claimed_by": job.claimed_by,
+        "claim_timeout": job.claim_timeout,
     }
 
 
@@ -132,4 +137,8 @@ def claim_json(claim: Claim) -> dict[str, Any]:
         "retries": claim.retries,
         "hostname": claim.hostname,
         "claimed_at": rfc3339(claim.claimed_at),
+        "claim_timeout": claim.claim_timeout,
+        "worker_version": claim.worker_version,
+        "user_agent": claim.user_agent,
+        "idle_time": claim.idle_time,
     }

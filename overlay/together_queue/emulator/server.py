@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from types import FrameType
@@ -22,6 +24,7 @@ from together_queue.emulator.app import create_app
 from together_queue.emulator.config import EmulatorConfig
 from together_queue.emulator.faults import FaultPlan
 from together_queue.emulator.runtime import Runtime
+from together_queue.emulator.tls import client_context, write_self_signed
 
 __all__ = ["EmulatorHandle", "bind_socket", "serve_forever", "start_emulator"]
 
@@ -45,10 +48,10 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def url_of(sock: socket.socket) -> str:
-    """``http://HOST:PORT`` of a bound socket (IPv6 hosts in brackets)."""
+def url_of(sock: socket.socket, scheme: str = "http") -> str:
+    """``SCHEME://HOST:PORT`` of a bound socket (IPv6 hosts in brackets)."""
     host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
 class _Server(uvicorn.Server):
@@ -98,9 +101,11 @@ class _Server(uvicorn.Server):
         self.should_exit = True
 
 
-def _uvicorn_config(app: Starlette, log_level: str) -> uvicorn.Config:
+def _uvicorn_config(app: Starlette, log_level: str, config: EmulatorConfig) -> uvicorn.Config:
     return uvicorn.Config(
         app,
+        ssl_certfile=config.ssl_certfile,
+        ssl_keyfile=config.ssl_keyfile,
         lifespan="on",
         log_level=log_level,
         access_log=False,
@@ -120,7 +125,7 @@ def serve_forever(
     """Serve on ``sock`` in this thread until SIGINT/SIGTERM; ``on_started`` once serving."""
     app = create_app(config)
     server = _Server(
-        _uvicorn_config(app, log_level),
+        _uvicorn_config(app, log_level, config),
         cast(Runtime, app.state.runtime),
         on_started,
         handle_signals=True,
@@ -133,12 +138,20 @@ class EmulatorHandle:
     """A running emulator: its root ``url`` and ``config``; faults can change at runtime.
 
     The public API is under ``url + "/v1"``, the worker API under ``url + "/internal/v1"``,
-    the admin API under ``url + "/_emulator"``.
+    the admin API under ``url + "/_emulator"``. Over HTTPS started with ``tls=DIR``,
+    ``ca_file`` is the CA to trust (``SSL_CERT_FILE``, or ``ssl_context()``).
     """
 
     url: str
     config: EmulatorConfig
     app: Starlette = attrs.field(repr=False)
+    ca_file: str | None = None
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """An SSL context trusting this emulator's CA, for ``httpx.Client(verify=...)``."""
+        if self.ca_file is None:
+            raise ValueError("this emulator was not started with tls=DIR: there is no CA")
+        return client_context(self.ca_file)
 
     @property
     def api_url(self) -> str:
@@ -165,14 +178,24 @@ class EmulatorHandle:
 
 @contextlib.contextmanager
 def start_emulator(
-    config: EmulatorConfig | None = None, **overrides: Any
+    config: EmulatorConfig | None = None,
+    *,
+    tls: str | os.PathLike[str] | None = None,
+    **overrides: Any,
 ) -> Iterator[EmulatorHandle]:
     """Serve an emulator with uvicorn in a background thread for the ``with`` block.
 
     ``overrides`` replace fields of ``config`` (default: ``EmulatorConfig()``). Port 0
-    (the default) picks a free port; the handle's ``url`` holds the real one. Returns
-    once the server answers; stops it (and waits for it) on exit.
+    (the default) picks a free port; the handle's ``url`` holds the real one. ``tls``
+    names a directory: a local CA and a localhost certificate are written there (see
+    ``write_self_signed``) and the emulator serves HTTPS; ``handle.ca_file`` is the CA.
+    Returns once the server answers; stops it (and waits for it) on exit.
     """
+    ca_file: str | None = None
+    if tls is not None:
+        files = write_self_signed(tls)
+        overrides = {"ssl_certfile": str(files.cert), "ssl_keyfile": str(files.key), **overrides}
+        ca_file = str(files.ca)
     config = attrs.evolve(config or EmulatorConfig(), **overrides)
     # Bind before creating the app: the app opens the store, which a failed bind would leak.
     sock = bind_socket(config.host, config.port)
@@ -184,8 +207,10 @@ def start_emulator(
     runtime = cast(Runtime, app.state.runtime)
     started = threading.Event()
     failure: list[BaseException] = []
-    url = url_of(sock)
-    server = _Server(_uvicorn_config(app, "warning"), runtime, started.set, handle_signals=False)
+    url = url_of(sock, config.scheme)
+    server = _Server(
+        _uvicorn_config(app, "warning", config), runtime, started.set, handle_signals=False
+    )
 
     def run() -> None:
         try:
@@ -203,11 +228,16 @@ def start_emulator(
                 failure[0] if failure else None
             )
         # trust_env=False: an HTTP(S)_PROXY in the environment must not see loopback calls.
+        # verify=False: this probe only asks whether our own server answers, and sends
+        # nothing secret; a certificate given without its CA must not fail the start.
         response = httpx.get(
-            url + "/_emulator/health", timeout=_START_DEADLINE_SECONDS, trust_env=False
+            url + "/_emulator/health",
+            timeout=_START_DEADLINE_SECONDS,
+            trust_env=False,
+            verify=False,  # noqa: S501
         )
         response.raise_for_status()
-        yield EmulatorHandle(url=url, config=config, app=app)
+        yield EmulatorHandle(url=url, config=config, app=app, ca_file=ca_file)
     finally:
         server.should_exit = True
         thread.join(_STOP_DEADLINE_SECONDS)

@@ -22,11 +22,19 @@ from typing import Any, Literal
 
 import attrs
 
-__all__ = ["Claim", "Job", "JobConflict", "JobNotFound", "JobStore", "UpdateStatus"]
+__all__ = [
+    "Claim",
+    "Job",
+    "JobConflict",
+    "JobNotFound",
+    "JobStore",
+    "UpdateStatus",
+    "WorkerInfo",
+]
 
 UpdateStatus = Literal["running", "done", "failed"]
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -45,7 +53,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     done_at REAL,
     claim_expires_at REAL,
     claim_id TEXT,
-    claimed_by TEXT
+    claimed_by TEXT,
+    claim_timeout REAL
 );
 -- The next job of a model is the first entry of this index: O(log n) to claim.
 CREATE INDEX IF NOT EXISTS jobs_pending ON jobs (model, priority DESC, seq)
@@ -62,7 +71,11 @@ CREATE TABLE IF NOT EXISTS claims (
     retries INTEGER NOT NULL,
     hostname TEXT NOT NULL,
     claim_id TEXT NOT NULL,
-    claimed_at REAL NOT NULL
+    claimed_at REAL NOT NULL,
+    claim_timeout REAL,
+    worker_version TEXT,
+    user_agent TEXT,
+    idle_time TEXT
 );
 -- Active (pending/running) jobs per model, kept by triggers in the same transaction as
 -- the change: metrics is one primary-key lookup instead of a COUNT over the queue.
@@ -84,6 +97,16 @@ WHEN OLD.status IS NOT NEW.status BEGIN
         WHERE NEW.status IN ('pending', 'running')
         ON CONFLICT (model, status) DO UPDATE SET n = n + 1;
 END;
+"""
+
+# Version 1 (0.1.0) had no per-claim lease length and no worker details: add the columns.
+# Rows claimed under version 1 keep NULL there and renew by the emulator's default.
+_MIGRATE_1_TO_2 = """
+ALTER TABLE jobs ADD COLUMN claim_timeout REAL;
+ALTER TABLE claims ADD COLUMN claim_timeout REAL;
+ALTER TABLE claims ADD COLUMN worker_version TEXT;
+ALTER TABLE claims ADD COLUMN user_agent TEXT;
+ALTER TABLE claims ADD COLUMN idle_time TEXT;
 """
 
 _NEXT_PENDING_SQL = (
@@ -126,6 +149,7 @@ class Job:
     claim_expires_at: float | None
     claim_id: str | None
     claimed_by: str | None
+    claim_timeout: float | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
@@ -148,6 +172,7 @@ class Job:
             claim_expires_at=row["claim_expires_at"],
             claim_id=row["claim_id"],
             claimed_by=row["claimed_by"],
+            claim_timeout=row["claim_timeout"],
         )
 
 
@@ -164,6 +189,20 @@ class Claim:
     hostname: str
     claim_id: str
     claimed_at: float
+    claim_timeout: float | None = None
+    worker_version: str | None = None
+    user_agent: str | None = None
+    idle_time: str | None = None
+
+
+@attrs.frozen
+class WorkerInfo:
+    """What a worker said about itself when it claimed a job (headers and query)."""
+
+    hostname: str = "unknown"
+    worker_version: str | None = None
+    user_agent: str | None = None
+    idle_time: str | None = None
 
 
 def _dumps(value: object) -> str:
@@ -196,9 +235,14 @@ class JobStore:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, _SCHEMA_VERSION):
+        if version not in (0, 1, _SCHEMA_VERSION):
             self._conn.close()
             raise ValueError(f"{path}: unknown emulator database version {version}")
+        if version == 1:
+            # One transaction: a failed migration leaves the version 1 file as it was.
+            self._conn.executescript(
+                f"BEGIN; {_MIGRATE_1_TO_2} PRAGMA user_version={_SCHEMA_VERSION}; COMMIT;"
+            )
         self._conn.executescript(_SCHEMA)
         # Recount once at open: cheap, and right for a database written before the triggers.
         self._conn.executescript(
@@ -268,7 +312,7 @@ class JobStore:
                 self._conn.execute(
                     "UPDATE jobs SET status = 'pending', retries = retries + 1, "
                     "claimed_at = NULL, claim_expires_at = NULL, claim_id = NULL, "
-                    "claimed_by = NULL WHERE seq = ?",
+                    "claimed_by = NULL, claim_timeout = NULL WHERE seq = ?",
                     (row["seq"],),
                 )
                 requeued.add(row["model"])
@@ -353,8 +397,19 @@ class JobStore:
             )
         return counts.get("pending", 0), counts.get("running", 0)
 
-    def claim(self, model: str, hostname: str, claim_timeout: float) -> Job | None:
-        """Hand the next pending job of ``model`` (priority, then FIFO) to a worker, or None."""
+    def claim(
+        self,
+        model: str,
+        hostname: str,
+        claim_timeout: float,
+        *,
+        worker: WorkerInfo | None = None,
+    ) -> Job | None:
+        """Hand the next pending job of ``model`` (priority, then FIFO) to a worker, or None.
+
+        The claim lasts ``claim_timeout`` seconds, and so does every renewal of it.
+        """
+        worker = worker or WorkerInfo(hostname=hostname)
         with self._transaction() as conn:
             row = conn.execute(_NEXT_PENDING_SQL, (model,)).fetchone()
             if row is None:
@@ -363,15 +418,17 @@ class JobStore:
             claim_id = uuid.uuid4().hex
             conn.execute(
                 "UPDATE jobs SET status = 'running', claimed_at = ?, claim_expires_at = ?, "
-                "claim_id = ?, claimed_by = ?, claim_count = claim_count + 1 WHERE seq = ?",
-                (now, now + claim_timeout, claim_id, hostname, row["seq"]),
+                "claim_id = ?, claimed_by = ?, claim_timeout = ?, claim_count = claim_count + 1 "
+                "WHERE seq = ?",
+                (now, now + claim_timeout, claim_id, hostname, claim_timeout, row["seq"]),
             )
             job = Job.from_row(
                 conn.execute("SELECT * FROM jobs WHERE seq = ?", (row["seq"],)).fetchone()
             )
             conn.execute(
                 "INSERT INTO claims (seq, request_id, model, priority, retries, hostname, "
-                "claim_id, claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "claim_id, claimed_at, claim_timeout, worker_version, user_agent, idle_time) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job.seq,
                     job.request_id,
@@ -381,6 +438,10 @@ class JobStore:
                     hostname,
                     claim_id,
                     now,
+                    claim_timeout,
+                    worker.worker_version,
+                    worker.user_agent,
+                    worker.idle_time,
                 ),
             )
             return job
@@ -398,7 +459,8 @@ class JobStore:
     ) -> Job:
         """Apply a worker's update to a running job.
 
-        ``running`` renews the claim and merges ``info``; ``done`` stores ``outputs``;
+        ``running`` renews the claim by the length it was made with (``claim_timeout``
+        only for claims that recorded none) and merges ``info``; ``done`` stores ``outputs``;
         ``failed`` fails the job for good (no retry) with ``info["error"]``. A job that
         is not running, or (when ``claim_id`` is given) is held by another claim,
         raises JobConflict and is left unchanged.
@@ -415,7 +477,7 @@ class JobStore:
             if status == "running":
                 conn.execute(
                     "UPDATE jobs SET info = ?, claim_expires_at = ? WHERE seq = ?",
-                    (_dumps(merged), now + claim_timeout, job.seq),
+                    (_dumps(merged), now + (job.claim_timeout or claim_timeout), job.seq),
                 )
             elif status == "done":
                 conn.execute(

@@ -13,21 +13,27 @@ from pathlib import Path
 import httpx
 import pytest
 
+from together_queue._config import is_loopback_host
 from together_queue.emulator import server
 from together_queue.emulator.app import create_app
 from together_queue.emulator.cli import build_parser, config_from_args, main
-from together_queue.emulator.config import EmulatorConfig, is_loopback_host
+from together_queue.emulator.config import EmulatorConfig
 from together_queue.emulator.faults import FaultRule
 
 from .helpers import submit, wait_status
 
 
-def _first_line(proc: subprocess.Popen[str], timeout: float = 20.0) -> str:
+def _first_lines(proc: subprocess.Popen[str], count: int, timeout: float = 20.0) -> list[str]:
     lines: queue.Queue[str] = queue.Queue()
     assert proc.stdout is not None
     stdout = proc.stdout
-    threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
-    return lines.get(timeout=timeout)
+
+    def pump() -> None:
+        for _ in range(count):
+            lines.put(stdout.readline())
+
+    threading.Thread(target=pump, daemon=True).start()
+    return [lines.get(timeout=timeout).rstrip("\n") for _ in range(count)]
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
@@ -39,7 +45,7 @@ def test_cli_serves_then_stops_cleanly(stop_signal: signal.Signals) -> None:
         text=True,
     )
     try:
-        line = _first_line(proc)
+        line, *banner = _first_lines(proc, 3)
         prefix = "together-queue emulator listening on http://127.0.0.1:"
         assert line.startswith(prefix), line
         url = line.strip().removeprefix("together-queue emulator listening on ")
@@ -55,7 +61,12 @@ def test_cli_serves_then_stops_cleanly(stop_signal: signal.Signals) -> None:
             proc.wait(10)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
-    assert out == ""  # the one line was already read: nothing else on stdout
+    assert out == ""  # the banner was already read: nothing else on stdout
+    assert banner == [
+        "models served in process: e (echo)",
+        "any other model waits for an external worker polling "
+        "/internal/v1/queue/retrieve?model=NAME",
+    ]
 
 
 def test_parser_maps_every_option_to_the_config() -> None:

@@ -60,3 +60,13 @@ def block_until_released(payload: dict[str, Any]) -> dict[str, Any]:
     # Bounded all the same, so a broken test cannot leave the thread behind for good.
     RELEASE.wait(60)
     return {"released": RELEASE.is_set()}
+
+
+def report_number(payload: dict[str, Any], report: Callable[[Any], None]) -> dict[str, Any]:
+    report(0.5)  # a bare number is the progress
+    return {"reported": True}
+
+
+def report_wrong(payload: dict[str, Any], report: Callable[[Any], None]) -> dict[str, Any]:
+    report([0.5])  # neither a mapping nor a number
+    return {"reported": True}

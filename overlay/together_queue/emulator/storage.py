@@ -1,0 +1,139 @@
+"""File storage for worker outputs: named blobs, in memory or in a folder beside ``--db``.
+
+A worker asks for an upload URL, PUTs the bytes there, and reports the file as
+``https://<api>/v1/storage/<name>``; a caller fetches that URL with its key and is sent
+on to a signed download URL. The signed URLs carry an HMAC of (action, name, expiry)
+under a secret made at start, so they need no key and stop working when they expire
+or the emulator restarts (the files themselves survive a restart with ``--db``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import tempfile
+import threading
+import time
+import unicodedata
+from pathlib import Path
+from typing import Literal
+
+__all__ = [
+    "MAX_FILENAME_BYTES",
+    "Action",
+    "FileStore",
+    "Signer",
+    "check_filename",
+    "files_dir_for",
+]
+
+MAX_FILENAME_BYTES = 255
+"""The longest file name (UTF-8 bytes) storage accepts, the common file system limit."""
+
+Action = Literal["upload", "download"]
+
+
+def check_filename(name: str) -> str:
+    """``name`` if it is a plain file name; ValueError saying what is wrong otherwise."""
+    if not name:
+        raise ValueError("filename must not be empty")
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_FILENAME_BYTES:
+        raise ValueError(f"filename must be at most {MAX_FILENAME_BYTES} bytes long")
+    if name in (".", "..") or "/" in name or "\\" in name:
+        raise ValueError(f"filename must be a plain name, not a path: {name!r}")
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in name):
+        raise ValueError("filename must not hold control characters or lone surrogates")
+    return name
+
+
+def files_dir_for(db: str) -> Path:
+    """Where the files of the database ``db`` live: ``<db>.files`` beside it."""
+    return Path(db).with_name(Path(db).name + ".files")
+
+
+class FileStore:
+    """Named files: in a dict (``directory`` None) or one file each in ``directory``."""
+
+    def __init__(self, directory: Path | None) -> None:
+        """Keep files in memory, or in ``directory`` (created on first write)."""
+        self.directory = directory
+        self._memory: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def put(self, name: str, data: bytes) -> None:
+        """Store ``data`` as ``name``, replacing any file of that name, atomically."""
+        check_filename(name)
+        if self.directory is None:
+            with self._lock:
+                self._memory[name] = data
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        # Write a temporary file, then rename: a reader never sees half a file.
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(tmp, self.directory / name)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def get(self, name: str) -> bytes | None:
+        """The bytes of ``name``, or None when there is no such file."""
+        check_filename(name)
+        if self.directory is None:
+            with self._lock:
+                return self._memory.get(name)
+        try:
+            return (self.directory / name).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def exists(self, name: str) -> bool:
+        """Whether a file ``name`` is stored."""
+        check_filename(name)
+        if self.directory is None:
+            with self._lock:
+                return name in self._memory
+        return (self.directory / name).is_file()
+
+
+class Signer:
+    """Signs and checks expiring URLs for one file and one action (upload or download)."""
+
+    def __init__(self, secret: bytes | None = None) -> None:
+        """Use ``secret`` (default: 32 random bytes, so URLs die with the process)."""
+        self._secret = secret or secrets.token_bytes(32)
+        self._used: set[str] = set()
+        self._lock = threading.Lock()
+
+    def sign(self, action: Action, name: str, lifetime: float) -> tuple[int, str]:
+        """``(expires, signature)`` for ``action`` on ``name`` for ``lifetime`` seconds."""
+        expires = int(time.time() + lifetime)
+        return expires, self._mac(action, name, expires)
+
+    def _mac(self, action: Action, name: str, expires: int) -> str:
+        message = f"{action}\n{name}\n{expires}".encode("utf-8", "surrogatepass")
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def check(self, action: Action, name: str, expires: str, signature: str) -> str | None:
+        """None if the signature is good and unexpired, else why it is refused."""
+        if not expires.isdigit():
+            return "the URL has no valid expiry"
+        if not hmac.compare_digest(self._mac(action, name, int(expires)), signature):
+            return "the URL's signature does not match"
+        if int(expires) < time.time():
+            return "the URL has expired"
+        return None
+
+    def used(self, signature: str) -> bool:
+        """Whether an upload with ``signature`` already succeeded (an upload URL takes one)."""
+        with self._lock:
+            return signature in self._used
+
+    def mark_used(self, signature: str) -> None:
+        """Record that the upload with ``signature`` succeeded."""
+        with self._lock:
+            self._used.add(signature)

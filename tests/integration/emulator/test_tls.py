@@ -1,0 +1,173 @@
+"""HTTPS: the emulator's local CA, the CLI's TLS options, and QueueClient trusting the CA."""
+
+from __future__ import annotations
+
+import queue
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from together_queue import AsyncQueueClient, QueueClient
+from together_queue.emulator.tls import TlsFiles, write_self_signed
+
+from .conftest import Factory
+
+
+def _lines(proc: subprocess.Popen[str], count: int, timeout: float = 20.0) -> list[str]:
+    """The first ``count`` stdout lines, read with a deadline."""
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    got: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for _ in range(count):
+            got.put(stdout.readline())
+
+    threading.Thread(target=pump, daemon=True).start()
+    return [got.get(timeout=timeout).rstrip("\n") for _ in range(count)]
+
+
+def test_the_local_ca_signs_a_localhost_certificate(tmp_path: Path) -> None:
+    files = write_self_signed(tmp_path / "tls")
+    assert files == TlsFiles.in_dir(tmp_path / "tls")
+    cert = x509.load_pem_x509_certificate(files.cert.read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == ["localhost"]
+    assert {str(ip) for ip in names.get_values_for_type(x509.IPAddress)} == {"127.0.0.1", "::1"}
+    assert files.key.stat().st_mode & 0o077 == 0  # the private key is the owner's only
+    # Written once: a CA the user trusted stays the same on the next start.
+    assert write_self_signed(tmp_path / "tls") == files
+    assert files.cert.read_bytes() == cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_queue_client_trusts_the_ca_through_ssl_cert_file(
+    queue_emulator_factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator = queue_emulator_factory(tls=True, models={"echo": "echo"}, api_keys=["K"])
+    assert emulator.ca_file is not None and emulator.url.startswith("https://127.0.0.1:")
+    monkeypatch.setenv("SSL_CERT_FILE", emulator.ca_file)
+    with QueueClient(api_key="K", base_url=emulator.url) as client:
+        assert client.run("echo", {"over": "tls"}, timeout=10) == {"over": "tls"}
+
+
+def test_queue_client_trusts_the_ca_through_its_own_http_client(
+    queue_emulator_factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    emulator = queue_emulator_factory(tls=True, models={"echo": "echo"})
+    with (
+        httpx.Client(verify=emulator.ssl_context()) as http,
+        QueueClient(api_key="", base_url=emulator.url, http_client=http) as client,
+    ):
+        assert client.run("echo", {"x": 1}, timeout=10) == {"x": 1}
+
+
+def test_an_untrusted_ca_is_refused(
+    queue_emulator_factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    emulator = queue_emulator_factory(tls=True)
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        httpx.get(emulator.url + "/_emulator/health", trust_env=False)
+
+
+def _serve(args: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "together_queue.emulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    return err
+
+
+def test_cli_tls_self_signed_prints_the_https_url_and_how_to_trust_it(tmp_path: Path) -> None:
+    tls_dir = tmp_path / "certs"
+    proc = _serve(["--tls-self-signed", str(tls_dir), "--model", "e=echo"])
+    try:
+        first, _, _, trust = _lines(proc, 4)
+        url = first.removeprefix("together-queue emulator listening on ")
+        assert url.startswith("https://127.0.0.1:"), first
+        assert f"SSL_CERT_FILE={tls_dir / 'ca.pem'}" in trust
+        context = ssl.create_default_context(cafile=str(tls_dir / "ca.pem"))
+        response = httpx.get(url + "/_emulator/health", verify=context, trust_env=False)
+        assert response.json()["status"] == "ok"
+    finally:
+        err = _stop(proc)
+    assert proc.returncode == 0, err
+
+
+def test_cli_serves_https_with_given_files(tmp_path: Path) -> None:
+    files = write_self_signed(tmp_path)
+    proc = _serve(["--ssl-certfile", str(files.cert), "--ssl-keyfile", str(files.key)])
+    try:
+        (first,) = _lines(proc, 1)
+        url = first.removeprefix("together-queue emulator listening on ")
+        assert url.startswith("https://"), first
+        context = ssl.create_default_context(cafile=str(files.ca))
+        assert httpx.get(url + "/_emulator/health", verify=context, trust_env=False).is_success
+    finally:
+        err = _stop(proc)
+    assert proc.returncode == 0, err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--ssl-certfile", "c.pem"],
+        ["--ssl-keyfile", "k.pem"],
+        ["--tls-self-signed", "d", "--ssl-certfile", "c.pem", "--ssl-keyfile", "k.pem"],
+    ],
+)
+def test_contradictory_tls_options_exit_2(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from together_queue.emulator.cli import main
+
+    assert main(["--port", "0", *args]) == 2
+    assert "together-queue emulator:" in capsys.readouterr().err
+
+
+def test_a_missing_certificate_exits_2_without_a_traceback(tmp_path: Path) -> None:
+    proc = _serve(
+        ["--ssl-certfile", str(tmp_path / "no.pem"), "--ssl-keyfile", str(tmp_path / "no.key")]
+    )
+    try:
+        _, err = proc.communicate(timeout=20)  # it exits by itself
+    finally:
+        _stop(proc)
+    assert proc.returncode == 2, err
+    assert "Traceback" not in err and "no.pem" in err
+
+
+@pytest.mark.anyio
+async def test_async_queue_client_over_tls_runs_and_downloads(
+    queue_emulator_factory: Factory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    emulator = queue_emulator_factory(tls=True, models={"echo": "echo"}, api_keys=["K"])
+    assert emulator.ca_file is not None
+    monkeypatch.setenv("SSL_CERT_FILE", emulator.ca_file)
+    emulator.runtime.files.put("r-a.bin", b"async over tls")
+    async with AsyncQueueClient(api_key="K", base_url=emulator.url) as client:
+        assert await client.run("echo", {"a": 1}, timeout=10) == {"a": 1}
+        path = await client.download(emulator.url + "/v1/storage/r-a.bin", tmp_path)
+    assert path.read_bytes() == b"async over tls"
