@@ -174,10 +174,11 @@ def mypy_report() -> dict[str, list[str]]:
             names[name] = rel
         config = out_dir / "mypy.ini"
         # Not the project's --strict: examples are short scripts, often unannotated,
-        # but their calls and attributes must still type-check.
+        # but their calls and attributes must still type-check. An unused `type: ignore`
+        # is not an error: a page may silence what only some mypy settings report.
         config.write_text(
             "[mypy]\ncheck_untyped_defs = True\nno_implicit_optional = True\n"
-            "warn_unused_ignores = True\nignore_missing_imports = False\n",
+            "ignore_missing_imports = False\n",
             encoding="utf-8",
         )
         proc = subprocess.run(
