@@ -33,6 +33,8 @@ nox.options.sessions = [
     "contract",
     # The README's main job, from a fresh venv: CI proves it on every Python it tests.
     "demo",
+    "docs",
+    "examples",
 ]
 nox.options.reuse_existing_virtualenvs = True
 # nox turns this on whenever CI is set; a plain `nox` (and .ci/run) must not fail
@@ -274,3 +276,29 @@ def api_diff(session: nox.Session) -> None:
     """Fail on a public API break since the last release (api/ snapshot, v* tag, or REF)."""
     _install_requirements(session, "release")
     session.run("python", "tools/release.py", "api-diff", *session.posargs)
+
+
+@nox.session(python=None)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site strictly (a broken link or reference fails) into site/."""
+    # No install of the project: griffe reads both packages from overlay/ and generated/.
+    _install_requirements(session, "docs")
+    # NO_MKDOCS_2_WARNING: mkdocs-material prints a banner about its successor on every build.
+    session.run(
+        "mkdocs",
+        "build",
+        "--strict",
+        "--site-dir",
+        str(ROOT / "site"),
+        env={"NO_MKDOCS_2_WARNING": "1"},
+    )
+
+
+@nox.session(python=None)
+def examples(session: nox.Session) -> None:
+    """Run every python/bash example of README.md and docs/ against a fresh emulator."""
+    # Its own session, not part of `tests`: it type-checks the examples with mypy,
+    # which the tests session does not install, and its failures name a Markdown line.
+    _install_requirements(session, "test", "lint")
+    _install_project(session)
+    session.run("python", "tools/run_examples.py", *session.posargs)

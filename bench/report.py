@@ -52,13 +52,15 @@ class Section:
     targets: list[Target] = attrs.field(factory=list)
     notes: list[str] = attrs.field(factory=list)
     profiles: list[str] = attrs.field(factory=list)
+    figures: list[str] = attrs.field(factory=list)
     data: dict[str, Any] = attrs.field(factory=dict)
     seconds: float = 0.0
 
     def markdown(self) -> str:
-        """The section as Markdown (heading, intro, tables, targets, notes, profiles)."""
+        """The section as Markdown (heading, intro, tables, figures, targets, notes, profiles)."""
         parts = [f"## {self.title}", self.intro]
         parts += [table.markdown() for table in self.tables]
+        parts += self.figures
         if self.targets:
             lines = [
                 f"- {t.verdict}: {t.name}: {t.measured} (target: {t.goal})" for t in self.targets

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import shlex
 import signal
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from bench import (
     machine,
+    plots,
     sec_bulk,
     sec_emulator,
     sec_faults,
@@ -48,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=ROOT / "BENCHMARKS.md", help="Markdown report to write"
     )
     parser.add_argument("--json", type=Path, help="also write every figure as JSON here")
+    parser.add_argument(
+        "--figures",
+        type=Path,
+        help="directory for the SVG figures (default: docs/img beside --out)",
+    )
     return parser
 
 
@@ -82,6 +89,16 @@ def render(
     return "\n\n".join(parts) + "\n"
 
 
+def _draw_figures(sections: list[Section], figures_dir: Path, report_dir: Path) -> None:
+    """Write the SVG figures and embed each in its section, linked relative to the report."""
+    written = plots.write_figures([s.to_json() for s in sections], figures_dir)
+    for section in sections:
+        if section.key in written:
+            link = Path(os.path.relpath(written[section.key], report_dir)).as_posix()
+            section.figures.append(f"![{section.title}]({link})")
+            print(f"bench: drew {written[section.key]}", flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the chosen sections, write the report; exit 0 even when targets are missed."""
     args = build_parser().parse_args(argv)
@@ -102,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {target.verdict}: {target.name}: {target.measured} ({target.goal})")
         sections.append(section)
     seconds = time.monotonic() - begin
+    _draw_figures(sections, args.figures or args.out.parent / "docs" / "img", args.out.parent)
     args.out.write_text(render(sections, config, command.strip(), started, seconds))
     print(f"bench: wrote {args.out} in {seconds:.0f} s", flush=True)
     if args.json:

@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 
 import httpx
 
-from together_queue import _calls, _validate
+from together_queue import _validate
 from together_queue._auth import BearerAuth, origin_of
-from together_queue._calls import Call
 from together_queue._config import (
     API_KEY_ENV,
     DEFAULT_MAX_RETRIES,
@@ -29,8 +28,6 @@ from together_queue._config import (
     resolve_config,
     to_timeout,
 )
-from together_queue._models import CancelResult, ClearResult, JobStatus, Outcome, QueueMetrics
-from together_queue._polling import PollPolicy, Waiter
 from together_queue._retry import (
     RetryPolicy,
     RetryState,
@@ -40,17 +37,24 @@ from together_queue._retry import (
     remaining_seconds,
 )
 from together_queue.errors import AuthenticationError, TogetherQueueError
-from together_queue.jobs import AsyncJob, Job, JobRequest, UpdateCallback
 
+# Startup (issue 14): `from together_queue import QueueClient` loads only what building a
+# client needs (httpx, the config, auth and retry rules: no attrs). The modules below load
+# on first use, inside the methods that need them: `_calls` and the generated layer with
+# the first request, `_models`/`jobs`/`_polling` (attrs classes) with the first result,
+# handle or wait, `_bulk` and `_download` with the first bulk call or download.
 if TYPE_CHECKING:
     from pathlib import Path
 
     from together_queue._bulk import AsyncSubmitStream, SubmitStream
+    from together_queue._calls import Call
     from together_queue._download import Dest, ProgressCallback
+    from together_queue._models import CancelResult, ClearResult, JobStatus, Outcome, QueueMetrics
+    from together_queue._polling import PollPolicy, Waiter
+    from together_queue.jobs import AsyncJob, Job, JobRequest, UpdateCallback
 
-# _download, like _bulk, is imported by its method on first use.
-# _bulk (and the thread pool it brings) is imported by the bulk methods on first use:
-# `from together_queue import QueueClient` should not pay for it (issue 14, startup).
+    #: What a bulk submit takes: a payload for `model=`, or a full `JobRequest`.
+    Item = JobRequest | Mapping[str, Any]
 
 __all__ = ["AsyncQueueClient", "QueueClient"]
 
@@ -58,8 +62,6 @@ logger = logging.getLogger("together_queue")
 T = TypeVar("T")
 HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 DEFAULT_CONCURRENCY = 16
-#: What a bulk submit takes: a payload for `model=`, or a full `JobRequest`.
-Item = JobRequest | Mapping[str, Any]
 # Sent with every request; the key is not here: BearerAuth adds it while httpx sends.
 _HEADERS: Final = {"User-Agent": USER_AGENT, "Accept": "application/json"}
 
@@ -104,6 +106,8 @@ class _ClientBase(Generic[HttpT]):
                 f"http_client must be an {self._http_type.__module__}.{self._http_type.__name__}, "
                 f"got {type(http_client).__name__}"
             )
+        from together_queue._polling import PollPolicy  # on first use: see the imports
+
         if poll is not None and not isinstance(poll, PollPolicy):
             raise TypeError(f"poll must be a PollPolicy, got {type(poll).__name__}")
         self._retry_policy = RetryPolicy(max_retries=self._config.max_retries)
@@ -243,6 +247,8 @@ class _ClientBase(Generic[HttpT]):
     def _submit_call(
         model: str, payload: Mapping[str, Any], priority: int, info: Mapping[str, Any] | None
     ) -> Call[str]:
+        from together_queue import _calls  # on first use: see the imports
+
         return _calls.submit_call(
             _validate.model_name(model),
             _validate.json_object(payload, "payload"),
@@ -257,6 +263,8 @@ class _ClientBase(Generic[HttpT]):
         priority: int,
         info: Mapping[str, Any] | None,
     ) -> Call[str]:
+        from together_queue.jobs import JobRequest  # on first use: see the imports
+
         if isinstance(item, JobRequest):
             return _ClientBase._submit_call(item.model, item.payload, item.priority, item.info)
         if model is None:
@@ -265,15 +273,27 @@ class _ClientBase(Generic[HttpT]):
 
     @staticmethod
     def _status_call(request_id: str, model: str) -> Call[JobStatus]:
+        from together_queue import _calls  # on first use: see the imports
+
         return _calls.status_call(_validate.request_id(request_id), _validate.model_name(model))
 
     @staticmethod
     def _cancel_call(request_id: str, model: str) -> Call[CancelResult]:
+        from together_queue import _calls  # on first use: see the imports
+
         return _calls.cancel_call(_validate.request_id(request_id), _validate.model_name(model))
 
     @staticmethod
     def _metrics_call(model: str) -> Call[QueueMetrics]:
+        from together_queue import _calls  # on first use: see the imports
+
         return _calls.metrics_call(_validate.model_name(model))
+
+    @staticmethod
+    def _clear_call(model: str) -> Call[ClearResult]:
+        from together_queue import _calls  # on first use: see the imports
+
+        return _calls.clear_call(_validate.model_name(model))
 
     def _waiter(
         self,
@@ -284,6 +304,8 @@ class _ClientBase(Generic[HttpT]):
         raise_on_failure: bool,
     ) -> Waiter:
         seconds = _validate.optional_seconds(timeout, "timeout")
+        from together_queue._polling import Waiter  # on first use: see the imports
+
         return Waiter(
             label=f"job {job.request_id} ({job.model})",
             policy=poll or self._poll,
@@ -358,6 +380,8 @@ class QueueClient(_ClientBase[httpx.Client]):
     ) -> Job:
         """Queue a job for `model`; return its handle. Not resent on an ambiguous failure."""
         call = self._submit_call(model, payload, priority, info)
+        from together_queue.jobs import Job  # on first use: see the imports
+
         return Job(self._send(call), model=call.model, client=self)
 
     def status(self, request_id: str, *, model: str) -> JobStatus:
@@ -380,10 +404,12 @@ class QueueClient(_ClientBase[httpx.Client]):
         acted would count only what it canceled itself. Any other failure raises;
         calling again is safe (clearing twice has the effect of clearing once).
         """
-        return self._send(_calls.clear_call(_validate.model_name(model)))
+        return self._send(self._clear_call(model))
 
     def job(self, request_id: str, *, model: str) -> Job:
         """A handle for a job submitted earlier (possibly by another process)."""
+        from together_queue.jobs import Job  # on first use: see the imports
+
         return Job(request_id, model=model, client=self)
 
     def wait(
@@ -478,6 +504,8 @@ class QueueClient(_ClientBase[httpx.Client]):
     ) -> Callable[[Item, SendObserver], Job]:
         def send(item: Item, observer: SendObserver) -> Job:
             call = self._item_call(item, model, priority, info)
+            from together_queue.jobs import Job  # on first use: see the imports
+
             return Job(self._send(call, observer=observer), model=call.model, client=self)
 
         return send
@@ -605,6 +633,8 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
     ) -> AsyncJob:
         """Queue a job for `model`; return its handle. Not resent on an ambiguous failure."""
         call = self._submit_call(model, payload, priority, info)
+        from together_queue.jobs import AsyncJob  # on first use: see the imports
+
         return AsyncJob(await self._send(call), model=call.model, client=self)
 
     async def status(self, request_id: str, *, model: str) -> JobStatus:
@@ -627,10 +657,12 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
         acted would count only what it canceled itself. Any other failure raises;
         calling again is safe (clearing twice has the effect of clearing once).
         """
-        return await self._send(_calls.clear_call(_validate.model_name(model)))
+        return await self._send(self._clear_call(model))
 
     def job(self, request_id: str, *, model: str) -> AsyncJob:
         """A handle for a job submitted earlier (possibly by another process)."""
+        from together_queue.jobs import AsyncJob  # on first use: see the imports
+
         return AsyncJob(request_id, model=model, client=self)
 
     async def wait(
@@ -720,6 +752,8 @@ class AsyncQueueClient(_ClientBase[httpx.AsyncClient]):
     ) -> Callable[[Item, SendObserver], Awaitable[AsyncJob]]:
         async def send(item: Item, observer: SendObserver) -> AsyncJob:
             call = self._item_call(item, model, priority, info)
+            from together_queue.jobs import AsyncJob  # on first use: see the imports
+
             return AsyncJob(
                 await self._send(call, observer=observer), model=call.model, client=self
             )
@@ -801,6 +835,8 @@ def _payloads_need_model(items: Iterable[Item], model: str | None) -> Iterable[I
     first = next(source, _END)
     if first is _END:
         return ()
+    from together_queue.jobs import JobRequest  # on first use: see the imports
+
     if not isinstance(first, JobRequest):
         raise TypeError(
             "submit_many/submit_iter need model=... when the items are payloads, not JobRequests"

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from together_queue._cli_jsonl import digest
+from together_queue.cli.jsonl import digest
 from together_queue.emulator import EmulatorHandle, start_emulator
 
 from .conftest import CLI, RUN_TIMEOUT, cli_env, emulator_jobs, run_cli

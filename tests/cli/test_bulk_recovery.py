@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from together_queue._cli_jsonl import digest
-from together_queue._cli_results import header
+from together_queue.cli.jsonl import digest
+from together_queue.cli.results import header
 from together_queue.emulator import EmulatorHandle
 
 from .conftest import Running, cli_env, emulator_jobs, run_cli

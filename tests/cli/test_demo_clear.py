@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from together_queue._cli_demo import CLEAR_BACKLOG, ClearStep, _check_clear
 from together_queue._models import ClearResult, JobStatus
+from together_queue.cli.demo import CLEAR_BACKLOG, ClearStep, _check_clear
 
 from .conftest import run_cli
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from together_queue._cli_common import UsageError
-from together_queue._cli_jsonl import Defaults, Request, parse_line, read_input
-from together_queue._cli_output import format_ranges
-from together_queue._cli_results import ResultsIndex, compact
+from together_queue.cli.common import UsageError
+from together_queue.cli.jsonl import Defaults, Request, parse_line, read_input
+from together_queue.cli.output import format_ranges
+from together_queue.cli.results import ResultsIndex, compact
 
 DEFAULTS = Defaults(model="m", priority=2, info={"from": "cli"})
 

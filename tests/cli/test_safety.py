@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from together_queue._cli_results import header
+from together_queue.cli.results import header
 from together_queue.emulator import EmulatorHandle
 
 from .conftest import CLI, Running, cli_env, emulator_jobs, run_cli

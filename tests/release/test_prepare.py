@@ -1,4 +1,8 @@
-"""`release.py prepare VERSION` (nox -s release_prepare) on a scratch copy of the project."""
+"""`release.py prepare VERSION` (nox -s release_prepare) on a scratch copy of the project.
+
+Written against whatever version the project is at, so the tests hold after each release:
+CURRENT is the work tree's version (released, with its snapshot), NEXT the next minor.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from packaging.version import Version
+
 from tests.release.conftest import git
+
+ENTRY = "### Added\n- A feature for the next release."
 
 
 def release(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -21,62 +29,77 @@ def release(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_prepare_sets_version_dates_changelog_writes_snapshot(repo: Path) -> None:
-    unreleased = (repo / "CHANGELOG.md").read_text().split("## [Unreleased]", 1)[1]
-    entries = unreleased.split("\n## [0.1.0]", 1)[0].strip()
-    assert entries  # this branch's own entries are what gets released
+def versions(repo: Path) -> tuple[str, str]:
+    """(CURRENT, NEXT): the work tree's version and the next minor."""
+    source = (repo / "overlay/together_queue/_version.py").read_text()
+    current = Version(source.split("__version__ = ", 1)[1].split('"')[1])
+    return str(current), f"{current.major}.{current.minor + 1}.0"
 
-    result = release(repo, "prepare", "0.2.0", "--date", "2026-12-01")
+
+def with_unreleased_entry(repo: Path) -> None:
+    path = repo / "CHANGELOG.md"
+    head, rest = path.read_text().split("## [Unreleased]\n", 1)
+    body, later = rest.split("\n## [", 1)
+    assert not body.strip(), "the project's own Unreleased section is expected empty"
+    path.write_text(f"{head}## [Unreleased]\n\n{ENTRY}\n\n## [{later}")
+    git(repo, "commit", "-q", "-am", "an unreleased entry")
+
+
+def test_prepare_sets_version_dates_changelog_writes_snapshot(repo: Path) -> None:
+    current, nxt = versions(repo)
+    with_unreleased_entry(repo)
+
+    result = release(repo, "prepare", nxt, "--date", "2026-12-01")
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines() == [
         "wrote overlay/together_queue/_version.py",
         "wrote CHANGELOG.md",
-        "wrote api/public-api-0.2.0.json",
+        f"wrote api/public-api-{nxt}.json",
     ]
-    assert '__version__ = "0.2.0"' in (repo / "overlay/together_queue/_version.py").read_text()
+    assert f'__version__ = "{nxt}"' in (repo / "overlay/together_queue/_version.py").read_text()
     changelog = (repo / "CHANGELOG.md").read_text()
-    assert f"## [Unreleased]\n\n## [0.2.0] - 2026-12-01\n\n{entries}\n\n## [0.1.0]" in changelog
-    notes = release(repo, "notes", "0.2.0")
-    assert notes.returncode == 0 and notes.stdout.strip() == entries
-    snapshot = json.loads((repo / "api/public-api-0.2.0.json").read_text())
-    assert snapshot["version"] == "0.2.0"
+    assert f"## [Unreleased]\n\n## [{nxt}] - 2026-12-01\n\n{ENTRY}\n\n## [{current}]" in changelog
+    notes = release(repo, "notes", nxt)
+    assert notes.returncode == 0 and notes.stdout.strip() == ENTRY
+    snapshot = json.loads((repo / f"api/public-api-{nxt}.json").read_text())
+    assert snapshot["version"] == nxt
     assert set(snapshot["packages"]) == {"together_queue", "together_queue_api"}
 
-    # The release compares with 0.1.0 (the newest older snapshot), not with itself.
+    # The release compares with CURRENT (the newest older snapshot), not with itself.
     diff = release(repo, "api-diff")
     assert diff.returncode == 0, diff.stdout + diff.stderr
-    assert "api/public-api-0.1.0.json (version 0.1.0) -> work tree (version 0.2.0)" in diff.stdout
-    assert "+ together_queue.QueueClient.clear" in diff.stdout
+    assert f"api/public-api-{current}.json (version {current}) -> work tree" in diff.stdout
+    assert "no breaking changes" in diff.stdout
 
     # Once prepared, the same version cannot be prepared again.
     git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "0.2.0")
-    again = release(repo, "prepare", "0.2.0")
+    git(repo, "commit", "-q", "-m", nxt)
+    again = release(repo, "prepare", nxt)
     assert again.returncode == 1
-    assert "not newer than the current version 0.2.0" in again.stderr
+    assert f"not newer than the current version {nxt}" in again.stderr
 
 
 def test_prepare_refuses_an_empty_unreleased_section_and_writes_nothing(repo: Path) -> None:
-    path = repo / "CHANGELOG.md"
-    head, rest = path.read_text().split("## [Unreleased]", 1)
-    path.write_text(head + "## [Unreleased]\n\n## [0.1.0]" + rest.split("## [0.1.0]", 1)[1])
+    _, nxt = versions(repo)
     before = git(repo, "status", "--porcelain")
 
-    result = release(repo, "prepare", "0.2.0")
+    result = release(repo, "prepare", nxt)
 
     assert result.returncode == 1
     assert "Unreleased section is empty" in result.stderr
     assert git(repo, "status", "--porcelain") == before
-    assert not (repo / "api/public-api-0.2.0.json").exists()
+    assert not (repo / f"api/public-api-{nxt}.json").exists()
 
 
 def test_prepare_refuses_a_bad_or_older_version(repo: Path) -> None:
+    current, nxt = versions(repo)
+    with_unreleased_entry(repo)
     for version, message in (
         ("two", "not a PEP 440 version"),
-        ("0.0.9", "not newer than the current version 0.1.0"),
-        ("0.1.0", "not newer than the current version 0.1.0"),
-        ("v0.2.0", "normal form: 0.2.0"),
+        ("0.0.9", f"not newer than the current version {current}"),
+        (current, f"not newer than the current version {current}"),
+        (f"v{nxt}", f"normal form: {nxt}"),
     ):
         result = release(repo, "prepare", version)
         assert result.returncode == 1, version

@@ -21,6 +21,7 @@ import subprocess
 import tarfile
 import tempfile
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,21 +99,42 @@ def _resolved(obj: griffe.Object | griffe.Alias) -> griffe.Object | None:
         return None
 
 
-def public_annotations(package: griffe.Object | griffe.Alias) -> dict[str, str]:
-    """Annotation text of every public return, parameter and attribute, by public path.
+def public_objects(
+    package: griffe.Object | griffe.Alias,
+) -> Iterator[tuple[str, griffe.Object]]:
+    """(public dotted path, object) of every object reachable from `package`, each once.
 
-    Keys: `a.b.f -> return`, `a.b.f(param)`, `a.b.C.attr`. Each object is recorded
-    once, under the first public path that reaches it (members walked in name order,
-    so both trees agree on which).
+    An object reached by several public paths is reported under the first (members are
+    walked in name order, so two trees agree on which).
     """
-    found: dict[str, str] = {}
     seen: set[str] = set()
 
-    def visit(obj: griffe.Object | griffe.Alias, path: str) -> None:
+    def visit(obj: griffe.Object | griffe.Alias, path: str) -> Iterator[tuple[str, griffe.Object]]:
         target = _resolved(obj)
         if target is None or target.path in seen:
             return
         seen.add(target.path)
+        yield path, target
+        if target.kind in (griffe.Kind.MODULE, griffe.Kind.CLASS):
+            for name in sorted(target.members):
+                member = target.members[name]
+                try:
+                    public = member.is_public
+                except (griffe.AliasResolutionError, griffe.CyclicAliasError):
+                    continue
+                if public:
+                    yield from visit(member, f"{path}.{name}")
+
+    yield from visit(package, package.path)
+
+
+def public_annotations(package: griffe.Object | griffe.Alias) -> dict[str, str]:
+    """Annotation text of every public return, parameter and attribute, by public path.
+
+    Keys: `a.b.f -> return`, `a.b.f(param)`, `a.b.C.attr`.
+    """
+    found: dict[str, str] = {}
+    for path, target in public_objects(package):
         if target.kind is griffe.Kind.FUNCTION:
             function: griffe.Function = target  # type: ignore[assignment]
             if function.returns is not None:
@@ -124,17 +146,6 @@ def public_annotations(package: griffe.Object | griffe.Alias) -> dict[str, str]:
             annotation = target.annotation  # type: ignore[attr-defined]
             if annotation is not None:
                 found[path] = str(annotation)
-        elif target.kind in (griffe.Kind.MODULE, griffe.Kind.CLASS):
-            for name in sorted(target.members):
-                member = target.members[name]
-                try:
-                    public = member.is_public
-                except (griffe.AliasResolutionError, griffe.CyclicAliasError):
-                    continue
-                if public:
-                    visit(member, f"{path}.{name}")
-
-    visit(package, package.path)
     return found
 
 
@@ -159,27 +170,7 @@ def annotation_changes(
 
 def public_paths(package: griffe.Object | griffe.Alias) -> set[str]:
     """The public dotted path of every object reachable from `package` (each object once)."""
-    found: set[str] = set()
-    seen: set[str] = set()
-
-    def visit(obj: griffe.Object | griffe.Alias, path: str) -> None:
-        target = _resolved(obj)
-        if target is None or target.path in seen:
-            return
-        seen.add(target.path)
-        found.add(path)
-        if target.kind in (griffe.Kind.MODULE, griffe.Kind.CLASS):
-            for name in sorted(target.members):
-                member = target.members[name]
-                try:
-                    public = member.is_public
-                except (griffe.AliasResolutionError, griffe.CyclicAliasError):
-                    continue
-                if public:
-                    visit(member, f"{path}.{name}")
-
-    visit(package, package.path)
-    return found
+    return {path for path, _ in public_objects(package)}
 
 
 def additions(old: dict[str, griffe.Module], new: dict[str, griffe.Module]) -> list[str]:

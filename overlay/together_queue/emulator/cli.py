@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
-from together_queue._cli_common import EXIT_API, positive_float
 from together_queue._config import is_loopback_host
+from together_queue.cli.common import EXIT_API, positive_float
 from together_queue.emulator.config import (
     DEFAULT_CLAIM_TIMEOUT,
     MAX_PORT,

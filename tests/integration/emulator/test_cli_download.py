@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from together_queue import cli
-from together_queue._cli_download import PROGRESS_MIN_BYTES
+from together_queue.cli.download import PROGRESS_MIN_BYTES
 from together_queue.emulator import EmulatorHandle
 
 from .conftest import Factory

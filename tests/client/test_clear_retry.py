@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
-from tests.support.scripted_server import Reply, ScriptedServer, scripted_server
+from tests.support.scripted_server import Reply, ScriptedServer
 from together_queue import (
     APITimeoutError,
     AsyncQueueClient,
@@ -19,24 +17,6 @@ from together_queue import (
 from together_queue._retry import Operation, RetryPolicy, RetryState
 
 CLEAR = ("POST", "/v1/queue/clear")
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with scripted_server() as srv:
-        yield srv
-
-
-@pytest.fixture(autouse=True)
-def _fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    from together_queue import _retry
-
-    monkeypatch.setattr(_retry.RetryPolicy, "backoff", lambda self, attempt, rng=None: 0.01)
 
 
 def _client(server: ScriptedServer, **kwargs: object) -> QueueClient:

@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from together_queue._cli_common import EXIT_OK, UsageError, make_client
+from together_queue.cli.common import EXIT_OK, UsageError, make_client
 
 if TYPE_CHECKING:
-    from together_queue._cli_output import LiveLine
+    from together_queue.cli.output import LiveLine
 
 __all__ = ["PROGRESS_MIN_BYTES", "add_download_parser", "cmd_download"]
 
@@ -57,14 +57,14 @@ class _Progress:
     """`on_progress` for the client: a live bar on a terminal, once the file is large."""
 
     def __init__(self, name: str) -> None:
-        from together_queue._cli_output import is_tty
+        from together_queue.cli.output import is_tty
 
         self.name = name
         self.line: LiveLine | None = None
         self.enabled = is_tty(sys.stderr)
 
     def __call__(self, received: int, total: int | None) -> None:
-        from together_queue._cli_output import LiveLine, progress_bar
+        from together_queue.cli.output import LiveLine, progress_bar
 
         if not self.enabled:
             return
@@ -86,7 +86,7 @@ class _Progress:
 
 def cmd_download(args: argparse.Namespace) -> int:
     """`download`: write the file at URL to `-o PATH`; print where it went."""
-    from together_queue._cli_output import emit_json
+    from together_queue.cli.output import emit_json
     from together_queue.errors import ConfigurationError
 
     progress = _Progress(Path(args.url.split("?", 1)[0]).name or "download")

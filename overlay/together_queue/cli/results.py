@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
 
-from together_queue._cli_common import UsageError
+from together_queue.cli.common import UsageError
 
 FORMAT: Final = 1
 """The version of the results file layout (the header's `together_queue_results`)."""

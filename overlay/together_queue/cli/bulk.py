@@ -3,7 +3,7 @@
 Built on the library's streaming helpers: `submit_iter` (at most `--concurrency`
 submits in flight, fewer while the service answers 429) and `as_completed`. Memory
 is flat in the number of lines: the input is read as it is sent, every line's
-record goes to the results log as soon as it is known (see `_cli_results`), and the
+record goes to the results log as soon as it is known (see `cli.results`), and the
 log is the record of progress, read back through a per-line offset index (a
 temporary file when there is no regular `--output`).
 
@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from together_queue._cli_common import (
+from together_queue.cli.common import (
     EXIT_API,
     EXIT_JOB,
     EXIT_OK,
@@ -40,8 +40,8 @@ from together_queue._cli_common import (
     redact_all,
     secrets_of,
 )
-from together_queue._cli_jsonl import Defaults, InputLine, read_input
-from together_queue._cli_output import (
+from together_queue.cli.jsonl import Defaults, InputLine, read_input
+from together_queue.cli.output import (
     LineRanges,
     LiveLine,
     Style,
@@ -52,7 +52,7 @@ from together_queue._cli_output import (
     progress_bar,
     render_table,
 )
-from together_queue._cli_results import (
+from together_queue.cli.results import (
     FINISHED,
     ResultLog,
     ResultsIndex,

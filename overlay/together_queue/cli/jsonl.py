@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from together_queue._cli_common import UsageError, json_type, loads_strict
+from together_queue.cli.common import UsageError, json_type, loads_strict
 
 REQUEST_KEYS: Final = frozenset({"model", "payload", "priority", "info"})
 

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from together_queue._cli_common import EXIT_JOB, EXIT_OK, EXIT_USAGE
-from together_queue._cli_demo_view import DemoView
-from together_queue._cli_output import failure_reason, render_metrics
+from together_queue.cli.common import EXIT_JOB, EXIT_OK, EXIT_USAGE
+from together_queue.cli.demo_view import DemoView
+from together_queue.cli.output import failure_reason, render_metrics
 
 if TYPE_CHECKING:
     from together_queue._models import CancelResult, ClearResult, JobStatus, QueueMetrics

@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from together_queue._cli_output import (
+from together_queue.cli.output import (
     Style,
     color_enabled,
     compact_json,
@@ -24,8 +24,8 @@ from together_queue._cli_output import (
 )
 
 if TYPE_CHECKING:
-    from together_queue._cli_demo import Check, ClearStep, Tracked
     from together_queue._models import QueueMetrics
+    from together_queue.cli.demo import Check, ClearStep, Tracked
 
 
 def _ordinal(n: int) -> str:

@@ -9,7 +9,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from together_queue._cli_common import (
+from together_queue.cli.common import (
     EXIT_JOB,
     EXIT_OK,
     EXIT_TIMEOUT,
@@ -17,7 +17,7 @@ from together_queue._cli_common import (
     make_client,
     read_json_object,
 )
-from together_queue._cli_output import (
+from together_queue.cli.output import (
     LiveLine,
     Style,
     cancel_dict,
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 def cmd_submit(args: argparse.Namespace) -> int:
     """`submit --payload ...`: queue one job; print its id, or its final status with --wait."""
     if args.file is not None:
-        from together_queue._cli_bulk import run_bulk
+        from together_queue.cli.bulk import run_bulk
 
         return run_bulk(args)
     for option in ("output", "resume"):

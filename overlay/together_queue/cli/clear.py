@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import Any
 
-from together_queue._cli_common import EXIT_JOB, EXIT_OK, UsageError, make_client, model_arg
+from together_queue.cli.common import EXIT_JOB, EXIT_OK, UsageError, make_client, model_arg
 
 __all__ = ["add_parser", "cmd_clear"]
 
@@ -62,7 +62,7 @@ def cmd_clear(args: argparse.Namespace) -> int:
                 return EXIT_JOB
         result = client.clear(args.model)
     if args.json:
-        from together_queue._cli_output import emit_json
+        from together_queue.cli.output import emit_json
 
         emit_json({"model": result.model, "canceled_count": result.canceled_count})
     else:

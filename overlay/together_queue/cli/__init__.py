@@ -22,23 +22,24 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from together_queue import _cli_clear, _cli_download
-from together_queue._cli_common import model_arg, positive_float, positive_int, request_id_arg
 from together_queue._version import __version__
+from together_queue.cli import clear as clear_command
+from together_queue.cli import download as download_command
+from together_queue.cli.common import model_arg, positive_float, positive_int, request_id_arg
 
 __all__ = ["build_parser", "main"]
 
 _EMULATOR_HINT = "error: the emulator needs extra packages: pip install 'together-queue[emulator]'"
 # command -> (module, function), imported on use.
 _COMMANDS = {
-    "submit": ("together_queue._cli_commands", "cmd_submit"),
-    "status": ("together_queue._cli_commands", "cmd_status"),
-    "cancel": ("together_queue._cli_commands", "cmd_cancel"),
-    "wait": ("together_queue._cli_commands", "cmd_wait"),
-    "metrics": ("together_queue._cli_commands", "cmd_metrics"),
-    "clear": ("together_queue._cli_clear", "cmd_clear"),
-    "demo": ("together_queue._cli_demo", "cmd_demo"),
-    "download": ("together_queue._cli_download", "cmd_download"),
+    "submit": ("together_queue.cli.commands", "cmd_submit"),
+    "status": ("together_queue.cli.commands", "cmd_status"),
+    "cancel": ("together_queue.cli.commands", "cmd_cancel"),
+    "wait": ("together_queue.cli.commands", "cmd_wait"),
+    "metrics": ("together_queue.cli.commands", "cmd_metrics"),
+    "clear": ("together_queue.cli.clear", "cmd_clear"),
+    "demo": ("together_queue.cli.demo", "cmd_demo"),
+    "download": ("together_queue.cli.download", "cmd_download"),
 }
 
 
@@ -156,8 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--count", type=positive_int, metavar="N", help="--watch: stop after N samples"
     )
 
-    _cli_clear.add_parser(commands, common)
-    _cli_download.add_download_parser(commands, common)
+    clear_command.add_parser(commands, common)
+    download_command.add_download_parser(commands, common)
 
     # The demo talks only to its own emulator: --base-url and --api-key mean nothing there.
     demo_options = argparse.ArgumentParser(add_help=False)
@@ -228,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _exit_code(exc: BaseException, secrets: tuple[str | None, ...]) -> int:
     """Report an error as `error: ...` on stderr and map it to an exit code (or re-raise)."""
-    from together_queue._cli_common import (
+    from together_queue.cli.common import (
         EXIT_API,
         EXIT_INTERRUPTED,
         EXIT_JOB,
@@ -257,7 +258,3 @@ def _exit_code(exc: BaseException, secrets: tuple[str | None, ...]) -> int:
     message = redact_all(str(exc) or type(exc).__name__, secrets)
     print(f"error: {message}", file=sys.stderr)
     return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())
