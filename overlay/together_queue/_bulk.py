@@ -202,6 +202,9 @@ class SubmitStream(Generic[H, I]):
         self._attempt = _with_rate_limit_rounds(send, self.limit, self._stopped)
         self._pool: DaemonPool | None = None
         self._in_flight: dict[concurrent.futures.Future[H], tuple[int, I]] = {}
+        # Each future puts itself here when done: waiting for the next answer is O(1),
+        # where concurrent.futures.wait() would hook into every future in flight, every time.
+        self._finished: queue.SimpleQueue[concurrent.futures.Future[H]] = queue.SimpleQueue()
         self._ready: collections.deque[Outcome[H, I]] = collections.deque()
         self._exhausted = False
         self.leftover: list[Outcome[H, I]] = []
@@ -240,7 +243,9 @@ class SubmitStream(Generic[H, I]):
         try:
             if self._in_flight:
                 concurrent.futures.wait(self._in_flight)
-                self._collect(0)
+                # From the futures themselves: a future's done callback (the queue) may
+                # run just after wait() has already returned.
+                self._record(list(self._in_flight))
         except KeyboardInterrupt:
             pass  # a second Ctrl-C: those still in flight are abandoned
         finally:
@@ -267,7 +272,9 @@ class SubmitStream(Generic[H, I]):
                 self._pool = DaemonPool(self.limit.ceiling, "together-queue-submit")
                 # A stream dropped without close() still lets its idle threads end.
                 weakref.finalize(self, self._pool.shutdown)
-            self._in_flight[self._pool.submit(functools.partial(self._attempt, nxt[1]))] = nxt
+            future = self._pool.submit(functools.partial(self._attempt, nxt[1]))
+            self._in_flight[future] = nxt
+            future.add_done_callback(self._finished.put)
 
     def _wait_timeout(self) -> float | None:
         # Slots free but paused: wake when the pause ends. Otherwise only an answer can
@@ -277,11 +284,24 @@ class SubmitStream(Generic[H, I]):
         return pause if free and pause > 0 else None
 
     def _collect(self, timeout: float | None) -> None:
-        done, _ = concurrent.futures.wait(
-            self._in_flight, timeout=timeout, return_when=concurrent.futures.FIRST_COMPLETED
-        )
+        """Move every finished submit to `_ready`, first waiting up to `timeout` for one."""
+        try:
+            done = [self._finished.get(timeout=timeout)]
+        except queue.Empty:
+            return
+        while True:
+            try:
+                done.append(self._finished.get_nowait())
+            except queue.Empty:
+                break
+        self._record(done)
+
+    def _record(self, done: Iterable[concurrent.futures.Future[H]]) -> None:
         for future in done:
-            index, item = self._in_flight.pop(future)
+            entry = self._in_flight.pop(future, None)
+            if entry is None:
+                continue  # recorded already (close() takes them from the futures)
+            index, item = entry
             error = future.exception()
             if error is None:
                 self._ready.append(Success(index, item, future.result()))
@@ -346,6 +366,12 @@ class AsyncSubmitStream(Generic[H, I]):
         self._send = send
         self._stopped = False
         self._in_flight: dict[asyncio.Task[H], tuple[int, I]] = {}
+        # Each task records its own outcome when done (see _on_done), so waiting for the
+        # next answer is O(1): asyncio.wait() would hook into every task in flight.
+        self._wakeup: asyncio.Future[None] | None = None
+        # An error of the items iterator met while refilling from a done callback: raised
+        # by the next __anext__ (a callback has nobody to raise it to).
+        self._source_error: BaseException | None = None
         self._ready: collections.deque[Outcome[H, I]] = collections.deque()
         self._exhausted = False
         self.leftover: list[Outcome[H, I]] = []
@@ -357,7 +383,12 @@ class AsyncSubmitStream(Generic[H, I]):
         import asyncio  # here, not at the top: sync users should not pay for loading it
 
         while not self._ready:
+            if self._source_error is not None:
+                error, self._source_error = self._source_error, None
+                raise error
             self._start_more()
+            if self._ready:
+                break
             if not self._in_flight:
                 if self._exhausted or self._stopped:
                     raise StopAsyncIteration
@@ -365,13 +396,26 @@ class AsyncSubmitStream(Generic[H, I]):
                 continue
             free = len(self._in_flight) < self.limit.limit and not self._exhausted
             pause = self.limit.pause_left()
-            done, _ = await asyncio.wait(
-                self._in_flight,
-                timeout=pause if free and pause > 0 else None,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            self._collect(done)
+            self._wakeup = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait((self._wakeup,), timeout=pause if free and pause > 0 else None)
+            finally:
+                self._wakeup = None
         return self._ready.popleft()
+
+    def _on_done(self, task: asyncio.Task[H]) -> None:
+        self._collect((task,))
+        # Hand the freed slot to the next item now, as a semaphore would: waiting for the
+        # consumer to wake up first kept the connection pool churning (bench: half the
+        # throughput). Bounded: only while the outcomes not yet taken stay within one
+        # round of the limit, so memory stays O(concurrency) whatever the consumer does.
+        if self._source_error is None and len(self._ready) <= self.limit.ceiling:
+            try:
+                self._start_more()
+            except BaseException as exc:  # the items iterator failed: see __anext__
+                self._source_error = exc
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
 
     async def __aenter__(self) -> Self:
         return self
@@ -415,7 +459,9 @@ class AsyncSubmitStream(Generic[H, I]):
             if nxt is None:
                 self._exhausted = True
                 return
-            self._in_flight[asyncio.ensure_future(self._attempt(nxt[1]))] = nxt
+            task = asyncio.ensure_future(self._attempt(nxt[1]))
+            self._in_flight[task] = nxt
+            task.add_done_callback(self._on_done)
 
     async def _attempt(self, item: I) -> H:
         import asyncio
@@ -431,7 +477,10 @@ class AsyncSubmitStream(Generic[H, I]):
 
     def _collect(self, done: Iterable[asyncio.Task[H]]) -> None:
         for task in done:
-            index, item = self._in_flight.pop(task)
+            entry = self._in_flight.pop(task, None)
+            if entry is None:
+                continue  # collected already (aclose() takes them all at once)
+            index, item = entry
             if task.cancelled():
                 import asyncio
 
