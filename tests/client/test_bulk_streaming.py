@@ -277,19 +277,20 @@ async def test_async_stream_refills_a_freed_slot_without_waiting_for_the_consume
     from together_queue import AsyncSubmitStream
 
     started: list[int] = []
+    four_started = asyncio.Event()
 
     async def send(item: int, observer: SendObserver) -> int:
         started.append(item)
+        if len(started) >= 4:
+            four_started.set()
         await asyncio.sleep(0)
         return item
 
     stream = AsyncSubmitStream(iter(range(100)), send, concurrency=2)
     first = await stream.__anext__()
     assert first.ok
-    deadline = time.monotonic() + 5
-    while len(started) < 4 and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)  # the consumer takes nothing meanwhile
-    assert len(started) >= 4
+    # The consumer takes nothing meanwhile: only the stream itself can start items 3 and 4.
+    await asyncio.wait_for(four_started.wait(), timeout=5)
     assert len(started) <= 2 + 2 + 1  # in flight + one round of outcomes, not all 100
     rest = await stream.aclose()
     assert sorted(o.index for o in [first, *rest]) == sorted(set(started))
