@@ -165,7 +165,9 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python=None)
 def tests(session: nox.Session) -> None:
     """Unit and integration tests (integration talks HTTP to the emulator on loopback)."""
-    _install_requirements(session, "test", "codegen", "release", "contract", "bench")
+    # lint: the tests that run mypy (the README's typed snippet, the examples' type check)
+    # must run here, not skip.
+    _install_requirements(session, "test", "codegen", "release", "contract", "bench", "lint")
     _install_project(session)
     # tests/contract runs in its own session, so each test runs once under a bare `nox`.
     session.run("pytest", "--ignore=tests/contract", *session.posargs)
