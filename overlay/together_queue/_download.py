@@ -26,10 +26,10 @@ import httpx
 
 from together_queue._auth import origin_of
 from together_queue._config import is_loopback_host
+from together_queue._retry import transport_error
 from together_queue.errors import (
     APIConnectionError,
     APIStatusError,
-    APITimeoutError,
     ConfigurationError,
     InsecureTransportError,
     status_error_class,
@@ -112,12 +112,8 @@ def _status_error(response: httpx.Response) -> APIStatusError:
 
 
 def _transport_error(exc: httpx.RequestError, url: httpx.URL) -> APIConnectionError:
-    where = f"GET {_public(url)}"
-    if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"timed out: {where}", method="GET", url=_public(url))
-    return APIConnectionError(
-        f"connection error: {where} ({type(exc).__name__}: {exc})", method="GET", url=_public(url)
-    )
+    # The signed URL's query stays out of the message (see _public).
+    return transport_error(exc, "GET", _public(url))
 
 
 def _expected_length(response: httpx.Response) -> int | None:

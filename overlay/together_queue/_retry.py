@@ -238,16 +238,7 @@ class RetryState:
         return unknown
 
     def _transport_error(self, exc: httpx.HTTPError) -> TogetherQueueError:
-        where = f"{self.method} {self.url}"
-        if isinstance(exc, httpx.TimeoutException):
-            return APITimeoutError(
-                f"timed out: {where} ({type(exc).__name__})", method=self.method, url=self.url
-            )
-        return APIConnectionError(
-            f"connection error: {where} ({type(exc).__name__}: {exc})",
-            method=self.method,
-            url=self.url,
-        )
+        return transport_error(exc, self.method, self.url)
 
     def out_of_time(self) -> APITimeoutError:
         """The error for a call whose deadline passed before it could be (re)sent."""
@@ -267,6 +258,16 @@ class RetryState:
             return None  # the retry could not start before the deadline
         self.attempt += 1
         return delay
+
+
+def transport_error(exc: httpx.HTTPError, method: str, url: str) -> APIConnectionError:
+    """The typed error for a transport failure of `method url` (timeouts apart)."""
+    where = f"{method} {url}"
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"timed out: {where} ({type(exc).__name__})", method=method, url=url)
+    return APIConnectionError(
+        f"connection error: {where} ({type(exc).__name__}: {exc})", method=method, url=url
+    )
 
 
 def cap_timeout(timeout: httpx.Timeout, remaining: float | None) -> httpx.Timeout:
