@@ -12,6 +12,7 @@ that should already have lapsed.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -210,6 +211,20 @@ def _dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
+def _create_private(path: str) -> None:
+    """Create `path` empty and readable by its owner only, unless it exists.
+
+    SQLite would create it with the umask's mode (often 0644), and it holds every
+    payload and output; its `-wal` and `-shm` files take the database file's mode.
+    An existing file keeps its mode.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 class JobStore:
     """The queue in SQLite: in memory (``path`` None) or in a file that survives restarts."""
 
@@ -225,6 +240,8 @@ class JobStore:
         self._clock = clock
         self._lock = threading.Lock()
         self._listeners: list[Callable[[str], None]] = []
+        if path:
+            _create_private(path)
         # One connection shared by every thread, serialised by self._lock; autocommit
         # mode so that each method's explicit BEGIN IMMEDIATE .. COMMIT is the transaction.
         self._conn = sqlite3.connect(
