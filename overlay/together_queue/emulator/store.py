@@ -147,11 +147,12 @@ def _page_sql(
     if text:
         where.append("instr(request_id, ?) > 0")
         params.append(text)
+    # Only fixed column names are joined in; every value is a bound parameter.
     sql = (
-        "SELECT seq, request_id, model, priority, status, retries, created_at, "
+        "SELECT seq, request_id, model, priority, status, retries, created_at, "  # noqa: S608
         "claimed_at, done_at, claim_expires_at, claimed_by, "
         "json_extract(info, '$.progress') AS progress FROM jobs "
-        f"WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?"  # noqa: S608 - fixed names
+        f"WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?"
     )
     return sql, params
 
