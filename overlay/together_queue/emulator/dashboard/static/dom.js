@@ -54,7 +54,7 @@ export function shortTime(text) {
 export function ago(text, serverNow) {
   if (!text) return "never";
   const seconds = Math.max(0, serverNow - Date.parse(text) / 1000);
-  return seconds < 1 ? "just now" : `${seconds.toFixed(0)} s ago`;
+  return seconds < 5 ? "just now" : `${seconds.toFixed(0)} s ago`;
 }
 
 // A lease end that counts down every second without a fetch (see tickCountdowns).

@@ -80,7 +80,7 @@ export function queuesView(ctx) {
         STATUSES.map((name) => h("td", { className: `num count-${name}` }, String(queue.counts[name]))),
         h("td", { className: "num volatile" }, queue.window_s ? queue.submitted_per_s.toFixed(1) : "…"),
         h("td", { className: "num volatile" }, queue.window_s ? queue.finished_per_s.toFixed(1) : "…"),
-        h("td", { className: "volatile" }, worker.length ? worker.join("; ") : "nobody polls"),
+        h("td", {}, worker.length ? worker.join("; ") : "nobody polls"),
         h("td", {}, clearButton(queue.model)));
     });
     const limits = overview.rate_limits.length ? overview.rate_limits.join("  ") : "none";
