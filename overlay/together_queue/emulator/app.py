@@ -31,6 +31,7 @@ from together_queue.emulator._http import (
     require_string,
 )
 from together_queue.emulator.config import EmulatorConfig
+from together_queue.emulator.dashboard import dashboard_routes
 from together_queue.emulator.fault_middleware import FaultMiddleware
 from together_queue.emulator.faults import FaultPlan
 from together_queue.emulator.ratelimit import limits_from_json
@@ -407,6 +408,7 @@ def create_app(config: EmulatorConfig) -> Starlette:
         Route("/_emulator/rate-limits", set_rate_limits, methods=["POST"]),
         Route("/_emulator/jobs", list_jobs, methods=["GET"]),
         Route("/_emulator/claims", list_claims, methods=["GET"]),
+        *dashboard_routes(),
     ]
     app = Starlette(
         routes=routes,
