@@ -31,9 +31,11 @@ from together_queue.emulator._http import (
     require_string,
 )
 from together_queue.emulator.config import EmulatorConfig
+from together_queue.emulator.dashboard import dashboard_routes
 from together_queue.emulator.fault_middleware import FaultMiddleware
 from together_queue.emulator.faults import FaultPlan
 from together_queue.emulator.ratelimit import limits_from_json
+from together_queue.emulator.request_id import RequestIdMiddleware
 from together_queue.emulator.runtime import Runtime
 from together_queue.emulator.storage_routes import storage_routes
 from together_queue.emulator.store import (
@@ -407,17 +409,19 @@ def create_app(config: EmulatorConfig) -> Starlette:
         Route("/_emulator/rate-limits", set_rate_limits, methods=["POST"]),
         Route("/_emulator/jobs", list_jobs, methods=["GET"]),
         Route("/_emulator/claims", list_claims, methods=["GET"]),
+        *dashboard_routes(),
     ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            Middleware(RequestIdMiddleware),  # outermost: fault answers carry an id too
             Middleware(
                 FaultMiddleware,
                 injector=runtime.faults,
                 api_keys=config.api_keys,
                 limiter=runtime.rate_limits,
-            )
+            ),
         ],
         exception_handlers={
             ApiError: _api_error,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,6 +63,8 @@ class Runtime:
         # Models some worker has polled for, and models already warned about (warn once).
         self._polled: set[str] = set()
         self._warned: set[str] = set()
+        self.last_polls: dict[str, float] = {}
+        """When a worker last polled each model over HTTP (epoch seconds; the dashboard)."""
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -182,6 +185,7 @@ class Runtime:
     def note_poll(self, model: str) -> None:
         """Record that a worker polled for ``model`` (it is served, no warning needed)."""
         self._polled.add(model)
+        self.last_polls[model] = time.time()
 
     def _watch_unpolled(self, model: str) -> None:
         """Warn later if a job of ``model`` still waits and no worker ever polled for it."""

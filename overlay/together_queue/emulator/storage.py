@@ -99,6 +99,19 @@ class FileStore:
                 return name in self._memory
         return (self.directory / name).is_file()
 
+    def listing(self) -> list[tuple[str, int]]:
+        """Every stored file as ``(name, size in bytes)``, sorted by name."""
+        if self.directory is None:
+            with self._lock:
+                return sorted((name, len(data)) for name, data in self._memory.items())
+        if not self.directory.is_dir():
+            return []
+        return sorted(
+            (path.name, path.stat().st_size)
+            for path in self.directory.iterdir()
+            if path.is_file() and not path.name.startswith(".upload-")
+        )
+
 
 class Signer:
     """Signs and checks expiring URLs for one file and one action (upload or download).
@@ -120,6 +133,11 @@ class Signer:
         expires = int(time.time() + lifetime)
         nonce = secrets.token_hex(8)
         return expires, nonce, self._mac(action, name, expires, nonce)
+
+    def query(self, action: Action, name: str, lifetime: float) -> str:
+        """The query string of a new signed URL: `expires=..&nonce=..&signature=..`."""
+        expires, nonce, signature = self.sign(action, name, lifetime)
+        return f"expires={expires}&nonce={nonce}&signature={signature}"
 
     def _mac(self, action: Action, name: str, expires: int, nonce: str) -> str:
         message = f"{action}\n{name}\n{expires}\n{nonce}".encode("utf-8", "surrogatepass")

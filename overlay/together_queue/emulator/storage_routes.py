@@ -77,10 +77,9 @@ def _check_not_final(runtime: Runtime, name: str) -> None:
 def _signed_url(request: Request, runtime: Runtime, action: Action, name: str) -> str:
     prefix = UPLOAD_PREFIX if action == "upload" else DOWNLOAD_PREFIX
     lifetime = _UPLOAD_URL_SECONDS if action == "upload" else _DOWNLOAD_URL_SECONDS
-    expires, nonce, signature = runtime.signer.sign(action, name, lifetime)
+    query = runtime.signer.query(action, name, lifetime)
     # The origin the caller reached us on, so the URL works over TLS and behind any port.
     origin = f"{request.url.scheme}://{request.url.netloc}"
-    query = f"expires={expires}&nonce={nonce}&signature={signature}"
     return f"{origin}{prefix}{quote(name, safe='')}?{query}"
 
 

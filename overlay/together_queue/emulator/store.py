@@ -93,7 +93,6 @@ CREATE TABLE IF NOT EXISTS claims (
     refused_updates INTEGER NOT NULL DEFAULT 0,
     double_run TEXT
 );
-CREATE INDEX IF NOT EXISTS claims_seq ON claims (seq);
 -- Active (pending/running) jobs per model, kept by triggers in the same transaction as
 -- the change: metrics is one primary-key lookup instead of a COUNT over the queue.
 CREATE TABLE IF NOT EXISTS active_counts (
@@ -114,6 +113,18 @@ WHEN OLD.status IS NOT NEW.status BEGIN
         WHERE NEW.status IN ('pending', 'running')
         ON CONFLICT (model, status) DO UPDATE SET n = n + 1;
 END;
+-- Every worker update, in order: the job's history of status updates (dashboard).
+CREATE TABLE IF NOT EXISTS updates (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    info TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS updates_seq ON updates (seq);
+CREATE INDEX IF NOT EXISTS claims_seq ON claims (seq);
+-- A model's jobs newest first without a sort (the dashboard's pages by model).
+CREATE INDEX IF NOT EXISTS jobs_model ON jobs (model);
 """
 
 # Version 1 (0.1.0) had no per-claim lease length and no worker details: add the columns.
@@ -134,10 +145,40 @@ ALTER TABLE claims ADD COLUMN refused_updates INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE claims ADD COLUMN double_run TEXT;
 """
 
+_MAX_SEQ = 2**63 - 1
+
 _NEXT_PENDING_SQL = (
     "SELECT seq FROM jobs WHERE model = ? AND status = 'pending' "
     "ORDER BY priority DESC, seq LIMIT 1"
 )
+
+
+def _page_sql(
+    *,
+    model: str | None,
+    status: str | None,
+    priority: int | None,
+    text: str | None,
+    before: int | None,
+) -> tuple[str, list[Any]]:
+    """The SQL of ``JobStore.page`` and its parameters (the limit goes last)."""
+    where = ["seq < ?"]
+    params: list[Any] = [before if before is not None else _MAX_SEQ]
+    for column, value in (("model", model), ("status", status), ("priority", priority)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if text:
+        where.append("instr(request_id, ?) > 0")
+        params.append(text)
+    # Only fixed column names are joined in; every value is a bound parameter.
+    sql = (
+        "SELECT seq, request_id, model, priority, status, retries, created_at, "  # noqa: S608
+        "claimed_at, done_at, claim_expires_at, claimed_by, "
+        "json_extract(info, '$.progress') AS progress FROM jobs "
+        f"WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?"
+    )
+    return sql, params
 
 
 class JobNotFound(LookupError):
@@ -578,6 +619,10 @@ class JobStore:
                 merged.setdefault("error", "the worker reported a failure")
             info_json = _dumps_info(merged, self.max_info_bytes)
             now = self._clock()
+            conn.execute(
+                "INSERT INTO updates (seq, status, info, at) VALUES (?, ?, ?, ?)",
+                (job.seq, status, _dumps(dict(info or {})), now),
+            )
             if status == "running":
                 conn.execute(
                     "UPDATE jobs SET info = ?, claim_expires_at = ? WHERE seq = ?",
@@ -751,4 +796,104 @@ class JobStore:
         """SQLite's query plan for picking the next job (tests check it uses the index)."""
         with self._lock:
             rows = self._conn.execute("EXPLAIN QUERY PLAN " + _NEXT_PENDING_SQL, (model,))
+            return [str(row["detail"]) for row in rows.fetchall()]
+
+    # -- reads for the dashboard (newest first, keyset-paged, indexed) ----------------
+
+    def change_count(self) -> int:
+        """How many rows changed since the store opened: it moves whenever a job does."""
+        with self._lock:
+            return self._conn.total_changes
+
+    def status_counts(self) -> dict[str, dict[str, int]]:
+        """Job counts per model and status (one pass over the ``(model, status)`` index)."""
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT model, status, COUNT(*) FROM jobs GROUP BY model, status"
+            ).fetchall()
+        counts: dict[str, dict[str, int]] = {}
+        for model, status, n in rows:
+            counts.setdefault(model, {})[status] = n
+        return counts
+
+    def page(
+        self,
+        *,
+        model: str | None = None,
+        status: str | None = None,
+        priority: int | None = None,
+        text: str | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """Up to ``limit`` jobs with ``seq < before`` that match every filter, newest first.
+
+        Keyset paging on ``seq`` (the primary key, or the ``(model, status)`` index when
+        both are given): a page costs the same at the 100,000th job as at the first.
+        ``text`` matches anywhere in the request id. Rows leave out payload and outputs.
+        """
+        sql, params = _page_sql(
+            model=model, status=status, priority=priority, text=text, before=before
+        )
+        with self._transaction() as conn:
+            rows = conn.execute(sql, (*params, limit)).fetchall()
+        return [dict(row) for row in rows]
+
+    def find(self, request_id: str) -> Job | None:
+        """The job ``request_id`` of any model, or None."""
+        with self._transaction() as conn:
+            row = conn.execute("SELECT * FROM jobs WHERE request_id = ?", (request_id,)).fetchone()
+        return None if row is None else Job.from_row(row)
+
+    def claims_of(self, seq: int) -> list[Claim]:
+        """Every claim of the job ``seq``, oldest first."""
+        with self._transaction() as conn:
+            rows = conn.execute("SELECT * FROM claims WHERE seq = ? ORDER BY n", (seq,))
+            return [Claim(**dict(row)) for row in rows.fetchall()]
+
+    def updates_of(self, seq: int, limit: int = 1000) -> list[dict[str, Any]]:
+        """The last ``limit`` worker updates of job ``seq`` (status, info sent, at), in order."""
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT status, info, at FROM updates WHERE seq = ? ORDER BY n DESC LIMIT ?",
+                (seq, limit),
+            ).fetchall()
+        return [
+            {"status": row["status"], "info": json.loads(row["info"]), "at": row["at"]}
+            for row in reversed(rows)
+        ]
+
+    def recent_claims(self, limit: int = 200) -> list[tuple[Claim, str, str | None]]:
+        """The newest ``limit`` claims, each with its job's status and current claim id."""
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT c.*, j.status AS job_status, j.claim_id AS job_claim_id "
+                "FROM claims c JOIN jobs j ON j.seq = c.seq ORDER BY c.n DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        result = []
+        for row in rows:
+            fields = dict(row)
+            job_status, job_claim_id = fields.pop("job_status"), fields.pop("job_claim_id")
+            result.append((Claim(**fields), job_status, job_claim_id))
+        return result
+
+    def holders(self, limit: int = 500) -> list[dict[str, Any]]:
+        """Running jobs, soonest lease end first, each with the worker of its current claim."""
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT j.request_id, j.model, j.priority, j.retries, j.claimed_at, "
+                "j.claim_expires_at, json_extract(j.info, '$.progress') AS progress, "
+                "c.hostname, c.worker_version, c.user_agent, c.idle_time "
+                "FROM jobs j LEFT JOIN claims c ON c.seq = j.seq AND c.claim_id = j.claim_id "
+                "WHERE j.status = 'running' ORDER BY j.claim_expires_at LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    def explain_page(self, *, model: str | None = None, status: str | None = None) -> list[str]:
+        """SQLite's query plan for a page of ``page`` (tests check it needs no sort)."""
+        sql, params = _page_sql(model=model, status=status, priority=None, text=None, before=None)
+        with self._lock:
+            rows = self._conn.execute("EXPLAIN QUERY PLAN " + sql, (*params, 50))
             return [str(row["detail"]) for row in rows.fetchall()]

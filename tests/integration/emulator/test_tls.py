@@ -36,6 +36,12 @@ def _lines(proc: subprocess.Popen[str], count: int, timeout: float = 20.0) -> li
     return [got.get(timeout=timeout).rstrip("\n") for _ in range(count)]
 
 
+def _trust_line(lines: list[str]) -> str:
+    """The announce line telling how to trust the CA."""
+    (line,) = [line for line in lines if "SSL_CERT_FILE=" in line]
+    return line
+
+
 def test_the_local_ca_signs_a_localhost_certificate(tmp_path: Path) -> None:
     files = write_self_signed(tmp_path / "tls")
     assert files == TlsFiles.in_dir(tmp_path / "tls")
@@ -192,10 +198,11 @@ def test_cli_tls_self_signed_prints_the_https_url_and_how_to_trust_it(tmp_path: 
     tls_dir = tmp_path / "certs"
     proc = _serve(["--tls-self-signed", str(tls_dir), "--model", "e=echo"])
     try:
-        first, _, _, trust = _lines(proc, 4)
-        url = first.removeprefix("together-queue emulator listening on ")
-        assert url.startswith("https://127.0.0.1:"), first
-        assert f"SSL_CERT_FILE={tls_dir / 'ca.pem'}" in trust
+        # listening, dashboard, the model, any other model, how to trust the CA
+        lines = _lines(proc, 5)
+        url = lines[0].removeprefix("together-queue emulator listening on ")
+        assert url.startswith("https://127.0.0.1:"), lines[0]
+        assert f"SSL_CERT_FILE={tls_dir / 'ca.pem'}" in _trust_line(lines)
         context = ssl.create_default_context(cafile=str(tls_dir / "ca.pem"))
         response = httpx.get(url + "/_emulator/health", verify=context, trust_env=False)
         assert response.json()["status"] == "ok"
@@ -207,7 +214,7 @@ def test_cli_tls_self_signed_prints_the_https_url_and_how_to_trust_it(tmp_path: 
 def test_cli_prints_an_absolute_ca_path_for_a_relative_folder(tmp_path: Path) -> None:
     proc = _serve(["--tls-self-signed", "certs", "--model", "e=echo"], cwd=tmp_path)
     try:
-        *_, trust = _lines(proc, 4)
+        trust = _trust_line(_lines(proc, 5))
         assert f"SSL_CERT_FILE={tmp_path / 'certs' / 'ca.pem'} " in trust
     finally:
         err = _stop(proc)
