@@ -22,6 +22,7 @@ from together_queue.emulator.handlers import Handler, load_handler, report_info
 from together_queue.emulator.ratelimit import RateLimiter
 from together_queue.emulator.storage import FileStore, Signer, files_dir_for
 from together_queue.emulator.store import (
+    InfoTooLarge,
     Job,
     JobConflict,
     JobNotFound,
@@ -302,12 +303,15 @@ class Runtime:
         except (JobConflict, JobNotFound) as exc:
             logger.info("dropping the outcome of %s: %s", job.request_id, exc)
         except (TypeError, ValueError) as exc:
-            with contextlib.suppress(JobConflict, JobNotFound):
+            what = (
+                "handler info" if isinstance(exc, InfoTooLarge) else "handler outputs are not JSON"
+            )
+            with contextlib.suppress(JobConflict, JobNotFound, InfoTooLarge):
                 self.update(
                     job.request_id,
                     job.model,
                     "failed",
-                    info={"error": f"handler outputs are not JSON: {exc}"},
+                    info={"error": f"{what}: {exc}"},
                     claim_id=job.claim_id,
                 )
 

@@ -12,6 +12,7 @@ that should already have lapsed.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -23,7 +24,9 @@ from typing import Any, Literal
 import attrs
 
 __all__ = [
+    "MAX_INFO_BYTES",
     "Claim",
+    "InfoTooLarge",
     "Job",
     "JobConflict",
     "JobNotFound",
@@ -33,6 +36,13 @@ __all__ = [
 ]
 
 UpdateStatus = Literal["running", "done", "failed"]
+
+MAX_INFO_BYTES = 65_536
+"""The largest a job's `info` may be stored, as compact UTF-8 JSON (64 KiB).
+
+It bounds what every status answer carries: `running` updates merge their keys into
+`info`, so without it a worker could grow one job's answers without end.
+"""
 
 _SCHEMA_VERSION = 2
 _SCHEMA = """
@@ -170,6 +180,19 @@ class JobConflict(Exception):
         self.status = status
 
 
+class InfoTooLarge(ValueError):
+    """A job's `info`, after a submit or a merged update, would exceed its size limit."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        """Record the size `info` would have had and the limit."""
+        super().__init__(
+            f"info would be {size} bytes of JSON, over the limit of {limit} bytes; "
+            "send smaller values, or replace keys instead of adding new ones"
+        )
+        self.size = size
+        self.limit = limit
+
+
 @attrs.frozen
 class Job:
     """A snapshot of one job row."""
@@ -252,6 +275,29 @@ def _dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
+def _dumps_info(info: Mapping[str, Any], limit: int) -> str:
+    """`info` as stored JSON; `InfoTooLarge` past `limit` bytes."""
+    text = _dumps(dict(info))
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > limit:
+        raise InfoTooLarge(size, limit)
+    return text
+
+
+def _create_private(path: str) -> None:
+    """Create `path` empty and readable by its owner only, unless it exists.
+
+    SQLite would create it with the umask's mode (often 0644), and it holds every
+    payload and output; its `-wal` and `-shm` files take the database file's mode.
+    An existing file keeps its mode.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 class JobStore:
     """The queue in SQLite: in memory (``path`` None) or in a file that survives restarts."""
 
@@ -261,12 +307,16 @@ class JobStore:
         *,
         max_retries: int = 3,
         clock: Callable[[], float] = time.time,
+        max_info_bytes: int = MAX_INFO_BYTES,
     ) -> None:
         """Open (or create) the database and requeue claims that lapsed while it was closed."""
         self.max_retries = max_retries
+        self.max_info_bytes = max_info_bytes
         self._clock = clock
         self._lock = threading.Lock()
         self._listeners: list[Callable[[str], None]] = []
+        if path:
+            _create_private(path)
         # One connection shared by every thread, serialised by self._lock; autocommit
         # mode so that each method's explicit BEGIN IMMEDIATE .. COMMIT is the transaction.
         self._conn = sqlite3.connect(
@@ -381,7 +431,8 @@ class JobStore:
         info: Mapping[str, Any] | None = None,
         warnings: tuple[str, ...] = (),
     ) -> Job:
-        """Store a new pending job and return it."""
+        """Store a new pending job and return it (`InfoTooLarge` if `info` is too large)."""
+        info_json = _dumps_info(info or {}, self.max_info_bytes)
         request_id = str(uuid.uuid4())
         with self._transaction() as conn:
             conn.execute(
@@ -392,7 +443,7 @@ class JobStore:
                     model,
                     priority,
                     _dumps(dict(payload)),
-                    _dumps(dict(info or {})),
+                    info_json,
                     _dumps(list(warnings)),
                     self._clock(),
                 ),
@@ -505,7 +556,8 @@ class JobStore:
         only for claims that recorded none) and merges ``info``; ``done`` stores ``outputs``;
         ``failed`` fails the job for good (no retry) with ``info["error"]``. A job that
         is not running, or (when ``claim_id`` is given) is held by another claim,
-        raises JobConflict and is left unchanged.
+        raises JobConflict and is left unchanged; so does one whose merged `info` would
+        exceed `max_info_bytes`, with `InfoTooLarge`.
         """
         outputs_json = _dumps(dict(outputs or {}))  # ValueError/TypeError: not JSON
         with self._transaction() as conn:
@@ -515,6 +567,9 @@ class JobStore:
             if claim_id is not None and claim_id != job.claim_id:
                 raise JobConflict(job.status, "the claim lapsed; another worker holds the job")
             merged = {**job.info, **(info or {})}
+            if status == "failed":
+                merged.setdefault("error", "the worker reported a failure")
+            info_json = _dumps_info(merged, self.max_info_bytes)
             now = self._clock()
             conn.execute(
                 "INSERT INTO updates (seq, status, info, at) VALUES (?, ?, ?, ?)",
@@ -523,20 +578,19 @@ class JobStore:
             if status == "running":
                 conn.execute(
                     "UPDATE jobs SET info = ?, claim_expires_at = ? WHERE seq = ?",
-                    (_dumps(merged), now + (job.claim_timeout or claim_timeout), job.seq),
+                    (info_json, now + (job.claim_timeout or claim_timeout), job.seq),
                 )
             elif status == "done":
                 conn.execute(
                     "UPDATE jobs SET status = 'done', info = ?, outputs = ?, done_at = ?, "
                     "claim_expires_at = NULL WHERE seq = ?",
-                    (_dumps(merged), outputs_json, now, job.seq),
+                    (info_json, outputs_json, now, job.seq),
                 )
             else:
-                merged.setdefault("error", "the worker reported a failure")
                 conn.execute(
                     "UPDATE jobs SET status = 'failed', info = ?, done_at = ?, "
                     "claim_expires_at = NULL WHERE seq = ?",
-                    (_dumps(merged), now, job.seq),
+                    (info_json, now, job.seq),
                 )
             return self._fetch(conn, request_id, model)
 
