@@ -23,7 +23,7 @@ from together_queue.emulator.storage import Action, check_filename
 if TYPE_CHECKING:
     from together_queue.emulator.runtime import Runtime
 
-__all__ = ["DOWNLOAD_PREFIX", "UPLOAD_PREFIX", "storage_routes"]
+__all__ = ["DOWNLOAD_PREFIX", "UPLOAD_PREFIX", "signed_path", "storage_routes"]
 
 UPLOAD_PREFIX = "/_storage/upload/"
 """Where signed upload URLs point (no key; the signature is the permission)."""
@@ -50,14 +50,19 @@ def _filename(name: str, param: str = "filename") -> str:
         raise ApiError(400, "invalid_value", str(exc), param=param) from None
 
 
-def _signed_url(request: Request, runtime: Runtime, action: Action, name: str) -> str:
+def signed_path(runtime: Runtime, action: Action, name: str) -> str:
+    """The path and query of a signed URL for `action` on the file `name` (no origin)."""
     prefix = UPLOAD_PREFIX if action == "upload" else DOWNLOAD_PREFIX
     lifetime = _UPLOAD_URL_SECONDS if action == "upload" else _DOWNLOAD_URL_SECONDS
     expires, nonce, signature = runtime.signer.sign(action, name, lifetime)
+    query = f"expires={expires}&nonce={nonce}&signature={signature}"
+    return f"{prefix}{quote(name, safe='')}?{query}"
+
+
+def _signed_url(request: Request, runtime: Runtime, action: Action, name: str) -> str:
     # The origin the caller reached us on, so the URL works over TLS and behind any port.
     origin = f"{request.url.scheme}://{request.url.netloc}"
-    query = f"expires={expires}&nonce={nonce}&signature={signature}"
-    return f"{origin}{prefix}{quote(name, safe='')}?{query}"
+    return origin + signed_path(runtime, action, name)
 
 
 def _check_signature(request: Request, runtime: Runtime, action: Action, name: str) -> str:
