@@ -3,11 +3,18 @@
 It reads the poll intervals from the shipped `poller.js`, so the simulation follows the
 page. Each tick asks `/_emulator/overview?since=VERSION`; when the store changed (or the
 full refresh is due) it also fetches the jobs view's first screen, as the open page does.
+`PageProcess` runs it in a process of its own, as a browser is: a thread in the bench's
+own process would take the interpreter lock from the submitting threads it is measured by.
+
+`python -m bench.page_client URL` polls until its standard input closes, prints `loaded`
+once the first view is fetched, and the number of requests it made at the end.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import threading
 import time
 from importlib import resources
@@ -85,3 +92,59 @@ class PageClient:
                 else:
                     delay = min(delay * 2, high)
                 self._stop.wait(delay)
+
+
+class PageProcess:
+    """`python -m bench.page_client URL` for the `with` block; `requests` once it ended."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.requests = 0
+        self._proc: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> PageProcess:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.page_client", self.url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        return self
+
+    def wait_started(self) -> None:
+        """Return once the page has loaded (its first overview and view are fetched)."""
+        assert self._proc is not None
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline().strip()
+        if line != "loaded":
+            raise RuntimeError(f"the simulated page did not load: {line!r}")
+
+    def __exit__(self, *exc: object) -> None:
+        proc = self._proc
+        assert proc is not None
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        proc.stdin.close()  # the page stops polling
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+            raise
+        out = proc.stdout.read()
+        proc.stdout.close()
+        self.requests = int(out.strip().splitlines()[-1]) if out.strip() else 0
+
+
+def main(argv: list[str]) -> int:
+    """Poll like an open page on `argv[0]` until stdin closes; print the request count."""
+    with PageClient(argv[0]) as page:
+        page.wait_started()
+        print("loaded", flush=True)
+        sys.stdin.read()
+    print(page.requests, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -6,7 +6,7 @@ import time
 
 from bench.config import Config
 from bench.emulator_proc import EmulatorProcess
-from bench.page_client import PageClient, poll_intervals
+from bench.page_client import PageProcess, poll_intervals
 from bench.report import Section, Table, Target
 from bench.sec_emulator import _FILL_THREADS, _fill
 from bench.stats import Stat, fmt_ratio, ratio
@@ -44,7 +44,7 @@ def run(config: Config) -> Section:
                     cpu_without.append(cpu)
                     continue
                 started = time.monotonic()
-                with PageClient(emulator.url) as page:
+                with PageProcess(emulator.url) as page:
                     page.wait_started()
                     rate, cpu = _phase(emulator, config.dashboard_jobs)
                 with_page.append(rate)
@@ -76,7 +76,8 @@ def run(config: Config) -> Section:
             f"{config.dashboard_phases} of each on each of {config.dashboard_repeats} fresh "
             "emulators (each starting with the other kind); the emulator's CPU time per submit "
             "too, less sensitive to other load on the machine. The "
-            "open dashboard is a simulated page client (`bench/page_client.py`, no browser): "
+            "open dashboard is a simulated page client in a process of its own "
+            "(`bench/page_client.py`, no browser): "
             "the requests the page's poller makes, at the intervals read from the shipped "
             f"`poller.js` ({intervals['POLL_MIN_MS']:g} s while things change, backing off to "
             f"{intervals['POLL_MAX_MS']:g} s; the overview and the jobs view's first screen of "
