@@ -21,6 +21,7 @@ from together_queue import _validate
 from together_queue._auth import BearerAuth, origin_of
 from together_queue._config import (
     API_KEY_ENV,
+    DEFAULT_LIMITS,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     USER_AGENT,
@@ -114,13 +115,16 @@ class ClientBase(Generic[HttpT]):
         self._auth = BearerAuth(self._config.api_key, origin_of(httpx.URL(self.base_url)))
 
     def _new_http(self) -> HttpT:
-        # httpx's default pool limits: more kept-alive connections cost httpcore CPU on
-        # every request (it scans the pool); bench/ measures the difference.
-        return self._http_type(
+        from together_queue._pool import use_fair_pools  # on first use: see the imports
+
+        http = self._http_type(
             timeout=self._config.timeout,
+            limits=DEFAULT_LIMITS,
             follow_redirects=False,  # a redirect must never carry the key to another host
             mounts=self._direct_mounts(),
         )
+        use_fair_pools(http)  # many requests in flight reuse their connections (see `_pool`)
+        return http
 
     def _direct_mounts(self) -> dict[str, Any] | None:
         """A proxy-free transport for a loopback base URL.
@@ -134,7 +138,7 @@ class ClientBase(Generic[HttpT]):
             return None
         host = httpx.URL(self.base_url).host
         pattern = f"all://[{host}]" if ":" in host else f"all://{host}"
-        return {pattern: self._direct_transport()}
+        return {pattern: self._direct_transport(limits=DEFAULT_LIMITS)}
 
     @property
     def base_url(self) -> str:

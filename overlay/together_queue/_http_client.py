@@ -13,7 +13,8 @@ from typing import Any, Final
 
 import httpx
 
-from together_queue._config import DEFAULT_TIMEOUT
+from together_queue._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT
+from together_queue._pool import use_fair_pools
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -22,9 +23,6 @@ __all__ = [
     "default_http_client",
 ]
 
-#: httpx's own pool limits, named: more kept-alive connections cost httpcore CPU on every
-#: request (it scans the pool), which bench/ measured as a 1.6x slowdown.
-DEFAULT_LIMITS: Final = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 #: The hosts that always bypass an environment proxy (any port, http and https).
 LOOPBACK_PATTERNS: Final = (
     "all://localhost",
@@ -46,12 +44,16 @@ def default_http_client(**kwargs: Any) -> httpx.Client:
     loopback ones (a caller's pattern wins). With `transport=`, httpx ignores environment
     proxies altogether, and no loopback mounts are added.
     """
-    return httpx.Client(**_with_defaults(kwargs, httpx.HTTPTransport))
+    http = httpx.Client(**_with_defaults(kwargs, httpx.HTTPTransport))
+    use_fair_pools(http)
+    return http
 
 
 def default_async_http_client(**kwargs: Any) -> httpx.AsyncClient:
     """An `httpx.AsyncClient` with the library's defaults; see `default_http_client`."""
-    return httpx.AsyncClient(**_with_defaults(kwargs, httpx.AsyncHTTPTransport))
+    http = httpx.AsyncClient(**_with_defaults(kwargs, httpx.AsyncHTTPTransport))
+    use_fair_pools(http)
+    return http
 
 
 def direct_mount(host: str) -> str:

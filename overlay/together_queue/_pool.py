@@ -99,6 +99,16 @@ def _fix(transport: Any, fixed: type[Any]) -> None:
         pool.__class__ = fixed  # same state, only the assignment pass differs
 
 
+def use_fair_pools(client: httpx.Client | httpx.AsyncClient) -> None:
+    """Give `assign_requests` to the plain connection pools of `client`'s transports.
+
+    Proxy pools, and transports that are not httpx's own, are left as they are.
+    """
+    for transport in (client._transport, *client._mounts.values()):
+        _fix(transport, _SyncPool)
+        _fix(transport, _AsyncPool)
+
+
 def sync_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
     """An `httpx.HTTPTransport` with `limits` whose pool uses `assign_requests`."""
     transport = httpx.HTTPTransport(limits=limits)

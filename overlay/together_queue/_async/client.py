@@ -258,8 +258,9 @@ class AsyncQueueClient(ClientBase[httpx.AsyncClient]):
         retries included. `on_update(job, status)` is called for every observed change.
         """
 
-        async def fetch(job: AsyncJob, deadline: float | None) -> JobStatus:
-            return await self._send(self._status_call(job.request_id, job.model), deadline=deadline)
+        async def fetch(job: AsyncJob, deadline: float | None, observer: SendObserver) -> JobStatus:
+            call = self._status_call(job.request_id, job.model)
+            return await self._send(call, deadline=deadline, observer=observer)
 
         from together_queue._bulk import aiter_completed  # on first use: see the imports
 

@@ -258,8 +258,9 @@ class QueueClient(ClientBase[httpx.Client]):
         retries included. `on_update(job, status)` is called for every observed change.
         """
 
-        def fetch(job: Job, deadline: float | None) -> JobStatus:
-            return self._send(self._status_call(job.request_id, job.model), deadline=deadline)
+        def fetch(job: Job, deadline: float | None, observer: SendObserver) -> JobStatus:
+            call = self._status_call(job.request_id, job.model)
+            return self._send(call, deadline=deadline, observer=observer)
 
         from together_queue._bulk import iter_completed  # on first use: see the imports
 
