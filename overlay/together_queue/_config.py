@@ -68,9 +68,16 @@ class ClientConfig(NamedTuple):
 
 
 def is_loopback_host(host: str) -> bool:
-    """True for `localhost` and any address in 127.0.0.0/8 or ::1."""
+    """True for `localhost` and any address in 127.0.0.0/8 or ::1, decided without DNS.
+
+    Other names, `*.localhost` included, are not loopback: such a name is sent to
+    whatever resolver the machine uses, which may answer with any address, and a
+    check that resolved it first could be answered differently when httpx resolves
+    it again to connect. Only the name `localhost` itself, which resolvers keep on
+    this machine, and literal addresses count.
+    """
     host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

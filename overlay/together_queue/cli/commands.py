@@ -27,7 +27,6 @@ from together_queue.cli.output import (
     progress_text,
     render_metrics,
     render_status,
-    status_dict,
 )
 
 if TYPE_CHECKING:
@@ -170,6 +169,6 @@ def _wait_again(job: Job, args: argparse.Namespace) -> str:
 
 def _print_status(status: JobStatus, args: argparse.Namespace) -> None:
     if args.json:
-        emit_json(status_dict(status))
+        emit_json(status.to_dict())
     else:
         print(render_status(status, Style(color_enabled(sys.stdout))), flush=True)

@@ -79,31 +79,6 @@ def _json_default(value: object) -> Any:
     raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def status_dict(status: JobStatus) -> dict[str, Any]:
-    """A job status as plain JSON data (`extra` holds fields newer than this client)."""
-    data: dict[str, Any] = {
-        "request_id": status.request_id,
-        "model": status.model,
-        "status": status.status,
-        "priority": status.priority,
-        "retries": status.retries,
-        "outputs": status.outputs,
-        "info": status.info,
-        "inputs": status.inputs,
-        "warnings": list(status.warnings),
-        "created_at": _iso(status.created_at),
-        "claimed_at": _iso(status.claimed_at),
-        "done_at": _iso(status.done_at),
-    }
-    if status.extra:
-        data["extra"] = status.extra
-    return data
-
-
 def metrics_dict(metrics: QueueMetrics) -> dict[str, Any]:
     """Queue metrics as plain JSON data."""
     return {

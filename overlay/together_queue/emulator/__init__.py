@@ -30,11 +30,12 @@ Worker API (what Together's worker SDK, sprocket 0.1.4, speaks; same API keys)::
 
 Storage (worker file outputs; not in the spec)::
 
-    POST /v1/storage/upload-request {"filename"}  -> {"upload_url": {"url"}}: a signed
-         URL taking one PUT of the bytes, no key needed (413 past --max-upload-bytes)
+    POST /v1/storage/upload-request {"filename"}  -> {"upload_url": {"url"}}: a new
+         signed URL per request, taking one PUT of the bytes, no key needed (413 past
+         --max-upload-bytes; 409 once used, or while another PUT on it is under way)
     GET  /v1/storage/{filename}  (with the key) -> 307 to a signed download URL
-    PUT  /_storage/upload/{filename}?expires=&signature=    the signed upload URL
-    GET  /_storage/download/{filename}?expires=&signature=  the signed download URL
+    PUT  /_storage/upload/{filename}?expires=&nonce=&signature=    the signed upload URL
+    GET  /_storage/download/{filename}?expires=&nonce=&signature=  the signed download URL
          Files live in memory, or in <db>.files/ beside --db (kept across restarts);
          signed URLs expire (15 min upload, 5 min download) and die with the process.
 

@@ -31,12 +31,20 @@ from together_queue.emulator._http import (
     require_string,
 )
 from together_queue.emulator.config import EmulatorConfig
+from together_queue.emulator.dashboard import dashboard_routes
 from together_queue.emulator.fault_middleware import FaultMiddleware
 from together_queue.emulator.faults import FaultPlan
 from together_queue.emulator.ratelimit import limits_from_json
+from together_queue.emulator.request_id import RequestIdMiddleware
 from together_queue.emulator.runtime import Runtime
 from together_queue.emulator.storage_routes import storage_routes
-from together_queue.emulator.store import JobConflict, JobNotFound, UpdateStatus, WorkerInfo
+from together_queue.emulator.store import (
+    InfoTooLarge,
+    JobConflict,
+    JobNotFound,
+    UpdateStatus,
+    WorkerInfo,
+)
 from together_queue_api.models import QueueClearResponse
 
 __all__ = ["OLD_RETRIEVE_PATH", "RETRIEVE_PATH", "create_app", "parse_duration"]
@@ -60,6 +68,10 @@ def parse_duration(text: str) -> float:
     if match is None:
         raise ValueError(f"not a duration: {text!r} (examples: 5s, 500ms, 2)")
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def _info_too_large(exc: InfoTooLarge) -> ApiError:
+    return ApiError(400, "info_too_large", str(exc), param="info")
 
 
 def _not_found(request_id: str) -> ApiError:
@@ -97,7 +109,10 @@ async def submit(request: Request) -> Response:
     warnings = tuple(
         f"unknown field {name!r} ignored" for name in sorted(set(body) - _SUBMIT_FIELDS)
     )
-    job = runtime.submit(model, payload, priority=priority, info=info, warnings=warnings)
+    try:
+        job = runtime.submit(model, payload, priority=priority, info=info, warnings=warnings)
+    except InfoTooLarge as exc:
+        raise _info_too_large(exc) from None
     return JSONResponse(serialize.submit_body(job))
 
 
@@ -251,6 +266,8 @@ async def worker_status(request: Request) -> Response:
         )
     except JobNotFound:
         raise _not_found(request_id) from None
+    except InfoTooLarge as exc:
+        raise _info_too_large(exc) from None
     except JobConflict as exc:
         raise ApiError(
             409,
@@ -391,17 +408,19 @@ def create_app(config: EmulatorConfig) -> Starlette:
         Route("/_emulator/rate-limits", set_rate_limits, methods=["POST"]),
         Route("/_emulator/jobs", list_jobs, methods=["GET"]),
         Route("/_emulator/claims", list_claims, methods=["GET"]),
+        *dashboard_routes(),
     ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            Middleware(RequestIdMiddleware),  # outermost: fault answers carry an id too
             Middleware(
                 FaultMiddleware,
                 injector=runtime.faults,
                 api_keys=config.api_keys,
                 limiter=runtime.rate_limits,
-            )
+            ),
         ],
         exception_handlers={
             ApiError: _api_error,

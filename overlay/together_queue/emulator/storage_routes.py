@@ -1,7 +1,8 @@
 """The storage routes: upload requests, signed uploads, and downloads through a redirect.
 
 ``POST /v1/storage/upload-request`` (with the key) answers ``{"upload_url": {"url"}}``,
-a signed URL that takes one ``PUT`` of the bytes without a key (Together's worker SDK
+a signed URL of its own (every request gets a new one) that takes one ``PUT`` of the
+bytes without a key (Together's worker SDK
 sends its usual headers along, which are ignored). ``GET /v1/storage/{filename}`` (with
 the key) answers 307 to a signed download URL that serves the bytes without a key.
 """
@@ -52,15 +53,19 @@ def _filename(name: str, param: str = "filename") -> str:
 def _signed_url(request: Request, runtime: Runtime, action: Action, name: str) -> str:
     prefix = UPLOAD_PREFIX if action == "upload" else DOWNLOAD_PREFIX
     lifetime = _UPLOAD_URL_SECONDS if action == "upload" else _DOWNLOAD_URL_SECONDS
-    expires, signature = runtime.signer.sign(action, name, lifetime)
+    expires, nonce, signature = runtime.signer.sign(action, name, lifetime)
     # The origin the caller reached us on, so the URL works over TLS and behind any port.
     origin = f"{request.url.scheme}://{request.url.netloc}"
-    return f"{origin}{prefix}{quote(name, safe='')}?expires={expires}&signature={signature}"
+    query = f"expires={expires}&nonce={nonce}&signature={signature}"
+    return f"{origin}{prefix}{quote(name, safe='')}?{query}"
 
 
 def _check_signature(request: Request, runtime: Runtime, action: Action, name: str) -> str:
-    signature = request.query_params.get("signature", "")
-    why = runtime.signer.check(action, name, request.query_params.get("expires", ""), signature)
+    params = request.query_params
+    signature = params.get("signature", "")
+    why = runtime.signer.check(
+        action, name, params.get("expires", ""), params.get("nonce", ""), signature
+    )
     if why is not None:
         raise ApiError(403, "invalid_signature", why, type_="permission_error")
     return signature
@@ -84,21 +89,29 @@ async def signed_upload(request: Request) -> Response:
     runtime = await _runtime(request, auth=False)
     name = _filename(request.path_params["filename"])
     signature = _check_signature(request, runtime, "upload", name)
-    if runtime.signer.used(signature):
-        raise ApiError(409, "upload_url_used", "this upload URL was used already; ask for another")
     limit = runtime.config.max_upload_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():  # a chunked body has no Content-Length to trust
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    runtime.files.put(name, b"".join(chunks))
-    runtime.signer.mark_used(signature)
+    # Reserved before a byte of the body is read: a parallel PUT on this URL gets its 409
+    # at once instead of buffering a body that would be thrown away.
+    why = runtime.signer.begin_upload(signature)
+    if why is not None:
+        raise ApiError(409, "upload_url_used", why)
+    stored = False
+    try:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():  # a chunked body has no Content-Length to trust
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+        runtime.files.put(name, b"".join(chunks))
+        stored = True
+    finally:
+        # A refused or broken upload leaves the URL usable for another try.
+        runtime.signer.end_upload(signature, stored=stored)
     return JSONResponse({"filename": name, "size": size})
 
 
