@@ -48,12 +48,13 @@ def assign_requests(pool: Any) -> list[Any]:
             closing.append(connection)
         else:
             kept.append(connection)
-    # A connection given to a request that has not started on it still reads as idle.
-    taken = {id(request.connection) for request in pool._requests if request.connection is not None}
-    idle = [c for c in kept if id(c) not in taken and c.is_idle()]
-    for request in pool._requests:
-        if request.connection is not None:
-            continue
+    idle = [c for c in kept if c.is_idle()]
+    queued = [request for request in pool._requests if request.connection is None]
+    if queued or len(idle) > pool._max_keepalive_connections:
+        # A connection given to a request that has not started on it still reads as idle.
+        taken = {id(r.connection) for r in pool._requests if r.connection is not None}
+        idle = [c for c in idle if id(c) not in taken]
+    for request in queued:
         origin = request.request.url.origin
         chosen = next((c for c in reversed(idle) if c.can_handle_request(origin)), None)
         if chosen is not None:
