@@ -11,8 +11,11 @@ no new request starts; `close()` waits for the requests in flight (a second Ctrl
 abandons them at once) and hands back every outcome not yet yielded, so no stored
 job is lost. Threads are daemons: an abandoned request never keeps the process alive.
 
-Waiting on many jobs runs from one loop over a schedule of due polls (not a thread
-or task parked per job), pulling jobs from the input as they finish.
+Submitting runs `concurrency` workers (threads, or tasks) over one I/O-free
+`SubmitPlan`: each takes an item, sends it and records its answer, so the two engines
+follow the same rule. Waiting on many jobs runs from one loop over a schedule of due
+polls (not a thread or task parked per job), pulling jobs from the input as they
+finish. Both keep within an `AdaptiveLimit`, which 429s lower and pace.
 """
 
 from __future__ import annotations
