@@ -56,6 +56,7 @@ RULES: tuple[tuple[str, str], ...] = (
     (r"\baiter_bytes\b", "iter_bytes"),
     (r"\barun_many\b", "run_many"),
     (r"\baiter_completed\b", "iter_completed"),
+    (r"\basync_download\b", "sync_download"),
     (r"\bAsynchronous\b", "Synchronous"),
     (r"\basynchronous\b", "synchronous"),
     (r"\ban async\b", "a sync"),

@@ -34,9 +34,8 @@ from together_queue._retry import (
     RetryState,
     SendObserver,
     cap_timeout,
-    parse_retry_after,
 )
-from together_queue.errors import AuthenticationError, TogetherQueueError
+from together_queue.errors import AuthenticationError, TogetherQueueError, retry_after
 
 if TYPE_CHECKING:
     from together_queue._calls import Call
@@ -330,7 +329,7 @@ def observe(observer: SendObserver | None, response: httpx.Response) -> None:
     if observer is None:
         return
     if response.status_code == 429:
-        observer.on_rate_limited(parse_retry_after(response.headers.get("retry-after")))
+        observer.on_rate_limited(retry_after(response.headers))
     elif 200 <= response.status_code < 300:
         observer.on_success()
 

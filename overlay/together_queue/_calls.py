@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 import httpx
@@ -26,20 +26,17 @@ from together_queue._models import (
 )
 from together_queue._retry import Operation
 from together_queue.errors import (
+    SHAPE_ERRORS,
     APIStatusError,
     ResponseValidationError,
-    status_error_class,
+    queue_error,
+    status_error,
 )
 
 # The generated modules are imported inside the functions that use them, not here:
 # `from together_queue import QueueClient` must not pay for the generated layer
 # (issue 14: startup within 15% of `import httpx`); each loads on its first call.
-if TYPE_CHECKING:
-    from together_queue_api.models import QueueError
-
 T = TypeVar("T")
-# Exceptions the generated `from_dict` methods raise on a body of the wrong shape.
-_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
 
 
 @attrs.frozen
@@ -111,7 +108,7 @@ def submit_call(
         if isinstance(parsed.request_id, str) and parsed.request_id:
             return parsed.request_id
         if not isinstance(parsed.error, Unset):
-            raise _error_from_queue_error(response, parsed.error)
+            raise queue_error(response, parsed.error)
         raise ResponseValidationError(
             "submit answered without a requestId",
             status_code=response.status_code,
@@ -235,7 +232,7 @@ def _shape(from_dict: Callable[[dict[str, Any]], T], data: dict[str, Any], r: ht
     """Parse `data` with a generated `from_dict`, turning any shape error into a typed one."""
     try:
         parsed = from_dict(data)
-    except _SHAPE_ERRORS as exc:
+    except SHAPE_ERRORS as exc:
         retried = _parse_upper_timestamps(from_dict, data)
         if retried is None:
             detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
@@ -263,7 +260,7 @@ def _parse_upper_timestamps(
         return None
     try:
         return from_dict(normalized)
-    except _SHAPE_ERRORS:
+    except SHAPE_ERRORS:
         return None
 
 
@@ -283,20 +280,8 @@ def _invalid(response: httpx.Response, message: str) -> ResponseValidationError:
 
 
 def _status_error(response: httpx.Response, *, route_hint: bool = False) -> APIStatusError:
-    """The typed error for an error response; tolerant of bodies that are not QueueError."""
-    from together_queue_api.models import QueueError  # on first use: see top
-
-    error: QueueError | None = None
-    try:
-        data = json.loads(response.content)
-        if isinstance(data, dict):
-            error = QueueError.from_dict(data)
-    except (*_SHAPE_ERRORS, ValueError):
-        error = None
-    if error is None:
-        result = _make_status_error(response, code=None, message=None, param=None, type_=None)
-    else:
-        result = _error_from_queue_error(response, error)
+    """The typed error for an error response, with a hint when the path itself was not found."""
+    result = status_error(response)
     if response.status_code == 404 and (route_hint or result.param is None):
         # No job or model named in the answer: the path itself was not found.
         result.hint = (
@@ -304,39 +289,3 @@ def _status_error(response: httpx.Response, *, route_hint: bool = False) -> APIS
             "check the base URL (it should be the API root, e.g. https://api.together.ai/v1)"
         )
     return result
-
-
-def _error_from_queue_error(response: httpx.Response, error: QueueError) -> APIStatusError:
-    def text(value: object) -> str | None:
-        return value if isinstance(value, str) else None
-
-    return _make_status_error(
-        response,
-        code=text(error.code),
-        message=text(error.message),
-        param=text(error.param),
-        type_=text(error.type_),
-    )
-
-
-def _make_status_error(
-    response: httpx.Response,
-    *,
-    code: str | None,
-    message: str | None,
-    param: str | None,
-    type_: str | None,
-) -> APIStatusError:
-    cls = status_error_class(response.status_code)
-    request = response.request
-    return cls(
-        status_code=response.status_code,
-        body=response.text,
-        code=code,
-        message=message,
-        param=param,
-        type=type_,
-        headers={k.lower(): v for k, v in response.headers.items()},
-        method=request.method,
-        url=str(request.url.copy_with(query=None)),
-    )

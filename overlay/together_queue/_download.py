@@ -26,13 +26,11 @@ import httpx
 
 from together_queue._auth import origin_of
 from together_queue._config import is_loopback_host
-from together_queue._retry import transport_error
 from together_queue.errors import (
     APIConnectionError,
-    APIStatusError,
     ConfigurationError,
     InsecureTransportError,
-    status_error_class,
+    transport_error,
 )
 
 __all__ = ["CHUNK", "MAX_REDIRECTS", "Dest", "ProgressCallback"]
@@ -101,18 +99,6 @@ def redirect_target(response: httpx.Response) -> httpx.URL | None:
     if not location:
         return None
     return parse_url(str(response.url.join(location)))
-
-
-def status_error(response: httpx.Response) -> APIStatusError:
-    """The typed error for an error response to a download."""
-    cls = status_error_class(response.status_code)
-    return cls(
-        status_code=response.status_code,
-        body=response.text,
-        headers={k.lower(): v for k, v in response.headers.items()},
-        method="GET",
-        url=_public(response.url),
-    )
 
 
 def transport_error_of(exc: httpx.RequestError, url: httpx.URL) -> APIConnectionError:

@@ -19,10 +19,10 @@ from together_queue._download import (
     open_part,
     parse_url,
     redirect_target,
-    status_error,
     too_many_redirects,
     transport_error_of,
 )
+from together_queue.errors import status_error
 
 if TYPE_CHECKING:
     from pathlib import Path
