@@ -14,7 +14,7 @@ from bench.report import Section, Table, Target
 from bench.stats import Stat, fmt_ratio, ratio
 
 # What each row imports; `pass` is the interpreter's own floor. Both of our rows are
-# held to issue 14's target: at most 1.15x a bare `import httpx`.
+# held to the startup target: at most 1.15x a bare `import httpx`.
 OURS = "together_queue (ours)"
 OURS_CLIENT = "QueueClient (ours)"
 STATEMENTS = {

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 
 import httpx
 
-from together_queue import _validate
+from together_queue import _lazy, _validate
 from together_queue._auth import BearerAuth, origin_of
 from together_queue._config import (
     API_KEY_ENV,
@@ -29,6 +29,7 @@ from together_queue._config import (
     resolve_config,
     to_timeout,
 )
+from together_queue._options import NOT_GIVEN, NotGiven
 from together_queue._retry import (
     RetryPolicy,
     RetryState,
@@ -39,7 +40,6 @@ from together_queue.errors import AuthenticationError, TogetherQueueError, retry
 
 if TYPE_CHECKING:
     from together_queue._calls import Call
-    from together_queue._models import CancelResult, ClearResult, JobStatus, QueueMetrics
     from together_queue._polling import PollPolicy, Waiter
     from together_queue.jobs import AsyncJob, Job, JobRequest, UpdateCallback
 
@@ -54,16 +54,6 @@ DEFAULT_CONCURRENCY = 16
 HEADERS: Final = {"User-Agent": USER_AGENT, "Accept": "application/json"}
 
 
-class _NotGiven:
-    """Marks an argument the caller left out (None means "no timeout")."""
-
-    def __repr__(self) -> str:
-        return "NOT_GIVEN"
-
-
-NOT_GIVEN = _NotGiven()
-
-
 class ClientBase(Generic[HttpT]):
     """Configuration, validation and call building shared by both clients."""
 
@@ -76,7 +66,7 @@ class ClientBase(Generic[HttpT]):
         *,
         api_key: str | None = None,
         base_url: str | None = None,
-        timeout: TimeoutTypes | _NotGiven = NOT_GIVEN,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         max_retries: int = DEFAULT_MAX_RETRIES,
         retry_submits: bool = False,
         allow_insecure_http: bool = False,
@@ -86,7 +76,7 @@ class ClientBase(Generic[HttpT]):
         self._config: ClientConfig = resolve_config(
             api_key=api_key,
             base_url=base_url,
-            timeout=DEFAULT_TIMEOUT if isinstance(timeout, _NotGiven) else timeout,
+            timeout=DEFAULT_TIMEOUT if isinstance(timeout, NotGiven) else timeout,
             max_retries=max_retries,
             retry_submits=retry_submits,
             allow_insecure_http=allow_insecure_http,
@@ -96,14 +86,12 @@ class ClientBase(Generic[HttpT]):
                 f"http_client must be an {self._http_type.__module__}.{self._http_type.__name__}, "
                 f"got {type(http_client).__name__}"
             )
-        from together_queue._polling import PollPolicy  # on first use: see the imports
-
-        if poll is not None and not isinstance(poll, PollPolicy):
+        if poll is not None and not isinstance(poll, _lazy.polling.PollPolicy):
             raise TypeError(f"poll must be a PollPolicy, got {type(poll).__name__}")
         self._retry_policy = RetryPolicy(max_retries=self._config.max_retries)
-        self._poll = poll or PollPolicy()
+        self._poll = poll or _lazy.polling.PollPolicy()
         # A user's own http client keeps its own timeout unless one was passed here.
-        explicit = http_client is None or not isinstance(timeout, _NotGiven)
+        explicit = http_client is None or not isinstance(timeout, NotGiven)
         self._request_timeout: httpx.Timeout | Any = (
             self._config.timeout if explicit else httpx.USE_CLIENT_DEFAULT
         )
@@ -160,7 +148,7 @@ class ClientBase(Generic[HttpT]):
     def with_options(
         self,
         *,
-        timeout: TimeoutTypes | _NotGiven = NOT_GIVEN,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         max_retries: int | None = None,
         retry_submits: bool | None = None,
         poll: PollPolicy | None = None,
@@ -171,7 +159,7 @@ class ClientBase(Generic[HttpT]):
         """
         clone = copy.copy(self)
         config = self._config
-        if not isinstance(timeout, _NotGiven):
+        if not isinstance(timeout, NotGiven):
             config = config._replace(timeout=to_timeout(timeout))
             clone._request_timeout = config.timeout
         if max_retries is not None:
@@ -197,16 +185,16 @@ class ClientBase(Generic[HttpT]):
             configured = self._http.timeout
         return cap_timeout(configured, remaining)
 
-    def _final(self, call: Call[T], state: RetryState, response: httpx.Response) -> T:
-        """Parse the final response; a failure goes through the retry rules' one seam."""
+    def _parse_response(self, call: Call[T], state: RetryState, response: httpx.Response) -> T:
+        """The value of the response no retry follows; its error goes through `state`."""
         try:
             return call.parse(response)
         except TogetherQueueError as exc:
-            settled = state.settle(exc)
-            self._explain(settled)
-            if settled is exc:
+            error = state.error_to_raise(exc)
+            self._explain(error)
+            if error is exc:
                 raise
-            raise settled from exc
+            raise error from exc
 
     def _explain(self, error: BaseException) -> None:
         """Add what the client knows and the service cannot say (why no key was sent)."""
@@ -228,58 +216,6 @@ class ClientBase(Generic[HttpT]):
             model=call.model,
         )
 
-    @staticmethod
-    def _submit_call(
-        model: str, payload: Mapping[str, Any], priority: int, info: Mapping[str, Any] | None
-    ) -> Call[str]:
-        from together_queue import _calls  # on first use: see the imports
-
-        return _calls.submit_call(
-            _validate.model_name(model),
-            _validate.json_object(payload, "payload"),
-            _validate.priority(priority),
-            _validate.optional_json_object(info, "info"),
-        )
-
-    @staticmethod
-    def _item_call(
-        item: JobRequest | Mapping[str, Any],
-        model: str | None,
-        priority: int,
-        info: Mapping[str, Any] | None,
-    ) -> Call[str]:
-        from together_queue.jobs import JobRequest  # on first use: see the imports
-
-        if isinstance(item, JobRequest):
-            return ClientBase._submit_call(item.model, item.payload, item.priority, item.info)
-        if model is None:
-            raise TypeError("submit_many needs model=... when items are payloads, not JobRequests")
-        return ClientBase._submit_call(model, item, priority, info)
-
-    @staticmethod
-    def _status_call(request_id: str, model: str) -> Call[JobStatus]:
-        from together_queue import _calls  # on first use: see the imports
-
-        return _calls.status_call(_validate.request_id(request_id), _validate.model_name(model))
-
-    @staticmethod
-    def _cancel_call(request_id: str, model: str) -> Call[CancelResult]:
-        from together_queue import _calls  # on first use: see the imports
-
-        return _calls.cancel_call(_validate.request_id(request_id), _validate.model_name(model))
-
-    @staticmethod
-    def _metrics_call(model: str) -> Call[QueueMetrics]:
-        from together_queue import _calls  # on first use: see the imports
-
-        return _calls.metrics_call(_validate.model_name(model))
-
-    @staticmethod
-    def _clear_call(model: str) -> Call[ClearResult]:
-        from together_queue import _calls  # on first use: see the imports
-
-        return _calls.clear_call(_validate.model_name(model))
-
     def _waiter(
         self,
         job: Job | AsyncJob,
@@ -289,9 +225,7 @@ class ClientBase(Generic[HttpT]):
         raise_on_failure: bool,
     ) -> Waiter:
         seconds = _validate.optional_seconds(timeout, "timeout")
-        from together_queue._polling import Waiter  # on first use: see the imports
-
-        return Waiter(
+        return _lazy.polling.Waiter(
             label=f"job {job.request_id} ({job.model})",
             policy=poll or self._poll,
             deadline=None if seconds is None else time.monotonic() + seconds,
@@ -312,9 +246,7 @@ def payloads_need_model(items: Iterable[Item], model: str | None) -> Iterable[It
     first = next(source, _END)
     if first is _END:
         return ()
-    from together_queue.jobs import JobRequest  # on first use: see the imports
-
-    if not isinstance(first, JobRequest):
+    if not isinstance(first, _lazy.jobs.JobRequest):
         raise TypeError(
             "submit_many/submit_iter need model=... when the items are payloads, not JobRequests"
         )

@@ -2,7 +2,12 @@
 
 A `Call` holds everything needed to send one request and turn its response
 into a value or a typed error. The sync and async clients only differ in how
-they send it; nothing here does I/O.
+they send it; nothing here does I/O. Each builder checks its arguments first
+(`_validate`: a typed error naming the bad one, before anything is sent).
+
+The generated models load one by one as they are used (the generated `models`
+package is lazy); each operation's generated module loads with its first call,
+through `_lazy`.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 import httpx
 
+from together_queue import _lazy, _validate
 from together_queue._models import (
     KNOWN_CANCEL_STATUSES,
     KNOWN_STATUSES,
@@ -32,10 +38,10 @@ from together_queue.errors import (
     queue_error,
     status_error,
 )
+from together_queue.jobs import JobRequest
+from together_queue_api import models as api
+from together_queue_api.types import UNSET, Unset
 
-# The generated modules are imported inside the functions that use them, not here:
-# `from together_queue import QueueClient` must not pay for the generated layer
-# (issue 14: startup within 15% of `import httpx`); each loads on its first call.
 T = TypeVar("T")
 
 
@@ -83,28 +89,23 @@ def submit_call(
     info: Mapping[str, Any] | None,
 ) -> Call[str]:
     """POST /queue/submit; the parsed value is the new request id."""
-    from together_queue_api.api.queue import submit_queue_job  # on first use: see top
-    from together_queue_api.models import (
-        QueueJobRequest,
-        QueueJobRequestInfo,
-        QueueJobRequestPayload,
-        QueueJobResponse,
-    )
-    from together_queue_api.types import UNSET, Unset
-
-    body = QueueJobRequest(
+    model = _validate.model_name(model)
+    payload = _validate.json_object(payload, "payload")
+    priority = _validate.priority(priority)
+    info = _validate.optional_json_object(info, "info")
+    body = api.QueueJobRequest(
         model=model,
-        payload=QueueJobRequestPayload.from_dict(payload),
+        payload=api.QueueJobRequestPayload.from_dict(payload),
         priority=priority,
-        info=QueueJobRequestInfo.from_dict(info) if info is not None else UNSET,
+        info=api.QueueJobRequestInfo.from_dict(info) if info is not None else UNSET,
     )
-    method, path, kwargs = _request_of(submit_queue_job._get_kwargs, body=body)
+    method, path, kwargs = _request_of(_lazy.submit_queue_job._get_kwargs, body=body)
 
     def parse(response: httpx.Response) -> str:
         # A 5xx or an unreadable 2xx raises its typed error here; the send loop turns it
         # into SubmitOutcomeUnknown (`_retry.submit_fate_unknown` decides, in one place).
         data = _expect_success(response, route_hint=True)
-        parsed = _shape(QueueJobResponse.from_dict, data, response)
+        parsed = _shape(api.QueueJobResponse.from_dict, data, response)
         if isinstance(parsed.request_id, str) and parsed.request_id:
             return parsed.request_id
         if not isinstance(parsed.error, Unset):
@@ -118,13 +119,26 @@ def submit_call(
     return Call(Operation.SUBMIT, model, method, path, kwargs, parse)
 
 
+def item_call(
+    item: JobRequest | Mapping[str, Any],
+    model: str | None,
+    priority: int,
+    info: Mapping[str, Any] | None,
+) -> Call[str]:
+    """The submit of one bulk item: a `JobRequest` as it is, or a payload for `model`."""
+    if isinstance(item, JobRequest):
+        return submit_call(item.model, item.payload, item.priority, item.info)
+    if model is None:
+        raise TypeError("submit_many needs model=... when items are payloads, not JobRequests")
+    return submit_call(model, item, priority, info)
+
+
 def status_call(request_id: str, model: str) -> Call[JobStatus]:
     """GET /queue/status."""
-    from together_queue_api.api.queue import get_queue_job_status  # on first use: see top
-    from together_queue_api.models import QueueJobStatusResponse
-
+    request_id = _validate.request_id(request_id)
+    model = _validate.model_name(model)
     method, path, kwargs = _request_of(
-        get_queue_job_status._get_kwargs, request_id=request_id, model=model
+        _lazy.get_queue_job_status._get_kwargs, request_id=request_id, model=model
     )
 
     def parse(response: httpx.Response) -> JobStatus:
@@ -135,7 +149,7 @@ def status_call(request_id: str, model: str) -> Call[JobStatus]:
         # A status from a newer service must not crash the caller: parse the rest
         # with a known placeholder, then keep the raw value.
         shadow = data if raw_status in KNOWN_STATUSES else {**data, "status": "pending"}
-        parsed = _shape(QueueJobStatusResponse.from_dict, shadow, response)
+        parsed = _shape(api.QueueJobStatusResponse.from_dict, shadow, response)
         try:
             return JobStatus.from_generated(parsed, raw_status=raw_status)
         except InvalidField as exc:
@@ -146,11 +160,10 @@ def status_call(request_id: str, model: str) -> Call[JobStatus]:
 
 def cancel_call(request_id: str, model: str) -> Call[CancelResult]:
     """POST /queue/cancel; 409 (not pending) is an outcome, not an error."""
-    from together_queue_api.api.queue import cancel_queue_job  # on first use: see top
-    from together_queue_api.models import QueueCancelRequest, QueueCancelResponse
-
-    body = QueueCancelRequest(model=model, request_id=request_id)
-    method, path, kwargs = _request_of(cancel_queue_job._get_kwargs, body=body)
+    request_id = _validate.request_id(request_id)
+    model = _validate.model_name(model)
+    body = api.QueueCancelRequest(model=model, request_id=request_id)
+    method, path, kwargs = _request_of(_lazy.cancel_queue_job._get_kwargs, body=body)
 
     def parse(response: httpx.Response) -> CancelResult:
         data = _expect_success(response, also_ok=(409,))
@@ -158,7 +171,7 @@ def cancel_call(request_id: str, model: str) -> Call[CancelResult]:
         if not isinstance(raw_status, str):
             raise _invalid(response, "status: expected a string")
         shadow = data if raw_status in KNOWN_CANCEL_STATUSES else {**data, "status": "canceled"}
-        _shape(QueueCancelResponse.from_dict, shadow, response)
+        _shape(api.QueueCancelResponse.from_dict, shadow, response)
         return CancelResult(request_id=request_id, model=model, status=raw_status)
 
     return Call(Operation.CANCEL, model, method, path, kwargs, parse)
@@ -166,14 +179,12 @@ def cancel_call(request_id: str, model: str) -> Call[CancelResult]:
 
 def metrics_call(model: str) -> Call[QueueMetrics]:
     """GET /queue/metrics."""
-    from together_queue_api.api.queue import get_queue_metrics  # on first use: see top
-    from together_queue_api.models import QueueMetricsResponse
-
-    method, path, kwargs = _request_of(get_queue_metrics._get_kwargs, model=model)
+    model = _validate.model_name(model)
+    method, path, kwargs = _request_of(_lazy.get_queue_metrics._get_kwargs, model=model)
 
     def parse(response: httpx.Response) -> QueueMetrics:
         data = _expect_success(response, route_hint=True)
-        parsed = _shape(QueueMetricsResponse.from_dict, data, response)
+        parsed = _shape(api.QueueMetricsResponse.from_dict, data, response)
         try:
             return QueueMetrics.from_generated(model, parsed)
         except InvalidField as exc:
@@ -184,15 +195,13 @@ def metrics_call(model: str) -> Call[QueueMetrics]:
 
 def clear_call(model: str) -> Call[ClearResult]:
     """POST /queue/clear; the parsed value says how many pending jobs were canceled."""
-    from together_queue_api.api.queue import clear_queue  # on first use: see top
-    from together_queue_api.models import QueueClearRequest, QueueClearResponse
-
-    body = QueueClearRequest(model=model)
-    method, path, kwargs = _request_of(clear_queue._get_kwargs, body=body)
+    model = _validate.model_name(model)
+    body = api.QueueClearRequest(model=model)
+    method, path, kwargs = _request_of(_lazy.clear_queue._get_kwargs, body=body)
 
     def parse(response: httpx.Response) -> ClearResult:
         data = _expect_success(response, route_hint=True)
-        parsed = _shape(QueueClearResponse.from_dict, data, response)
+        parsed = _shape(api.QueueClearResponse.from_dict, data, response)
         try:
             return ClearResult.from_generated(model, parsed)
         except InvalidField as exc:

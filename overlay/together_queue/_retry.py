@@ -186,9 +186,9 @@ class RetryState:
             delay = self._next_delay(None, remaining)
             if delay is not None:
                 return delay
-        raise self.settle(exc) from exc
+        raise self.error_to_raise(exc) from exc
 
-    def settle(self, error: BaseException) -> BaseException:
+    def error_to_raise(self, error: BaseException) -> BaseException:
         """The error to raise for a call that failed for good with `error`.
 
         Transport errors become `APIConnectionError`/`APITimeoutError`; for a submit,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import httpx
 
-from together_queue import _validate
+from together_queue import _lazy, _validate
 from together_queue._async._io import sleep
 from together_queue._base_client import (
     DEFAULT_CONCURRENCY,
@@ -93,7 +93,7 @@ class AsyncQueueClient(ClientBase[httpx.AsyncClient]):
                 observe(observer, response)
                 delay = state.on_response(response, remaining_seconds(deadline))
                 if delay is None:
-                    return self._final(call, state, response)
+                    return self._parse_response(call, state, response)
                 log_retry(call, state.attempt, delay, f"HTTP {response.status_code}")
             await sleep(delay)
 
@@ -106,22 +106,20 @@ class AsyncQueueClient(ClientBase[httpx.AsyncClient]):
         info: Mapping[str, Any] | None = None,
     ) -> AsyncJob:
         """Queue a job for `model`; return its handle. Not resent on an ambiguous failure."""
-        call = self._submit_call(model, payload, priority, info)
-        from together_queue.jobs import AsyncJob  # on first use: see the imports
-
-        return AsyncJob(await self._send(call), model=call.model, client=self)
+        call = _lazy.calls.submit_call(model, payload, priority, info)
+        return _lazy.jobs.AsyncJob(await self._send(call), model=call.model, client=self)
 
     async def status(self, request_id: str, *, model: str) -> JobStatus:
         """The current status of a job."""
-        return await self._send(self._status_call(request_id, model))
+        return await self._send(_lazy.calls.status_call(request_id, model))
 
     async def cancel(self, request_id: str, *, model: str) -> CancelResult:
         """Cancel a pending job; a job already running or finished is reported, not an error."""
-        return await self._send(self._cancel_call(request_id, model))
+        return await self._send(_lazy.calls.cancel_call(request_id, model))
 
     async def metrics(self, model: str) -> QueueMetrics:
         """Queue depth for `model`: waiting, running, total."""
-        return await self._send(self._metrics_call(model))
+        return await self._send(_lazy.calls.metrics_call(model))
 
     async def clear(self, model: str) -> ClearResult:
         """Cancel every pending job of `model`; running jobs are left to finish.
@@ -131,13 +129,11 @@ class AsyncQueueClient(ClientBase[httpx.AsyncClient]):
         acted would count only what it canceled itself. Any other failure raises;
         calling again is safe (clearing twice has the effect of clearing once).
         """
-        return await self._send(self._clear_call(model))
+        return await self._send(_lazy.calls.clear_call(model))
 
     def job(self, request_id: str, *, model: str) -> AsyncJob:
         """A handle for a job submitted earlier (possibly by another process)."""
-        from together_queue.jobs import AsyncJob  # on first use: see the imports
-
-        return AsyncJob(request_id, model=model, client=self)
+        return _lazy.jobs.AsyncJob(request_id, model=model, client=self)
 
     async def wait(
         self,
@@ -153,7 +149,7 @@ class AsyncQueueClient(ClientBase[httpx.AsyncClient]):
         while True:
             outcome: JobStatus | BaseException
             try:
-                call = self._status_call(job.request_id, job.model)
+                call = _lazy.calls.status_call(job.request_id, job.model)
                 outcome = await self._send(call, deadline=waiter.deadline)
             except Exception as exc:  # the waiter decides: ride out transient, raise the rest
                 outcome = exc
@@ -198,11 +194,9 @@ class AsyncQueueClient(ClientBase[httpx.AsyncClient]):
         finish, and the outcomes not yet yielded are attached to the exception as
         `exc.outcomes`.
         """
-        from together_queue._bulk import AsyncSubmitStream  # on first use: see the imports
-
         limit = _validate.positive_int(concurrency, "concurrency")
         checked = payloads_need_model(items, model)
-        return AsyncSubmitStream(
+        return _lazy.bulk.AsyncSubmitStream(
             checked, self._item_sender(model, priority, info), concurrency=limit, adaptive=adaptive
         )
 
@@ -222,11 +216,9 @@ class AsyncQueueClient(ClientBase[httpx.AsyncClient]):
         starts, those in flight finish, and the exception carries `exc.outcomes`:
         every item's Outcome so far, so no stored job is lost.
         """
-        from together_queue._bulk import arun_many  # on first use: see the imports
-
         limit = _validate.positive_int(concurrency, "concurrency")
         checked = payloads_need_model(items, model)
-        return await arun_many(
+        return await _lazy.bulk.arun_many(
             checked, self._item_sender(model, priority, info), limit, adaptive=adaptive
         )
 
@@ -234,11 +226,9 @@ class AsyncQueueClient(ClientBase[httpx.AsyncClient]):
         self, model: str | None, priority: int, info: Mapping[str, Any] | None
     ) -> Callable[[Item, SendObserver], Awaitable[AsyncJob]]:
         async def send(item: Item, observer: SendObserver) -> AsyncJob:
-            call = self._item_call(item, model, priority, info)
-            from together_queue.jobs import AsyncJob  # on first use: see the imports
-
+            call = _lazy.calls.item_call(item, model, priority, info)
             request_id = await self._send(call, observer=observer)
-            return AsyncJob(request_id, model=call.model, client=self)
+            return _lazy.jobs.AsyncJob(request_id, model=call.model, client=self)
 
         return send
 
@@ -259,11 +249,10 @@ class AsyncQueueClient(ClientBase[httpx.AsyncClient]):
         """
 
         async def fetch(job: AsyncJob, deadline: float | None) -> JobStatus:
-            return await self._send(self._status_call(job.request_id, job.model), deadline=deadline)
+            call = _lazy.calls.status_call(job.request_id, job.model)
+            return await self._send(call, deadline=deadline)
 
-        from together_queue._bulk import aiter_completed  # on first use: see the imports
-
-        return aiter_completed(
+        return _lazy.bulk.aiter_completed(
             jobs,
             fetch,
             policy=poll or self._poll,
@@ -297,9 +286,7 @@ class AsyncQueueClient(ClientBase[httpx.AsyncClient]):
         the body streams into a temporary file renamed over `dest` once complete.
         `on_progress(received, total)` follows each chunk (total None when unknown).
         """
-        from together_queue._async import download  # on first use: see the imports
-
-        return await download.download(
+        return await _lazy.async_download.download(
             self._http,
             self._auth,
             self.base_url,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import httpx
 
-from together_queue import _validate
+from together_queue import _lazy, _validate
 from together_queue._base_client import (
     DEFAULT_CONCURRENCY,
     HEADERS,
@@ -95,7 +95,7 @@ class QueueClient(ClientBase[httpx.Client]):
                 observe(observer, response)
                 delay = state.on_response(response, remaining_seconds(deadline))
                 if delay is None:
-                    return self._final(call, state, response)
+                    return self._parse_response(call, state, response)
                 log_retry(call, state.attempt, delay, f"HTTP {response.status_code}")
             sleep(delay)
 
@@ -108,22 +108,20 @@ class QueueClient(ClientBase[httpx.Client]):
         info: Mapping[str, Any] | None = None,
     ) -> Job:
         """Queue a job for `model`; return its handle. Not resent on an ambiguous failure."""
-        call = self._submit_call(model, payload, priority, info)
-        from together_queue.jobs import Job  # on first use: see the imports
-
-        return Job(self._send(call), model=call.model, client=self)
+        call = _lazy.calls.submit_call(model, payload, priority, info)
+        return _lazy.jobs.Job(self._send(call), model=call.model, client=self)
 
     def status(self, request_id: str, *, model: str) -> JobStatus:
         """The current status of a job."""
-        return self._send(self._status_call(request_id, model))
+        return self._send(_lazy.calls.status_call(request_id, model))
 
     def cancel(self, request_id: str, *, model: str) -> CancelResult:
         """Cancel a pending job; a job already running or finished is reported, not an error."""
-        return self._send(self._cancel_call(request_id, model))
+        return self._send(_lazy.calls.cancel_call(request_id, model))
 
     def metrics(self, model: str) -> QueueMetrics:
         """Queue depth for `model`: waiting, running, total."""
-        return self._send(self._metrics_call(model))
+        return self._send(_lazy.calls.metrics_call(model))
 
     def clear(self, model: str) -> ClearResult:
         """Cancel every pending job of `model`; running jobs are left to finish.
@@ -133,13 +131,11 @@ class QueueClient(ClientBase[httpx.Client]):
         acted would count only what it canceled itself. Any other failure raises;
         calling again is safe (clearing twice has the effect of clearing once).
         """
-        return self._send(self._clear_call(model))
+        return self._send(_lazy.calls.clear_call(model))
 
     def job(self, request_id: str, *, model: str) -> Job:
         """A handle for a job submitted earlier (possibly by another process)."""
-        from together_queue.jobs import Job  # on first use: see the imports
-
-        return Job(request_id, model=model, client=self)
+        return _lazy.jobs.Job(request_id, model=model, client=self)
 
     def wait(
         self,
@@ -155,7 +151,7 @@ class QueueClient(ClientBase[httpx.Client]):
         while True:
             outcome: JobStatus | BaseException
             try:
-                call = self._status_call(job.request_id, job.model)
+                call = _lazy.calls.status_call(job.request_id, job.model)
                 outcome = self._send(call, deadline=waiter.deadline)
             except Exception as exc:  # the waiter decides: ride out transient, raise the rest
                 outcome = exc
@@ -200,11 +196,9 @@ class QueueClient(ClientBase[httpx.Client]):
         finish, and the outcomes not yet yielded are attached to the exception as
         `exc.outcomes`.
         """
-        from together_queue._bulk import SubmitStream  # on first use: see the imports
-
         limit = _validate.positive_int(concurrency, "concurrency")
         checked = payloads_need_model(items, model)
-        return SubmitStream(
+        return _lazy.bulk.SubmitStream(
             checked, self._item_sender(model, priority, info), concurrency=limit, adaptive=adaptive
         )
 
@@ -224,21 +218,19 @@ class QueueClient(ClientBase[httpx.Client]):
         starts, those in flight finish, and the exception carries `exc.outcomes`:
         every item's Outcome so far, so no stored job is lost.
         """
-        from together_queue._bulk import run_many  # on first use: see the imports
-
         limit = _validate.positive_int(concurrency, "concurrency")
         checked = payloads_need_model(items, model)
-        return run_many(checked, self._item_sender(model, priority, info), limit, adaptive=adaptive)
+        return _lazy.bulk.run_many(
+            checked, self._item_sender(model, priority, info), limit, adaptive=adaptive
+        )
 
     def _item_sender(
         self, model: str | None, priority: int, info: Mapping[str, Any] | None
     ) -> Callable[[Item, SendObserver], Job]:
         def send(item: Item, observer: SendObserver) -> Job:
-            call = self._item_call(item, model, priority, info)
-            from together_queue.jobs import Job  # on first use: see the imports
-
+            call = _lazy.calls.item_call(item, model, priority, info)
             request_id = self._send(call, observer=observer)
-            return Job(request_id, model=call.model, client=self)
+            return _lazy.jobs.Job(request_id, model=call.model, client=self)
 
         return send
 
@@ -259,11 +251,10 @@ class QueueClient(ClientBase[httpx.Client]):
         """
 
         def fetch(job: Job, deadline: float | None) -> JobStatus:
-            return self._send(self._status_call(job.request_id, job.model), deadline=deadline)
+            call = _lazy.calls.status_call(job.request_id, job.model)
+            return self._send(call, deadline=deadline)
 
-        from together_queue._bulk import iter_completed  # on first use: see the imports
-
-        return iter_completed(
+        return _lazy.bulk.iter_completed(
             jobs,
             fetch,
             policy=poll or self._poll,
@@ -297,9 +288,7 @@ class QueueClient(ClientBase[httpx.Client]):
         the body streams into a temporary file renamed over `dest` once complete.
         `on_progress(received, total)` follows each chunk (total None when unknown).
         """
-        from together_queue._sync import download  # on first use: see the imports
-
-        return download.download(
+        return _lazy.sync_download.download(
             self._http,
             self._auth,
             self.base_url,
