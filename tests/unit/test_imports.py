@@ -228,3 +228,10 @@ def test_the_lazy_modules_map_matches_what_type_checkers_see() -> None:
         assert getattr(_lazy, name) is importlib.import_module(module)
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         _ = _lazy.nope  # type: ignore[attr-defined]
+
+
+def test_importing_queue_client_loads_no_asyncio() -> None:
+    loaded = _modules_after("from together_queue import QueueClient, AsyncQueueClient")
+
+    assert _under(loaded, "asyncio") == set()
+    assert "together_queue._async.client" in loaded
