@@ -1,12 +1,12 @@
 """Downloading an output file: the key to the API's origin only, streamed, written atomically.
 
-A worker's file output is a URL such as ``https://api.together.ai/v1/storage/<name>``,
-which answers with a redirect to a signed URL elsewhere. ``download`` follows the
+A worker's file output is a URL such as `https://api.together.ai/v1/storage/<name>`,
+which answers with a redirect to a signed URL elsewhere. `download` follows the
 redirects itself, one hop at a time, so that every hop is checked:
 
-- the key goes out through the client's ``BearerAuth``, which adds it only when the
+- the key goes out through the client's `BearerAuth`, which adds it only when the
   hop's origin is the API's own; a signed URL on another origin never sees it;
-- a hop to plain ``http://`` on a host off this machine is refused, as for every call;
+- a hop to plain `http://` on a host off this machine is refused, as for every call;
 - the body streams into a temporary file beside the destination, renamed over it only
   once complete, so a failure leaves no half file behind (and no temporary file).
 
@@ -42,7 +42,7 @@ CHUNK = 256 * 1024
 """The most bytes one read of the body asks for."""
 
 ProgressCallback = Callable[[int, "int | None"], None]
-"""``on_progress(received_bytes, total_bytes_or_None)``, called after every chunk."""
+"""`on_progress(received_bytes, total_bytes_or_None)`, called after every chunk."""
 
 Dest = str | os.PathLike[str]
 """Where a download goes: a file path, or an existing folder (the URL's file name in it)."""
@@ -74,7 +74,7 @@ def check_hop(url: httpx.URL, api_origin: Origin) -> None:
 
 
 def _public(url: httpx.URL) -> str:
-    """``url`` without its query: a signed URL's signature stays out of messages."""
+    """`url` without its query: a signed URL's signature stays out of messages."""
     return str(url.copy_with(query=None))
 
 
@@ -115,7 +115,7 @@ def expected_length(response: httpx.Response) -> int | None:
 
 
 class PartFile:
-    """A temporary file beside ``target``; ``commit`` renames it over ``target``."""
+    """A temporary file beside `target`; `commit` renames it over `target`."""
 
     def __init__(self, target: Path) -> None:
         fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
