@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         Success,
     )
     from together_queue._polling import PollPolicy
+    from together_queue._raw import RawResponse
     from together_queue.client import AsyncQueueClient, QueueClient
     from together_queue.errors import (
         APIConnectionError,
@@ -82,6 +83,7 @@ __all__ = [
     "QueueClient",
     "QueueMetrics",
     "RateLimitError",
+    "RawResponse",
     "RequestTooLargeError",
     "ResponseValidationError",
     "ServerError",
@@ -114,6 +116,7 @@ _EXPORTS: dict[str, str] = {
     "AsyncSubmitStream": "together_queue._bulk",
     "QueueMetrics": _MODELS,
     "PollPolicy": "together_queue._polling",
+    "RawResponse": "together_queue._raw",
     "default_http_client": "together_queue._http_client",
     "default_async_http_client": "together_queue._http_client",
     "AsyncQueueClient": _CLIENT,

@@ -9,7 +9,7 @@ and takes any `httpx.Client` argument on top (event hooks, mounts, a transport, 
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import httpx
 
@@ -18,6 +18,7 @@ from together_queue._config import DEFAULT_TIMEOUT
 __all__ = [
     "DEFAULT_LIMITS",
     "LOOPBACK_PATTERNS",
+    "build_http_client",
     "default_async_http_client",
     "default_http_client",
 ]
@@ -37,6 +38,15 @@ LOOPBACK_PATTERNS: Final = (
 _TRANSPORT_ARGS: Final = ("verify", "cert", "trust_env", "http1", "http2", "limits")
 
 
+HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
+
+
+def build_http_client(http_type: type[HttpT], **kwargs: Any) -> HttpT:
+    """An `http_type` (`httpx.Client` or `httpx.AsyncClient`) with the library's defaults."""
+    transport = httpx.HTTPTransport if http_type is httpx.Client else httpx.AsyncHTTPTransport
+    return http_type(**_with_defaults(kwargs, transport))
+
+
 def default_http_client(**kwargs: Any) -> httpx.Client:
     """An `httpx.Client` with the library's defaults; `kwargs` are `httpx.Client` arguments.
 
@@ -46,12 +56,12 @@ def default_http_client(**kwargs: Any) -> httpx.Client:
     loopback ones (a caller's pattern wins). With `transport=`, httpx ignores environment
     proxies altogether, and no loopback mounts are added.
     """
-    return httpx.Client(**_with_defaults(kwargs, httpx.HTTPTransport))
+    return build_http_client(httpx.Client, **kwargs)
 
 
 def default_async_http_client(**kwargs: Any) -> httpx.AsyncClient:
     """An `httpx.AsyncClient` with the library's defaults; see `default_http_client`."""
-    return httpx.AsyncClient(**_with_defaults(kwargs, httpx.AsyncHTTPTransport))
+    return build_http_client(httpx.AsyncClient, **kwargs)
 
 
 def direct_mount(host: str) -> str:
