@@ -86,8 +86,8 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         action="append",
         type=header_arg,
         default=default([]),
-        help="send this header with every request (repeatable; not Authorization: "
-        "the key goes through --api-key)",
+        help="send this header with every API request (repeatable; not with downloads, "
+        "nor Authorization: the key goes through --api-key)",
     )
     parser.add_argument(
         "-v",
