@@ -55,7 +55,10 @@ class QueueClient(ClientBase[httpx.Client]):
     `base_url` to `TOGETHER_BASE_URL`, else `https://api.together.ai/v1` (with or
     without `/v1`). `max_retries` applies to safe calls; submits are retried
     only when they certainly did not reach the service, unless `retry_submits`.
-    A given `http_client` is used as-is and is not closed by this client.
+    A given `http_client` is used as-is and is not closed by this client
+    (`default_http_client()` builds one with the library's defaults).
+    `default_headers` go with every API request (never `Authorization`: the key goes
+    only through `api_key`). `TOGETHER_LOG=debug|info` turns on the request log.
     """
 
     _http_type = httpx.Client

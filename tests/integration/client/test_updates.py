@@ -94,6 +94,7 @@ def test_run_with_cancel_on_timeout_leaves_the_job_canceled(stepped: EmulatorHan
             client.run("idle", {"x": 1}, timeout=1, cancel_on_timeout=True)
         job = info.value.job
         assert job is not None and job.model == "idle"
+        assert "cancel_on_timeout: the job is canceled" in getattr(info.value, "__notes__", [])
         assert client.status(job.request_id, model="idle").status == "canceled"
         # Without it, a timed-out wait leaves the job alone.
         waited = client.submit("idle", {"x": 2})
