@@ -112,7 +112,7 @@ class ClientBase(Generic[HttpT]):
         self._auth = BearerAuth(self._config.api_key, origin_of(httpx.URL(self.base_url)))
 
     def _new_http(self) -> HttpT:
-        # The library's defaults (`default_http_client`): pool limits, no redirects (a
+        # The library's defaults (`default_http_client`): timeouts, no redirects (a
         # redirect must never carry the key to another host), the loopback proxy bypass.
         from together_queue._http_client import build_http_client
 
