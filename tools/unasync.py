@@ -40,6 +40,8 @@ RULES: tuple[tuple[str, str], ...] = (
     (r"\b_async/", "_sync/"),
     (r"\bAsyncQueueClient\b", "QueueClient"),
     (r"\bAsyncJob\b", "Job"),
+    (r"\bAsyncRawResponses\b", "RawResponses"),
+    (r"\bdefault_async_http_client\b", "default_http_client"),
     (r"\bAsyncSubmitStream\b", "SubmitStream"),
     (r"\bAsyncIterator\b", "Iterator"),
     (r"\bAsyncIterable\b", "Iterable"),

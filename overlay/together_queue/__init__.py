@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     )
     from together_queue._options import NOT_GIVEN, NotGiven
     from together_queue._polling import PollPolicy
+    from together_queue._raw import RawResponse
     from together_queue.client import AsyncQueueClient, QueueClient
     from together_queue.errors import (
         APIConnectionError,
@@ -91,6 +92,7 @@ __all__ = [
     "QueueClient",
     "QueueMetrics",
     "RateLimitError",
+    "RawResponse",
     "RequestTooLargeError",
     "ResponseValidationError",
     "ServerError",
@@ -125,6 +127,7 @@ _EXPORTS: dict[str, str] = {
     "PollPolicy": "together_queue._polling",
     "NOT_GIVEN": "together_queue._options",
     "NotGiven": "together_queue._options",
+    "RawResponse": "together_queue._raw",
     "default_http_client": "together_queue._http_client",
     "default_async_http_client": "together_queue._http_client",
     "AsyncQueueClient": _CLIENT,
