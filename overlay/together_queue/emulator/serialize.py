@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from together_queue.emulator.store import Claim, Job
+from together_queue.emulator.store import Claim, StoredJob
 from together_queue_api.models import (
     QueueCancelResponse,
     QueueCancelResponseStatus,
@@ -41,12 +41,12 @@ def _optional_time(timestamp: float | None) -> str | None:
     return None if timestamp is None else rfc3339(timestamp)
 
 
-def submit_body(job: Job) -> dict[str, Any]:
+def submit_body(job: StoredJob) -> dict[str, Any]:
     """The 200 body of submit: ``{"requestId": ...}``."""
     return QueueJobResponse(request_id=job.request_id).to_dict()
 
 
-def status_body(job: Job) -> dict[str, Any]:
+def status_body(job: StoredJob) -> dict[str, Any]:
     """The 200 body of status (QueueJobStatusResponse)."""
     outputs: QueueJobStatusResponseOutputs | Unset = UNSET
     if job.status == "done" and job.outputs is not None:
@@ -84,7 +84,7 @@ def metrics_body(waiting: int, running: int) -> dict[str, Any]:
     ).to_dict()
 
 
-def worker_job_json(job: Job, claim_timeout: float) -> dict[str, Any]:
+def worker_job_json(job: StoredJob, claim_timeout: float) -> dict[str, Any]:
     """The ``data`` object of a worker's retrieve answer (the SDK reads request_id, payload).
 
     Its ``claim_timeout`` is the claim's own lease; ``claim_timeout`` (the emulator's
@@ -103,7 +103,7 @@ def worker_job_json(job: Job, claim_timeout: float) -> dict[str, Any]:
     }
 
 
-def job_json(job: Job) -> dict[str, Any]:
+def job_json(job: StoredJob) -> dict[str, Any]:
     """Everything about a job (admin API)."""
     return {
         "seq": job.seq,

@@ -9,20 +9,24 @@ the key) answers 307 to a signed download URL that serves the bytes without a ke
 from __future__ import annotations
 
 import mimetypes
-from typing import TYPE_CHECKING, cast
+from collections.abc import Mapping
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from together_queue.emulator._http import ApiError, check_auth, read_json_object, require_string
+from together_queue.emulator._http import (
+    ApiError,
+    Endpoint,
+    query_digits,
+    read_json_object,
+    require_string,
+    runtime_of,
+)
+from together_queue.emulator.runtime import Runtime
 from together_queue.emulator.storage import Action, check_filename
 
-if TYPE_CHECKING:
-    from together_queue.emulator.runtime import Runtime
-
-__all__ = ["DOWNLOAD_PREFIX", "UPLOAD_PREFIX", "storage_routes"]
+__all__ = ["DOWNLOAD_PREFIX", "HANDLERS", "UPLOAD_PREFIX"]
 
 UPLOAD_PREFIX = "/_storage/upload/"
 """Where signed upload URLs point (no key; the signature is the permission)."""
@@ -32,14 +36,8 @@ DOWNLOAD_PREFIX = "/_storage/download/"
 
 _UPLOAD_URL_SECONDS = 15 * 60
 _DOWNLOAD_URL_SECONDS = 5 * 60
-
-
-async def _runtime(request: Request, *, auth: bool) -> Runtime:
-    runtime = cast("Runtime", request.app.state.runtime)
-    await runtime.ensure_started()
-    if auth:
-        check_auth(request, runtime.config.api_keys)
-    return runtime
+_MAX_EXPIRES_DIGITS = 20
+_MAX_SIGNATURE_CHARS = 128
 
 
 def _filename(name: str, param: str = "filename") -> str:
@@ -49,18 +47,25 @@ def _filename(name: str, param: str = "filename") -> str:
         raise ApiError(400, "invalid_value", str(exc), param=param) from None
 
 
-def _signed_url(request: Request, runtime: Runtime, action: Action, name: str) -> str:
+def _signed_path(runtime: Runtime, action: Action, name: str) -> str:
+    """The path and query of a signed URL for ``action`` on ``name``."""
     prefix = UPLOAD_PREFIX if action == "upload" else DOWNLOAD_PREFIX
     lifetime = _UPLOAD_URL_SECONDS if action == "upload" else _DOWNLOAD_URL_SECONDS
     expires, signature = runtime.signer.sign(action, name, lifetime)
-    # The origin the caller reached us on, so the URL works over TLS and behind any port.
-    origin = f"{request.url.scheme}://{request.url.netloc}"
-    return f"{origin}{prefix}{quote(name, safe='')}?expires={expires}&signature={signature}"
+    return f"{prefix}{quote(name, safe='')}?expires={expires}&signature={signature}"
 
 
 def _check_signature(request: Request, runtime: Runtime, action: Action, name: str) -> str:
+    expires = query_digits(request, "expires", _MAX_EXPIRES_DIGITS)
     signature = request.query_params.get("signature", "")
-    why = runtime.signer.check(action, name, request.query_params.get("expires", ""), signature)
+    if len(signature) > _MAX_SIGNATURE_CHARS or not signature.isascii():
+        raise ApiError(
+            400,
+            "invalid_value",
+            f"query parameter signature must be at most {_MAX_SIGNATURE_CHARS} ASCII characters",
+            param="signature",
+        )
+    why = runtime.signer.check(action, name, "" if expires is None else str(expires), signature)
     if why is not None:
         raise ApiError(403, "invalid_signature", why, type_="permission_error")
     return signature
@@ -68,10 +73,12 @@ def _check_signature(request: Request, runtime: Runtime, action: Action, name: s
 
 async def upload_request(request: Request) -> Response:
     """POST /v1/storage/upload-request {"filename"}: a signed URL for one PUT."""
-    runtime = await _runtime(request, auth=True)
+    runtime = await runtime_of(request)
     body = await read_json_object(request, runtime.config.max_body_bytes)
     name = _filename(require_string(body, "filename"))
-    url = _signed_url(request, runtime, "upload", name)
+    # The origin the caller reached us on, so the URL works over TLS and behind any port
+    # (the host allowlist has vetted the Host header this comes from).
+    url = f"{request.url.scheme}://{request.url.netloc}{_signed_path(runtime, 'upload', name)}"
     return JSONResponse({"upload_url": {"url": url, "method": "PUT"}})
 
 
@@ -81,7 +88,7 @@ def _too_large(limit: int) -> ApiError:
 
 async def signed_upload(request: Request) -> Response:
     """PUT /_storage/upload/{filename}?expires=&signature=: store the body as the file."""
-    runtime = await _runtime(request, auth=False)
+    runtime = await runtime_of(request)
     name = _filename(request.path_params["filename"])
     signature = _check_signature(request, runtime, "upload", name)
     if runtime.signer.used(signature):
@@ -104,17 +111,18 @@ async def signed_upload(request: Request) -> Response:
 
 async def storage_get(request: Request) -> Response:
     """GET /v1/storage/{filename} (with the key): 307 to a signed download URL."""
-    runtime = await _runtime(request, auth=True)
+    runtime = await runtime_of(request)
     name = _filename(request.path_params["filename"])
     if not runtime.files.exists(name):
         raise ApiError(404, "not_found", f"no file {name!r}", type_="not_found_error")
-    url = _signed_url(request, runtime, "download", name)
-    return Response(status_code=307, headers={"Location": url})
+    # A relative reference: the client resolves it against the URL it called, so nothing
+    # in the answer comes from the request's Host header.
+    return Response(status_code=307, headers={"Location": _signed_path(runtime, "download", name)})
 
 
 async def signed_download(request: Request) -> Response:
     """GET /_storage/download/{filename}?expires=&signature=: the file's bytes."""
-    runtime = await _runtime(request, auth=False)
+    runtime = await runtime_of(request)
     name = _filename(request.path_params["filename"])
     _check_signature(request, runtime, "download", name)
     data = runtime.files.get(name)
@@ -124,11 +132,10 @@ async def signed_download(request: Request) -> Response:
     return Response(data, media_type=media_type)
 
 
-def storage_routes() -> list[Route]:
-    """The routes above; ``upload-request`` comes before the ``{filename}`` route."""
-    return [
-        Route("/v1/storage/upload-request", upload_request, methods=["POST"]),
-        Route("/v1/storage/{filename}", storage_get, methods=["GET"]),
-        Route(UPLOAD_PREFIX + "{filename}", signed_upload, methods=["PUT"]),
-        Route(DOWNLOAD_PREFIX + "{filename}", signed_download, methods=["GET"]),
-    ]
+HANDLERS: Mapping[str, Endpoint] = {
+    "upload_request": upload_request,
+    "storage_get": storage_get,
+    "signed_upload": signed_upload,
+    "signed_download": signed_download,
+}
+"""Route name (`routes.ROUTES`) -> endpoint."""

@@ -24,10 +24,10 @@ import attrs
 
 __all__ = [
     "Claim",
-    "Job",
     "JobConflict",
     "JobNotFound",
     "JobStore",
+    "StoredJob",
     "UpdateStatus",
     "WorkerInfo",
 ]
@@ -129,7 +129,7 @@ class JobConflict(Exception):
 
 
 @attrs.frozen
-class Job:
+class StoredJob:
     """A snapshot of one job row."""
 
     seq: int
@@ -152,7 +152,7 @@ class Job:
     claim_timeout: float | None = None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Job:
+    def from_row(cls, row: sqlite3.Row) -> StoredJob:
         """Decode a ``jobs`` row."""
         return cls(
             seq=row["seq"],
@@ -324,11 +324,11 @@ class JobStore:
             pass
 
     @staticmethod
-    def _fetch(conn: sqlite3.Connection, request_id: str, model: str) -> Job:
+    def _fetch(conn: sqlite3.Connection, request_id: str, model: str) -> StoredJob:
         row = conn.execute("SELECT * FROM jobs WHERE request_id = ?", (request_id,)).fetchone()
         if row is None or row["model"] != model:
             raise JobNotFound(request_id)
-        return Job.from_row(row)
+        return StoredJob.from_row(row)
 
     def submit(
         self,
@@ -338,7 +338,7 @@ class JobStore:
         priority: int = 0,
         info: Mapping[str, Any] | None = None,
         warnings: tuple[str, ...] = (),
-    ) -> Job:
+    ) -> StoredJob:
         """Store a new pending job and return it."""
         request_id = str(uuid.uuid4())
         with self._transaction() as conn:
@@ -357,12 +357,12 @@ class JobStore:
             )
             return self._fetch(conn, request_id, model)
 
-    def get(self, request_id: str, model: str) -> Job:
+    def get(self, request_id: str, model: str) -> StoredJob:
         """The job ``request_id`` of ``model``; JobNotFound when unknown or of another model."""
         with self._transaction() as conn:
             return self._fetch(conn, request_id, model)
 
-    def cancel(self, request_id: str, model: str) -> Job:
+    def cancel(self, request_id: str, model: str) -> StoredJob:
         """Cancel a pending job; JobConflict with the current status otherwise."""
         with self._transaction() as conn:
             job = self._fetch(conn, request_id, model)
@@ -404,7 +404,7 @@ class JobStore:
         claim_timeout: float,
         *,
         worker: WorkerInfo | None = None,
-    ) -> Job | None:
+    ) -> StoredJob | None:
         """Hand the next pending job of ``model`` (priority, then FIFO) to a worker, or None.
 
         The claim lasts ``claim_timeout`` seconds, and so does every renewal of it.
@@ -422,7 +422,7 @@ class JobStore:
                 "WHERE seq = ?",
                 (now, now + claim_timeout, claim_id, hostname, claim_timeout, row["seq"]),
             )
-            job = Job.from_row(
+            job = StoredJob.from_row(
                 conn.execute("SELECT * FROM jobs WHERE seq = ?", (row["seq"],)).fetchone()
             )
             conn.execute(
@@ -456,7 +456,7 @@ class JobStore:
         info: Mapping[str, Any] | None = None,
         claim_id: str | None = None,
         claim_timeout: float,
-    ) -> Job:
+    ) -> StoredJob:
         """Apply a worker's update to a running job.
 
         ``running`` renews the claim by the length it was made with (``claim_timeout``
@@ -494,7 +494,7 @@ class JobStore:
                 )
             return self._fetch(conn, request_id, model)
 
-    def jobs(self, model: str | None = None) -> list[Job]:
+    def jobs(self, model: str | None = None) -> list[StoredJob]:
         """Every job (of ``model`` if given) in submission order."""
         with self._transaction() as conn:
             if model is None:
@@ -503,7 +503,7 @@ class JobStore:
                 rows = conn.execute(
                     "SELECT * FROM jobs WHERE model = ? ORDER BY seq", (model,)
                 ).fetchall()
-        return [Job.from_row(row) for row in rows]
+        return [StoredJob.from_row(row) for row in rows]
 
     def claims(self, model: str | None = None) -> list[Claim]:
         """The claim log (of ``model`` if given) in the order the claims were made."""

@@ -30,7 +30,11 @@ SUBMIT_CASES: list[tuple[str, Any, str | None]] = [
     ("payload null", {"model": "m", "payload": None}, "payload"),
     ("priority a string", {"model": "m", "payload": {}, "priority": "1"}, "priority"),
     ("priority a float", {"model": "m", "payload": {}, "priority": 1.5}, "priority"),
-    ("priority integral float", {"model": "m", "payload": {}, "priority": 2.0}, "priority"),
+    (
+        "priority integral float past int64",
+        {"model": "m", "payload": {}, "priority": 1e19},
+        "priority",
+    ),
     ("priority a bool", {"model": "m", "payload": {}, "priority": True}, "priority"),
     ("priority null", {"model": "m", "payload": {}, "priority": None}, "priority"),
     ("priority too big", {"model": "m", "payload": {}, "priority": 2**70}, "priority"),
