@@ -114,6 +114,18 @@ def test_bad_submit_is_400_naming_the_field(
     assert client.get("/_emulator/jobs", params={"model": "m"}).json()["jobs"] == []
 
 
+@pytest.mark.parametrize("text", ["-4334946803902644.0", "2.0", "-9.2e18", "0e0"])
+def test_an_integral_float_priority_is_that_integer(client: httpx.Client, text: str) -> None:
+    # JSON Schema counts a number with a zero fraction as an integer: so does the emulator.
+    body = b'{"model": "floaty", "payload": {}, "priority": ' + text.encode() + b"}"
+    response = client.post("/v1/queue/submit", content=body, headers=JSON)
+    assert response.status_code == 200, response.text
+    rid = response.json()["requestId"]
+    got = client.get("/v1/queue/status", params={"model": "floaty", "request_id": rid}).json()
+    assert got["priority"] == int(float(text))
+    assert type(got["priority"]) is int
+
+
 @pytest.mark.parametrize(("case", "body", "param"), CANCEL_CASES, ids=[c[0] for c in CANCEL_CASES])
 def test_bad_cancel_is_400_naming_the_field(
     client: httpx.Client, case: str, body: Any, param: str | None
