@@ -27,6 +27,7 @@ nox.options.sessions = [
     "typecheck",
     "validate_spec",
     "check_generated",
+    "check_unasync",
     "api_diff",
     "tests",
     "matrix",
@@ -35,6 +36,7 @@ nox.options.sessions = [
     "demo",
     "docs",
     "examples",
+    "browser",
 ]
 nox.options.reuse_existing_virtualenvs = True
 # nox turns this on whenever CI is set; a plain `nox` (and .ci/run) must not fail
@@ -121,6 +123,20 @@ def check_generated(session: nox.Session) -> None:
 
 
 @nox.session(python=None)
+def unasync(session: nox.Session) -> None:
+    """Write the sync half (overlay/together_queue/_sync/) from the async source (_async/)."""
+    _install_requirements(session, "lint")
+    session.run("python", "tools/unasync.py")
+
+
+@nox.session(python=None)
+def check_unasync(session: nox.Session) -> None:
+    """Fail with a diff when a sync module differs from a fresh `nox -s unasync`."""
+    _install_requirements(session, "lint")
+    session.run("python", "tools/unasync.py", "--check")
+
+
+@nox.session(python=None)
 def update_spec(session: nox.Session) -> None:
     """Rebuild openapi.yaml from a whole upstream document and regenerate: `-- PATH`."""
     if len(session.posargs) != 1:
@@ -154,7 +170,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=None)
 def typecheck(session: nox.Session) -> None:
     """Type-check the overlay and the tests with mypy --strict."""
-    _install_requirements(session, "lint", "test", "release", "contract", "bench")
+    _install_requirements(session, "lint", "test", "release", "contract", "bench", "browser")
     _install_project(session)
     session.run("mypy", "--strict", "overlay/together_queue")
     session.run("mypy", "--strict", "tools")
@@ -170,7 +186,35 @@ def tests(session: nox.Session) -> None:
     _install_requirements(session, "test", "codegen", "release", "contract", "bench", "lint")
     _install_project(session)
     # tests/contract runs in its own session, so each test runs once under a bare `nox`.
-    session.run("pytest", "--ignore=tests/contract", *session.posargs)
+    session.run("pytest", "--ignore=tests/contract", "--ignore=tests/browser", *session.posargs)
+
+
+CHROMIUM = "/usr/bin/chromium"
+"""Debian's chromium, which the browser tests drive (.ci/run installs it when missing)."""
+
+
+@nox.session(python=None)
+def browser(session: nox.Session) -> None:
+    """The dashboard in headless Chromium (Playwright driving Debian's /usr/bin/chromium)."""
+    if not Path(CHROMIUM).is_file():
+        # Fail, never skip: a missing browser must not pass as a green run.
+        session.error(
+            f"{CHROMIUM} is missing: install Debian's chromium "
+            "(apt-get install -y chromium; .ci/run does this)"
+        )
+    session.install(
+        "-r",
+        "requirements/test.txt",
+        "-r",
+        "requirements/browser.txt",
+        "-c",
+        "requirements/contract.txt",
+        "openapi-core",
+    )
+    _install_project(session)
+    session.run(
+        "pytest", "tests/browser", *session.posargs, env={"TOGETHER_QUEUE_CHROMIUM": CHROMIUM}
+    )
 
 
 @nox.session(python=list(MATRIX))

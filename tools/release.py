@@ -19,7 +19,9 @@ from pathlib import Path
 # tools/ is not a package: make `releasing` importable however this file is run.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from releasing import apidiff, changelog, pipeline, prepare, publish
+# Only what every command needs: `notes` reads the CHANGELOG and must run in a plain venv,
+# so the modules needing griffe, packaging, build or httpx load with their command.
+from releasing import changelog
 from releasing.project import CHANGELOG, ROOT, Refused, ReleaseError
 
 
@@ -52,12 +54,20 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "build":
+            from releasing import pipeline
+
             pipeline.build_and_check(ROOT, args.dist.resolve())
         elif args.command == "publish":
+            from releasing import publish
+
             publish.publish(ROOT, args.dist.resolve(), index_url=args.index_url)
         elif args.command == "api-diff":
+            from releasing import apidiff
+
             return apidiff.api_diff(ROOT, args.ref)
         elif args.command == "prepare":
+            from releasing import prepare
+
             for path in prepare.prepare(ROOT, args.version, args.date):
                 print(f"wrote {path.relative_to(ROOT)}")
         else:

@@ -17,6 +17,7 @@ from together_queue._version import __version__
 
 if TYPE_CHECKING:
     from together_queue._bulk import AdaptiveLimit, AsyncSubmitStream, SubmitStream
+    from together_queue._http_client import default_async_http_client, default_http_client
     from together_queue._models import (
         KNOWN_STATUSES,
         TERMINAL_STATUSES,
@@ -90,6 +91,8 @@ __all__ = [
     "TogetherQueueError",
     "WaitTimeout",
     "__version__",
+    "default_async_http_client",
+    "default_http_client",
 ]
 
 _MODELS = "together_queue._models"
@@ -111,6 +114,8 @@ _EXPORTS: dict[str, str] = {
     "AsyncSubmitStream": "together_queue._bulk",
     "QueueMetrics": _MODELS,
     "PollPolicy": "together_queue._polling",
+    "default_http_client": "together_queue._http_client",
+    "default_async_http_client": "together_queue._http_client",
     "AsyncQueueClient": _CLIENT,
     "QueueClient": _CLIENT,
     "AsyncJob": _JOBS,

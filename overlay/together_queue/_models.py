@@ -119,6 +119,67 @@ class JobStatus:
                 return value
         return None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The status as plain JSON data, with the service's field names.
+
+        Timestamps are ISO 8601 strings, `warnings` a list; fields newer than this
+        client (`extra`) sit under `"extra"`, present only when there are any.
+        `JobStatus.from_dict` reads it back into an equal status.
+        """
+        data: dict[str, Any] = {
+            "request_id": self.request_id,
+            "model": self.model,
+            "status": self.status,
+            "priority": self.priority,
+            "retries": self.retries,
+            "outputs": self.outputs,
+            "info": self.info,
+            "inputs": self.inputs,
+            "warnings": list(self.warnings),
+            "created_at": _iso(self.created_at),
+            "claimed_at": _iso(self.claimed_at),
+            "done_at": _iso(self.done_at),
+        }
+        if self.extra:
+            data["extra"] = self.extra
+        return data
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        """`to_dict()` as a JSON string (ASCII; `indent` as in `json.dumps`)."""
+        import json  # on first use: most callers never serialise a status
+
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=True)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JobStatus:
+        """Rebuild a status from `to_dict()` output (or a status response body).
+
+        Keys this client does not know go to `extra`, like fields from a newer
+        service. Raises `ValueError` naming the field when one has the wrong type.
+        """
+        if not isinstance(data, Mapping):
+            raise TypeError(f"JobStatus.from_dict takes a mapping, got {type(data).__name__}")
+        try:
+            extra = dict(_nullable_mapping(data.get("extra"), "extra") or {})
+            extra.update({k: v for k, v in data.items() if k not in _STATUS_FIELDS})
+            return cls(
+                request_id=_require(data.get("request_id"), str, "request_id"),
+                model=_require(data.get("model"), str, "model"),
+                status=_require(data.get("status"), str, "status"),
+                outputs=_nullable_mapping(data.get("outputs"), "outputs"),
+                info=_nullable_mapping(data.get("info"), "info") or {},
+                inputs=_nullable_mapping(data.get("inputs"), "inputs"),
+                priority=_nullable_int(data.get("priority"), "priority"),
+                retries=_nullable_int(data.get("retries"), "retries") or 0,
+                warnings=_warnings(data.get("warnings") or []),
+                created_at=_timestamp(data.get("created_at"), "created_at"),
+                claimed_at=_timestamp(data.get("claimed_at"), "claimed_at"),
+                done_at=_timestamp(data.get("done_at"), "done_at"),
+                extra=extra,
+            )
+        except InvalidField as exc:
+            raise InvalidField(f"JobStatus.from_dict: {exc}") from None
+
     @classmethod
     def from_generated(cls, model: QueueJobStatusResponse, *, raw_status: str) -> JobStatus:
         """Build from the generated model; `raw_status` is the status string as sent."""
@@ -290,6 +351,56 @@ def _warnings(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(w, str) for w in value):
         raise InvalidField("warnings: expected a list of strings")
     return tuple(value)
+
+
+# The keys `JobStatus.to_dict` writes; `from_dict` keeps any other key in `extra`.
+_STATUS_FIELDS: Final = frozenset(
+    {
+        "request_id",
+        "model",
+        "status",
+        "priority",
+        "retries",
+        "outputs",
+        "info",
+        "inputs",
+        "warnings",
+        "created_at",
+        "claimed_at",
+        "done_at",
+        "extra",
+    }
+)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _nullable_mapping(value: Any, name: str) -> dict[str, Any] | None:
+    return None if value is None else _mapping(value, name)
+
+
+def _nullable_int(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    result: int = _require(value, int, name)
+    return result
+
+
+def _timestamp(value: Any, name: str) -> dt.datetime | None:
+    """An ISO 8601 string (or a datetime) as an aware datetime; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return _aware(value)
+    if not isinstance(value, str):
+        raise InvalidField(f"{name}: expected an ISO 8601 string, got {type(value).__name__}")
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidField(f"{name}: not an ISO 8601 date-time: {value!r}") from None
+    return _aware(parsed)
 
 
 def _aware(value: Any) -> dt.datetime | None:

@@ -19,8 +19,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from together_queue._logging import http_request_id
+
 if TYPE_CHECKING:
     from together_queue._models import JobStatus
+    from together_queue.jobs import AsyncJob, Job
 
 __all__ = [
     "APIConnectionError",
@@ -125,6 +128,15 @@ class APIStatusError(TogetherQueueError):
         super().__init__(self._describe())
 
     @property
+    def http_request_id(self) -> str | None:
+        """The server's id for the failed exchange (`x-request-id`), if it sent one.
+
+        Quote it to the service's support. It names one HTTP exchange, not a job: a
+        job's id is its `request_id`.
+        """
+        return http_request_id(self.headers)
+
+    @property
     def hint(self) -> str | None:
         """What the caller can check, when the client can tell (e.g. a wrong base URL)."""
         return self._hint
@@ -142,6 +154,9 @@ class APIStatusError(TogetherQueueError):
             parts.append(f"param={self.param!r}")
         if self.code:
             parts.append(f"code={self.code!r}")
+        exchange = self.http_request_id
+        if exchange:
+            parts.append(f"http_request_id={exchange}")
         if self._hint:
             parts.append(f"({self._hint})")
         return " ".join(parts)
@@ -212,11 +227,18 @@ class JobCanceled(JobFailed):
 
 
 class WaitTimeout(TogetherQueueError, TimeoutError):
-    """The job did not finish before the deadline; `last_status` is the last one seen."""
+    """The job did not finish before the deadline.
 
-    def __init__(self, message: str, *, last_status: JobStatus | None) -> None:
+    `last_status` is the last status seen; `job` is the handle waited on (None when
+    the wait was not on one handle), so that the caller can wait again or cancel it.
+    """
+
+    def __init__(
+        self, message: str, *, last_status: JobStatus | None, job: Job | AsyncJob | None = None
+    ) -> None:
         super().__init__(message)
         self.last_status = last_status
+        self.job = job
 
 
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {

@@ -44,8 +44,19 @@ DEFAULT_TEST_MODELS = {"echo": "echo", "sleep": "sleep", "fail": "fail"}
 """The in-process models of ``queue_emulator``."""
 
 _DEFAULT_TEST_CLAIM_TIMEOUT = 2.0
+_INSTALL_HINT = "install it with pip install 'together-queue[emulator]'"
 
 EmulatorFactory = Callable[..., "EmulatorHandle"]
+
+
+def _start_emulator() -> Callable[..., contextlib.AbstractContextManager[EmulatorHandle]]:
+    """`start_emulator`, or a failed test setup that says which extra to install."""
+    try:
+        from together_queue.emulator import start_emulator
+    except ImportError as exc:
+        # Starlette and uvicorn come with the extra; the plugin itself loads without them.
+        pytest.fail(f"together_queue.testing: {exc}; {_INSTALL_HINT}", pytrace=False)
+    return start_emulator
 
 
 @pytest.fixture
@@ -55,7 +66,7 @@ def queue_emulator_factory() -> Iterator[EmulatorFactory]:
     ``tls=True`` serves HTTPS with a new local CA in a temporary directory; ``tls=DIR``
     uses (or creates) the CA in DIR. The handle's ``ca_file`` is the CA to trust.
     """
-    from together_queue.emulator import start_emulator
+    start_emulator = _start_emulator()
 
     with contextlib.ExitStack() as stack:
 

@@ -193,3 +193,12 @@ def test_a_404_for_a_route_says_to_check_the_base_url(server: ScriptedServer) ->
         with pytest.raises(NotFoundError) as unknown_job:
             client.status("r", model="m")
     assert "base URL" not in str(unknown_job.value)  # an unknown job is just that
+
+
+@pytest.mark.parametrize("host", ["evil.localhost", "a.b.localhost", "localhost.example.test"])
+def test_a_name_under_localhost_is_not_loopback(host: str) -> None:
+    # Only `localhost` and literal loopback addresses count; a subdomain goes to DNS.
+    with pytest.raises(InsecureTransportError, match="clear text"):
+        QueueClient(api_key=SECRET, base_url=f"http://{host}:8000")
+    with pytest.raises(ConfigurationError, match="no API key"):
+        QueueClient(base_url=f"http://{host}:8000")

@@ -85,7 +85,7 @@ def test_without_tags_the_committed_snapshot_is_compared_and_additions_listed(
 
 
 def test_without_tags_removing_queue_client_metrics_fails(repo: Path) -> None:
-    remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
+    remove_function(repo / "overlay/together_queue/_sync/client.py", "QueueClient.metrics")
 
     result = api_diff(repo)
 
@@ -99,7 +99,7 @@ def test_without_tags_removing_queue_client_metrics_fails(repo: Path) -> None:
 
 def test_the_newest_snapshot_older_than_the_version_is_the_baseline(repo: Path) -> None:
     # A later release (0.1.5) without metrics, then work towards 0.2.0: compared with 0.1.5.
-    remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
+    remove_function(repo / "overlay/together_queue/_sync/client.py", "QueueClient.metrics")
     later = (
         (repo / "api/public-api-0.1.0.json")
         .read_text()
@@ -136,7 +136,7 @@ def test_an_unchanged_api_passes(repo: Path) -> None:
     ("file", "qualname", "reported"),
     [
         (
-            "overlay/together_queue/client.py",
+            "overlay/together_queue/_sync/client.py",
             "QueueClient.metrics",
             "together_queue.client.QueueClient.metrics",
         ),
@@ -162,7 +162,7 @@ def test_a_removed_public_function_fails_and_is_named(
 
 def test_a_major_bump_allows_the_break_but_still_lists_it(repo: Path) -> None:
     release_0_1_0(repo)
-    remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
+    remove_function(repo / "overlay/together_queue/_sync/client.py", "QueueClient.metrics")
     set_version(repo, "1.0.0")
 
     result = api_diff(repo)
@@ -174,7 +174,7 @@ def test_a_major_bump_allows_the_break_but_still_lists_it(repo: Path) -> None:
 
 def test_a_minor_bump_does_not_allow_a_break(repo: Path) -> None:
     release_0_1_0(repo)
-    remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
+    remove_function(repo / "overlay/together_queue/_sync/client.py", "QueueClient.metrics")
     set_version(repo, "0.2.0")
 
     assert api_diff(repo).returncode == 1
@@ -183,7 +183,7 @@ def test_a_minor_bump_does_not_allow_a_break(repo: Path) -> None:
 def test_an_explicit_ref_is_compared_with_and_the_latest_tag_is_the_default(repo: Path) -> None:
     without_snapshots(repo)
     release_0_1_0(repo)
-    remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
+    remove_function(repo / "overlay/together_queue/_sync/client.py", "QueueClient.metrics")
     set_version(repo, "1.0.0")
     git(repo, "commit", "-q", "-am", "1.0.0: drop metrics")
     git(repo, "tag", "v1.0.0")
@@ -207,7 +207,7 @@ def test_in_the_release_order_the_new_tag_is_not_compared_with_itself(repo: Path
     set_version(repo, "0.1.0")
     git(repo, "commit", "-q", "-am", "0.1.0")
     git(repo, "tag", "v0.1.0")
-    remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
+    remove_function(repo / "overlay/together_queue/_sync/client.py", "QueueClient.metrics")
     set_version(repo, "0.2.0")
     git(repo, "commit", "-q", "-am", "0.2.0: drop metrics")
     git(repo, "tag", "v0.2.0")
@@ -242,14 +242,14 @@ def retype(path: Path, old: str, new: str) -> None:
     ("file", "old", "new", "reported"),
     [
         (
-            "overlay/together_queue/client.py",
+            "overlay/together_queue/_sync/client.py",
             "    def metrics(self, model: str) -> QueueMetrics:",
             "    def metrics(self, model: str) -> dict[str, int]:",
             "together_queue.QueueClient.metrics -> return: annotation changed: "
             "QueueMetrics -> dict[str, int]",
         ),
         (
-            "overlay/together_queue/client.py",
+            "overlay/together_queue/_sync/client.py",
             "    def metrics(self, model: str) -> QueueMetrics:",
             "    def metrics(self, model: bytes) -> QueueMetrics:",
             "together_queue.QueueClient.metrics(model): annotation changed: str -> bytes",
@@ -297,7 +297,7 @@ def _declare(repo: Path, version: str, path: str, reason: str = "on purpose") ->
 
 
 def test_a_break_declared_for_this_version_is_listed_as_accepted(repo: Path) -> None:
-    remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
+    remove_function(repo / "overlay/together_queue/_sync/client.py", "QueueClient.metrics")
     _declare(repo, "0.2.0", "together_queue.client.QueueClient.metrics", "replaced by clear")
     set_version(repo, "0.2.0")
 
@@ -309,7 +309,7 @@ def test_a_break_declared_for_this_version_is_listed_as_accepted(repo: Path) -> 
 
 
 def test_a_break_declared_for_another_version_still_fails(repo: Path) -> None:
-    remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
+    remove_function(repo / "overlay/together_queue/_sync/client.py", "QueueClient.metrics")
     _declare(repo, "0.1.9", "together_queue.client.QueueClient.metrics")
     set_version(repo, "0.2.0")
 

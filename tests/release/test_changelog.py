@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import venv
+from pathlib import Path
 
 import pytest
 from releasing.changelog import release_notes
@@ -94,3 +96,24 @@ def test_cli_prints_notes_and_fails_on_a_missing_version() -> None:
     assert missing.returncode == 1
     assert "no section for version 99.0.0" in missing.stderr
     assert missing.stdout == ""
+
+
+def test_notes_run_in_a_plain_venv_without_the_release_dependencies(tmp_path: Path) -> None:
+    """The releasing guide runs `notes` with a bare Python: no griffe, packaging or httpx."""
+    venv.EnvBuilder(with_pip=False).create(tmp_path / "venv")
+    python = tmp_path / "venv" / ("Scripts" if sys.platform == "win32" else "bin") / "python"
+    bare = subprocess.run(
+        [str(python), "-c", "import griffe"], capture_output=True, text=True, check=False
+    )
+    assert bare.returncode != 0, "the plain venv must not see griffe"
+
+    result = subprocess.run(
+        [str(python), str(ROOT / "tools" / "release.py"), "notes", read_version(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()

@@ -14,6 +14,7 @@ from releasing.index import (
 from releasing.project import Refused, ReleaseError
 
 from tests.cli.fake_server import Answer, Responder, Seen, fake_server
+from tests.support.scripted_server import Reply, scripted_server
 
 # The shape pypiserver 2 serves (relative links, hash fragments).
 PYPISERVER_HTML = """<!DOCTYPE html><html><head><title>Links for together-queue</title></head>
@@ -107,6 +108,22 @@ def test_an_index_that_404s_everything_is_refused() -> None:
     with fake_server(_index_answering(404)) as server:
         with pytest.raises(Refused, match="--index-url"):
             published_versions(server.url + "/simple/", "together-queue")
+
+
+def test_a_redirect_to_a_fallback_index_is_refused_with_what_to_do() -> None:
+    # pypiserver without --disable-fallback: a name it does not hold goes to another index.
+    elsewhere = "https://fallback.example.invalid/simple/together-queue/"
+    with scripted_server() as server:
+        server.always("GET", "/simple/together-queue/", Reply(303, "", {"Location": elsewhere}))
+        with pytest.raises(Refused) as refused:
+            published_versions(server.url + "/simple/", "together-queue")
+
+    message = str(refused.value)
+    assert "HTTP 303" in message
+    assert elsewhere in message
+    assert "--disable-fallback" in message
+    assert "--index-url" in message
+    assert [r.path for r in server.requests] == ["/simple/together-queue/"]  # not followed
 
 
 @pytest.mark.parametrize(

@@ -144,9 +144,23 @@ def published_versions(
                     "with the index's simple-API root"
                 )
             return set()
+    if response.is_redirect:
+        raise Refused(_redirect_hint(url, response))
     if response.status_code != 200:
         where = response.headers.get("location", "")
         raise ReleaseError(
             f"cannot tell which versions {url} holds: HTTP {response.status_code} {where}".strip()
         )
     return versions_from_page(project, response.headers.get("content-type", ""), response.text)
+
+
+def _redirect_hint(url: str, response: httpx.Response) -> str:
+    """Why a redirect of a project page stops publish, and what to change."""
+    location = response.headers.get("location", "(no Location header)")
+    return (
+        f"{url} answered HTTP {response.status_code}, a redirect to {location}: the index "
+        "does not answer for this project itself, so which versions it holds is unknown. "
+        "pypiserver redirects the names it does not hold to its fallback index unless it "
+        "runs with --disable-fallback: restart it so (`pypi-server run --disable-fallback "
+        "...`), or pass --index-url with a simple-API root that answers for the project"
+    )

@@ -20,7 +20,6 @@ from together_queue.cli.output import (
     metrics_dict,
     progress_bar,
     render_table,
-    status_dict,
 )
 
 if TYPE_CHECKING:
@@ -227,7 +226,7 @@ class DemoView:
                 {
                     "name": t.spec.name,
                     "submitted": t.index + 1,
-                    **(status_dict(t.status) if t.status else {"request_id": t.job.request_id}),
+                    **(t.status.to_dict() if t.status else {"request_id": t.job.request_id}),
                 }
                 for t in tracked
             ],

@@ -3,8 +3,9 @@
 Each group of routes (`routes.ROUTES`) is one module and one `Mount` per URL prefix:
 the public API (`public_routes`, `/v1/queue`), the worker API (`worker_routes`,
 `/internal/v1`), storage (`storage_routes`, `/v1/storage` and `/_storage`) and the
-admin API (`admin_routes`, `/_emulator`). Each middleware has one concern, outermost
-first: the `Host` allowlist, the one reading of `Authorization`, rate limits, faults.
+admin API (`admin_routes`, `/_emulator`) and the dashboard (`dashboard`, the page at
+`/`). Each middleware has one concern, outermost first: the `x-request-id`, the `Host`
+allowlist, the one reading of `Authorization`, rate limits, faults.
 """
 
 from __future__ import annotations
@@ -21,13 +22,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from together_queue.emulator import admin_routes, public_routes, storage_routes, worker_routes
+from together_queue.emulator import (
+    admin_routes,
+    dashboard,
+    public_routes,
+    storage_routes,
+    worker_routes,
+)
 from together_queue.emulator._http import ApiError, Endpoint, error_response, unauthorized
 from together_queue.emulator.auth_middleware import AuthMiddleware, authorized
 from together_queue.emulator.config import EmulatorConfig
 from together_queue.emulator.fault_middleware import FaultMiddleware
 from together_queue.emulator.host_middleware import HostMiddleware, served_names
 from together_queue.emulator.ratelimit_middleware import RateLimitMiddleware
+from together_queue.emulator.request_id import RequestIdMiddleware
 from together_queue.emulator.routes import ROUTES, RouteSpec
 from together_queue.emulator.runtime import Runtime
 
@@ -38,6 +46,7 @@ GROUPS: Mapping[str, Mapping[str, Endpoint]] = {
     "worker": worker_routes.HANDLERS,
     "storage": storage_routes.HANDLERS,
     "admin": admin_routes.HANDLERS,
+    "dashboard": dashboard.HANDLERS,
 }
 """Route group (`RouteSpec.group`) -> its handlers by route name."""
 
@@ -115,6 +124,7 @@ def create_app(config: EmulatorConfig) -> Starlette:
         routes=mounts(),
         lifespan=lifespan,
         middleware=[
+            Middleware(RequestIdMiddleware),  # outermost: every answer carries an id
             Middleware(
                 HostMiddleware, allowed_hosts=served_names(config.host, config.allowed_hosts)
             ),

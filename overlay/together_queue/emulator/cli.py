@@ -367,6 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def announce() -> None:
         print(f"together-queue emulator listening on {url}", flush=True)
+        print(f"dashboard: {url}/ (open it in a browser)", flush=True)
         for line in _served_models_lines(config):
             print(line, flush=True)
         if trust_hint:

@@ -18,10 +18,10 @@ from together_queue.emulator._http import (
     require_string,
     runtime_of,
 )
-from together_queue.emulator.store import JobConflict, JobNotFound
+from together_queue.emulator.store import InfoTooLarge, JobConflict, JobNotFound
 from together_queue_api.models import QueueClearResponse
 
-__all__ = ["HANDLERS", "not_found"]
+__all__ = ["HANDLERS", "info_too_large", "not_found"]
 
 _SUBMIT_FIELDS = frozenset({"model", "payload", "priority", "info"})
 
@@ -37,6 +37,11 @@ def not_found(request_id: str) -> ApiError:
     )
 
 
+def info_too_large(exc: InfoTooLarge) -> ApiError:
+    """The 400 for an `info` over the stored-size limit."""
+    return ApiError(400, "info_too_large", str(exc), param="info")
+
+
 async def submit(request: Request) -> Response:
     """POST /v1/queue/submit."""
     runtime = await runtime_of(request)
@@ -50,7 +55,10 @@ async def submit(request: Request) -> Response:
     warnings = tuple(
         f"unknown field {name!r} ignored" for name in sorted(set(body) - _SUBMIT_FIELDS)
     )
-    job = runtime.submit(model, payload, priority=priority, info=info, warnings=warnings)
+    try:
+        job = runtime.submit(model, payload, priority=priority, info=info, warnings=warnings)
+    except InfoTooLarge as exc:
+        raise info_too_large(exc) from None
     return JSONResponse(serialize.submit_body(job))
 
 

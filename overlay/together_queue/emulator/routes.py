@@ -2,13 +2,14 @@
 
 `create_app` builds its routes from `ROUTES` (one Starlette `Mount` per prefix, the
 handlers from the group's module: `public_routes`, `worker_routes`, `storage_routes`,
-`admin_routes`); the rate-limit and fault layers look operations up in it
+`admin_routes`, `dashboard`); the rate-limit and fault layers look operations up in it
 (`operation_of`); `OPERATIONS`, the names fault rules and rate limits accept, and the
 route list in the docs (`route_list`) are derived from it. This module needs no
 starlette, so the CLI's `--help` can read it without the `[emulator]` extra.
 
 To add a group of routes: a module with a `HANDLERS` mapping (route name -> endpoint),
-its entries here, and the module in `create_app`'s group list.
+its entries here, and the module in `app.GROUPS`. The mount `""` (the page at `/`) comes
+last: a mount matches every path under its prefix.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         "POST",
         "/upload-request",
         "upload_request",
-        'a signed upload URL for `{"filename"}`',
+        'a new signed upload URL for `{"filename"}` (each request its own)',
     ),
     RouteSpec(
         "storage",
@@ -123,7 +124,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         "PUT",
         "/upload/{filename}",
         "signed_upload",
-        "the signed upload URL: one PUT of the bytes (`?expires=&signature=`)",
+        "the signed upload URL: one PUT of the bytes (then 409), no key",
         auth=False,
     ),
     RouteSpec(
@@ -132,7 +133,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         "GET",
         "/download/{filename}",
         "signed_download",
-        "the signed download URL (`?expires=&signature=`)",
+        "the signed download URL: the bytes, no key",
         auth=False,
     ),
     # Admin API: for tests and debugging (not in the spec).
@@ -188,6 +189,55 @@ ROUTES: tuple[RouteSpec, ...] = (
         "list_claims",
         "the claim log, in the order claims were made (`[?model=]`)",
     ),
+    # The dashboard: a page at `/`, its assets, and the admin JSON it reads.
+    RouteSpec("dashboard", "/_emulator", "GET", "/overview", "overview", "the dashboard's summary"),
+    RouteSpec(
+        "dashboard",
+        "/_emulator",
+        "GET",
+        "/jobs/search",
+        "jobs_search",
+        "one page of jobs, filtered (`[?model=&status=&q=&...]`)",
+    ),
+    RouteSpec(
+        "dashboard",
+        "/_emulator",
+        "GET",
+        "/jobs/{request_id}",
+        "job_detail",
+        "one job with its claims and file links",
+    ),
+    RouteSpec(
+        "dashboard", "/_emulator", "GET", "/workers", "workers", "the workers seen and their claims"
+    ),
+    RouteSpec("dashboard", "/_emulator", "GET", "/files", "files", "the stored files"),
+    RouteSpec(
+        "dashboard",
+        "/_emulator",
+        "GET",
+        "/syntax",
+        "syntax",
+        "the words of the fault and rate-limit syntax, for the page's checks",
+    ),
+    RouteSpec(
+        "dashboard",
+        "/_dashboard",
+        "GET",
+        "/session",
+        "session",
+        "whether the JSON routes need a key",
+        auth=False,
+    ),
+    RouteSpec(
+        "dashboard",
+        "/_dashboard",
+        "GET",
+        "/{name}",
+        "asset",
+        "the page's scripts and style sheet",
+        auth=False,
+    ),
+    RouteSpec("dashboard", "", "GET", "/", "page", "the dashboard page", auth=False),
 )
 """Every route of the emulator, grouped as the URL space is."""
 

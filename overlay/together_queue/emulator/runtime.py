@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ from together_queue.emulator.handlers import Handler, load_handler, report_info
 from together_queue.emulator.ratelimit import RateLimiter
 from together_queue.emulator.storage import FileStore, Signer, files_dir_for
 from together_queue.emulator.store import (
+    InfoTooLarge,
     JobConflict,
     JobNotFound,
     JobStore,
@@ -62,6 +64,8 @@ class Runtime:
         # Models some worker has polled for, and models already warned about (warn once).
         self._polled: set[str] = set()
         self._warned: set[str] = set()
+        self.last_polls: dict[str, float] = {}
+        """When a worker last polled each model over HTTP (epoch seconds; the dashboard)."""
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -188,6 +192,7 @@ class Runtime:
     def note_poll(self, model: str) -> None:
         """Record that a worker polled for ``model`` (it is served, no warning needed)."""
         self._polled.add(model)
+        self.last_polls[model] = time.time()
 
     def _watch_unpolled(self, model: str) -> None:
         """Warn later if a job of ``model`` still waits and no worker ever polled for it."""
@@ -305,12 +310,15 @@ class Runtime:
         except (JobConflict, JobNotFound) as exc:
             logger.info("dropping the outcome of %s: %s", job.request_id, exc)
         except (TypeError, ValueError) as exc:
-            with contextlib.suppress(JobConflict, JobNotFound):
+            what = (
+                "handler info" if isinstance(exc, InfoTooLarge) else "handler outputs are not JSON"
+            )
+            with contextlib.suppress(JobConflict, JobNotFound, InfoTooLarge):
                 self.update(
                     job.request_id,
                     job.model,
                     "failed",
-                    info={"error": f"handler outputs are not JSON: {exc}"},
+                    info={"error": f"{what}: {exc}"},
                     claim_id=job.claim_id,
                 )
 

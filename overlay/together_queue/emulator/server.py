@@ -160,6 +160,11 @@ class EmulatorHandle:
         return self.url + "/v1"
 
     @property
+    def dashboard_url(self) -> str:
+        """The dashboard page, ``url + "/"``: open it in a browser."""
+        return self.url + "/"
+
+    @property
     def runtime(self) -> Runtime:
         """The live state (store, fault injector) of this emulator."""
         return cast(Runtime, self.app.state.runtime)

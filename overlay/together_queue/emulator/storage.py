@@ -99,41 +99,73 @@ class FileStore:
                 return name in self._memory
         return (self.directory / name).is_file()
 
+    def listing(self) -> list[tuple[str, int]]:
+        """Every stored file as ``(name, size in bytes)``, sorted by name."""
+        if self.directory is None:
+            with self._lock:
+                return sorted((name, len(data)) for name, data in self._memory.items())
+        if not self.directory.is_dir():
+            return []
+        return sorted(
+            (path.name, path.stat().st_size)
+            for path in self.directory.iterdir()
+            if path.is_file() and not path.name.startswith(".upload-")
+        )
+
 
 class Signer:
-    """Signs and checks expiring URLs for one file and one action (upload or download)."""
+    """Signs and checks expiring URLs for one file and one action (upload or download).
+
+    Every signed URL carries a random nonce, so two URLs asked for one file differ, each
+    with its own signature. An upload URL takes one PUT: `begin_upload` reserves its
+    signature before the body is read, `end_upload` uses it up (or frees it again).
+    """
 
     def __init__(self, secret: bytes | None = None) -> None:
-        """Use ``secret`` (default: 32 random bytes, so URLs die with the process)."""
+        """Use `secret` (default: 32 random bytes, so URLs die with the process)."""
         self._secret = secret or secrets.token_bytes(32)
         self._used: set[str] = set()
+        self._uploading: set[str] = set()
         self._lock = threading.Lock()
 
-    def sign(self, action: Action, name: str, lifetime: float) -> tuple[int, str]:
-        """``(expires, signature)`` for ``action`` on ``name`` for ``lifetime`` seconds."""
+    def sign(self, action: Action, name: str, lifetime: float) -> tuple[int, str, str]:
+        """`(expires, nonce, signature)` for `action` on `name` for `lifetime` seconds."""
         expires = int(time.time() + lifetime)
-        return expires, self._mac(action, name, expires)
+        nonce = secrets.token_hex(8)
+        return expires, nonce, self._mac(action, name, expires, nonce)
 
-    def _mac(self, action: Action, name: str, expires: int) -> str:
-        message = f"{action}\n{name}\n{expires}".encode("utf-8", "surrogatepass")
+    def _mac(self, action: Action, name: str, expires: int, nonce: str) -> str:
+        message = f"{action}\n{name}\n{expires}\n{nonce}".encode("utf-8", "surrogatepass")
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
-    def check(self, action: Action, name: str, expires: str, signature: str) -> str | None:
+    def check(
+        self, action: Action, name: str, expires: str, nonce: str, signature: str
+    ) -> str | None:
         """None if the signature is good and unexpired, else why it is refused."""
         if not expires.isdigit():
             return "the URL has no valid expiry"
-        if not hmac.compare_digest(self._mac(action, name, int(expires)), signature):
+        if not hmac.compare_digest(self._mac(action, name, int(expires), nonce), signature):
             return "the URL's signature does not match"
         if int(expires) < time.time():
             return "the URL has expired"
         return None
 
-    def used(self, signature: str) -> bool:
-        """Whether an upload with ``signature`` already succeeded (an upload URL takes one)."""
-        with self._lock:
-            return signature in self._used
+    def begin_upload(self, signature: str) -> str | None:
+        """Reserve the upload URL with `signature` for one PUT: None, or why it is refused.
 
-    def mark_used(self, signature: str) -> None:
-        """Record that the upload with ``signature`` succeeded."""
+        Atomic: of parallel PUTs on one URL, exactly one gets the reservation.
+        """
         with self._lock:
-            self._used.add(signature)
+            if signature in self._used:
+                return "this upload URL was used already; ask for another"
+            if signature in self._uploading:
+                return "another upload on this URL is in progress; ask for another URL"
+            self._uploading.add(signature)
+            return None
+
+    def end_upload(self, signature: str, *, stored: bool) -> None:
+        """Release the reservation: used up if the file was `stored`, else free again."""
+        with self._lock:
+            self._uploading.discard(signature)
+            if stored:
+                self._used.add(signature)

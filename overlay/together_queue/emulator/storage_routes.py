@@ -1,7 +1,8 @@
 """The storage routes: upload requests, signed uploads, and downloads through a redirect.
 
 ``POST /v1/storage/upload-request`` (with the key) answers ``{"upload_url": {"url"}}``,
-a signed URL that takes one ``PUT`` of the bytes without a key (Together's worker SDK
+a signed URL of its own (every request gets a new one) that takes one ``PUT`` of the
+bytes without a key (Together's worker SDK
 sends its usual headers along, which are ignored). ``GET /v1/storage/{filename}`` (with
 the key) answers 307 to a signed download URL that serves the bytes without a key.
 """
@@ -26,7 +27,7 @@ from together_queue.emulator._http import (
 from together_queue.emulator.runtime import Runtime
 from together_queue.emulator.storage import Action, check_filename
 
-__all__ = ["DOWNLOAD_PREFIX", "HANDLERS", "UPLOAD_PREFIX"]
+__all__ = ["DOWNLOAD_PREFIX", "HANDLERS", "UPLOAD_PREFIX", "signed_path"]
 
 UPLOAD_PREFIX = "/_storage/upload/"
 """Where signed upload URLs point (no key; the signature is the permission)."""
@@ -37,7 +38,7 @@ DOWNLOAD_PREFIX = "/_storage/download/"
 _UPLOAD_URL_SECONDS = 15 * 60
 _DOWNLOAD_URL_SECONDS = 5 * 60
 _MAX_EXPIRES_DIGITS = 20
-_MAX_SIGNATURE_CHARS = 128
+_MAX_TOKEN_CHARS = 128  # the nonce and the signature are hex, far shorter
 
 
 def _filename(name: str, param: str = "filename") -> str:
@@ -47,25 +48,42 @@ def _filename(name: str, param: str = "filename") -> str:
         raise ApiError(400, "invalid_value", str(exc), param=param) from None
 
 
-def _signed_path(runtime: Runtime, action: Action, name: str) -> str:
-    """The path and query of a signed URL for ``action`` on ``name``."""
+def signed_path(runtime: Runtime, action: Action, name: str, lifetime: float) -> str:
+    """The path and query of a signed `action` URL for `name`, valid `lifetime` seconds."""
     prefix = UPLOAD_PREFIX if action == "upload" else DOWNLOAD_PREFIX
+    expires, nonce, signature = runtime.signer.sign(action, name, lifetime)
+    query = f"expires={expires}&nonce={nonce}&signature={signature}"
+    return f"{prefix}{quote(name, safe='')}?{query}"
+
+
+def _signed_url(request: Request, runtime: Runtime, action: Action, name: str) -> str:
     lifetime = _UPLOAD_URL_SECONDS if action == "upload" else _DOWNLOAD_URL_SECONDS
-    expires, signature = runtime.signer.sign(action, name, lifetime)
-    return f"{prefix}{quote(name, safe='')}?expires={expires}&signature={signature}"
+    # The origin the caller reached us on, so the URL works over TLS and behind any port
+    # (the Host allowlist has vetted the Host header this comes from).
+    origin = f"{request.url.scheme}://{request.url.netloc}"
+    return origin + signed_path(runtime, action, name, lifetime)
+
+
+def _token(request: Request, name: str) -> str:
+    """The query parameter `name`: at most `_MAX_TOKEN_CHARS` ASCII characters ("" if absent)."""
+    value = request.query_params.get(name, "")
+    if len(value) > _MAX_TOKEN_CHARS or not value.isascii():
+        raise ApiError(
+            400,
+            "invalid_value",
+            f"query parameter {name} must be at most {_MAX_TOKEN_CHARS} ASCII characters",
+            param=name,
+        )
+    return value
 
 
 def _check_signature(request: Request, runtime: Runtime, action: Action, name: str) -> str:
     expires = query_digits(request, "expires", _MAX_EXPIRES_DIGITS)
-    signature = request.query_params.get("signature", "")
-    if len(signature) > _MAX_SIGNATURE_CHARS or not signature.isascii():
-        raise ApiError(
-            400,
-            "invalid_value",
-            f"query parameter signature must be at most {_MAX_SIGNATURE_CHARS} ASCII characters",
-            param="signature",
-        )
-    why = runtime.signer.check(action, name, "" if expires is None else str(expires), signature)
+    nonce = _token(request, "nonce")
+    signature = _token(request, "signature")
+    why = runtime.signer.check(
+        action, name, "" if expires is None else str(expires), nonce, signature
+    )
     if why is not None:
         raise ApiError(403, "invalid_signature", why, type_="permission_error")
     return signature
@@ -76,9 +94,7 @@ async def upload_request(request: Request) -> Response:
     runtime = await runtime_of(request)
     body = await read_json_object(request, runtime.config.max_body_bytes)
     name = _filename(require_string(body, "filename"))
-    # The origin the caller reached us on, so the URL works over TLS and behind any port
-    # (the host allowlist has vetted the Host header this comes from).
-    url = f"{request.url.scheme}://{request.url.netloc}{_signed_path(runtime, 'upload', name)}"
+    url = _signed_url(request, runtime, "upload", name)
     return JSONResponse({"upload_url": {"url": url, "method": "PUT"}})
 
 
@@ -87,25 +103,33 @@ def _too_large(limit: int) -> ApiError:
 
 
 async def signed_upload(request: Request) -> Response:
-    """PUT /_storage/upload/{filename}?expires=&signature=: store the body as the file."""
+    """PUT /_storage/upload/{filename}?expires=&nonce=&signature=: store the body as the file."""
     runtime = await runtime_of(request)
     name = _filename(request.path_params["filename"])
     signature = _check_signature(request, runtime, "upload", name)
-    if runtime.signer.used(signature):
-        raise ApiError(409, "upload_url_used", "this upload URL was used already; ask for another")
     limit = runtime.config.max_upload_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():  # a chunked body has no Content-Length to trust
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    runtime.files.put(name, b"".join(chunks))
-    runtime.signer.mark_used(signature)
+    # Reserved before a byte of the body is read: a parallel PUT on this URL gets its 409
+    # at once instead of buffering a body that would be thrown away.
+    why = runtime.signer.begin_upload(signature)
+    if why is not None:
+        raise ApiError(409, "upload_url_used", why)
+    stored = False
+    try:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():  # a chunked body has no Content-Length to trust
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+        runtime.files.put(name, b"".join(chunks))
+        stored = True
+    finally:
+        # A refused or broken upload leaves the URL usable for another try.
+        runtime.signer.end_upload(signature, stored=stored)
     return JSONResponse({"filename": name, "size": size})
 
 
@@ -117,11 +141,12 @@ async def storage_get(request: Request) -> Response:
         raise ApiError(404, "not_found", f"no file {name!r}", type_="not_found_error")
     # A relative reference: the client resolves it against the URL it called, so nothing
     # in the answer comes from the request's Host header.
-    return Response(status_code=307, headers={"Location": _signed_path(runtime, "download", name)})
+    location = signed_path(runtime, "download", name, _DOWNLOAD_URL_SECONDS)
+    return Response(status_code=307, headers={"Location": location})
 
 
 async def signed_download(request: Request) -> Response:
-    """GET /_storage/download/{filename}?expires=&signature=: the file's bytes."""
+    """GET /_storage/download/{filename}?expires=&nonce=&signature=: the file's bytes."""
     runtime = await runtime_of(request)
     name = _filename(request.path_params["filename"])
     _check_signature(request, runtime, "download", name)

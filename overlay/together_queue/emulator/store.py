@@ -12,6 +12,7 @@ that should already have lapsed.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -23,7 +24,9 @@ from typing import Any, Literal
 import attrs
 
 __all__ = [
+    "MAX_INFO_BYTES",
     "Claim",
+    "InfoTooLarge",
     "JobConflict",
     "JobNotFound",
     "JobStore",
@@ -33,6 +36,13 @@ __all__ = [
 ]
 
 UpdateStatus = Literal["running", "done", "failed"]
+
+MAX_INFO_BYTES = 65_536
+"""The largest a job's `info` may be stored, as compact UTF-8 JSON (64 KiB).
+
+It bounds what every status answer carries: `running` updates merge their keys into
+`info`, so without it a worker could grow one job's answers without end.
+"""
 
 _SCHEMA_VERSION = 2
 _SCHEMA = """
@@ -97,6 +107,18 @@ WHEN OLD.status IS NOT NEW.status BEGIN
         WHERE NEW.status IN ('pending', 'running')
         ON CONFLICT (model, status) DO UPDATE SET n = n + 1;
 END;
+-- Every worker update, in order: the job's history of status updates (dashboard).
+CREATE TABLE IF NOT EXISTS updates (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    info TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS updates_seq ON updates (seq);
+CREATE INDEX IF NOT EXISTS claims_seq ON claims (seq);
+-- A model's jobs newest first without a sort (the dashboard's pages by model).
+CREATE INDEX IF NOT EXISTS jobs_model ON jobs (model);
 """
 
 # Version 1 (0.1.0) had no per-claim lease length and no worker details: add the columns.
@@ -109,10 +131,40 @@ ALTER TABLE claims ADD COLUMN user_agent TEXT;
 ALTER TABLE claims ADD COLUMN idle_time TEXT;
 """
 
+_MAX_SEQ = 2**63 - 1
+
 _NEXT_PENDING_SQL = (
     "SELECT seq FROM jobs WHERE model = ? AND status = 'pending' "
     "ORDER BY priority DESC, seq LIMIT 1"
 )
+
+
+def _page_sql(
+    *,
+    model: str | None,
+    status: str | None,
+    priority: int | None,
+    text: str | None,
+    before: int | None,
+) -> tuple[str, list[Any]]:
+    """The SQL of ``JobStore.page`` and its parameters (the limit goes last)."""
+    where = ["seq < ?"]
+    params: list[Any] = [before if before is not None else _MAX_SEQ]
+    for column, value in (("model", model), ("status", status), ("priority", priority)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if text:
+        where.append("instr(request_id, ?) > 0")
+        params.append(text)
+    # Only fixed column names are joined in; every value is a bound parameter.
+    sql = (
+        "SELECT seq, request_id, model, priority, status, retries, created_at, "  # noqa: S608
+        "claimed_at, done_at, claim_expires_at, claimed_by, "
+        "json_extract(info, '$.progress') AS progress FROM jobs "
+        f"WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?"
+    )
+    return sql, params
 
 
 class JobNotFound(LookupError):
@@ -126,6 +178,19 @@ class JobConflict(Exception):
         """Record the job's current status and why the operation was refused."""
         super().__init__(message)
         self.status = status
+
+
+class InfoTooLarge(ValueError):
+    """A job's `info`, after a submit or a merged update, would exceed its size limit."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        """Record the size `info` would have had and the limit."""
+        super().__init__(
+            f"info would be {size} bytes of JSON, over the limit of {limit} bytes; "
+            "send smaller values, or replace keys instead of adding new ones"
+        )
+        self.size = size
+        self.limit = limit
 
 
 @attrs.frozen
@@ -210,6 +275,29 @@ def _dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
+def _dumps_info(info: Mapping[str, Any], limit: int) -> str:
+    """`info` as stored JSON; `InfoTooLarge` past `limit` bytes."""
+    text = _dumps(dict(info))
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > limit:
+        raise InfoTooLarge(size, limit)
+    return text
+
+
+def _create_private(path: str) -> None:
+    """Create `path` empty and readable by its owner only, unless it exists.
+
+    SQLite would create it with the umask's mode (often 0644), and it holds every
+    payload and output; its `-wal` and `-shm` files take the database file's mode.
+    An existing file keeps its mode.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 class JobStore:
     """The queue in SQLite: in memory (``path`` None) or in a file that survives restarts."""
 
@@ -219,12 +307,16 @@ class JobStore:
         *,
         max_retries: int = 3,
         clock: Callable[[], float] = time.time,
+        max_info_bytes: int = MAX_INFO_BYTES,
     ) -> None:
         """Open (or create) the database and requeue claims that lapsed while it was closed."""
         self.max_retries = max_retries
+        self.max_info_bytes = max_info_bytes
         self._clock = clock
         self._lock = threading.Lock()
         self._listeners: list[Callable[[str], None]] = []
+        if path:
+            _create_private(path)
         # One connection shared by every thread, serialised by self._lock; autocommit
         # mode so that each method's explicit BEGIN IMMEDIATE .. COMMIT is the transaction.
         self._conn = sqlite3.connect(
@@ -339,7 +431,8 @@ class JobStore:
         info: Mapping[str, Any] | None = None,
         warnings: tuple[str, ...] = (),
     ) -> StoredJob:
-        """Store a new pending job and return it."""
+        """Store a new pending job and return it (`InfoTooLarge` if `info` is too large)."""
+        info_json = _dumps_info(info or {}, self.max_info_bytes)
         request_id = str(uuid.uuid4())
         with self._transaction() as conn:
             conn.execute(
@@ -350,7 +443,7 @@ class JobStore:
                     model,
                     priority,
                     _dumps(dict(payload)),
-                    _dumps(dict(info or {})),
+                    info_json,
                     _dumps(list(warnings)),
                     self._clock(),
                 ),
@@ -463,7 +556,8 @@ class JobStore:
         only for claims that recorded none) and merges ``info``; ``done`` stores ``outputs``;
         ``failed`` fails the job for good (no retry) with ``info["error"]``. A job that
         is not running, or (when ``claim_id`` is given) is held by another claim,
-        raises JobConflict and is left unchanged.
+        raises JobConflict and is left unchanged; so does one whose merged `info` would
+        exceed `max_info_bytes`, with `InfoTooLarge`.
         """
         outputs_json = _dumps(dict(outputs or {}))  # ValueError/TypeError: not JSON
         with self._transaction() as conn:
@@ -473,24 +567,30 @@ class JobStore:
             if claim_id is not None and claim_id != job.claim_id:
                 raise JobConflict(job.status, "the claim lapsed; another worker holds the job")
             merged = {**job.info, **(info or {})}
+            if status == "failed":
+                merged.setdefault("error", "the worker reported a failure")
+            info_json = _dumps_info(merged, self.max_info_bytes)
             now = self._clock()
+            conn.execute(
+                "INSERT INTO updates (seq, status, info, at) VALUES (?, ?, ?, ?)",
+                (job.seq, status, _dumps(dict(info or {})), now),
+            )
             if status == "running":
                 conn.execute(
                     "UPDATE jobs SET info = ?, claim_expires_at = ? WHERE seq = ?",
-                    (_dumps(merged), now + (job.claim_timeout or claim_timeout), job.seq),
+                    (info_json, now + (job.claim_timeout or claim_timeout), job.seq),
                 )
             elif status == "done":
                 conn.execute(
                     "UPDATE jobs SET status = 'done', info = ?, outputs = ?, done_at = ?, "
                     "claim_expires_at = NULL WHERE seq = ?",
-                    (_dumps(merged), outputs_json, now, job.seq),
+                    (info_json, outputs_json, now, job.seq),
                 )
             else:
-                merged.setdefault("error", "the worker reported a failure")
                 conn.execute(
                     "UPDATE jobs SET status = 'failed', info = ?, done_at = ?, "
                     "claim_expires_at = NULL WHERE seq = ?",
-                    (_dumps(merged), now, job.seq),
+                    (info_json, now, job.seq),
                 )
             return self._fetch(conn, request_id, model)
 
@@ -520,4 +620,104 @@ class JobStore:
         """SQLite's query plan for picking the next job (tests check it uses the index)."""
         with self._lock:
             rows = self._conn.execute("EXPLAIN QUERY PLAN " + _NEXT_PENDING_SQL, (model,))
+            return [str(row["detail"]) for row in rows.fetchall()]
+
+    # -- reads for the dashboard (newest first, keyset-paged, indexed) ----------------
+
+    def change_count(self) -> int:
+        """How many rows changed since the store opened: it moves whenever a job does."""
+        with self._lock:
+            return self._conn.total_changes
+
+    def status_counts(self) -> dict[str, dict[str, int]]:
+        """StoredJob counts per model and status (one pass over the ``(model, status)`` index)."""
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT model, status, COUNT(*) FROM jobs GROUP BY model, status"
+            ).fetchall()
+        counts: dict[str, dict[str, int]] = {}
+        for model, status, n in rows:
+            counts.setdefault(model, {})[status] = n
+        return counts
+
+    def page(
+        self,
+        *,
+        model: str | None = None,
+        status: str | None = None,
+        priority: int | None = None,
+        text: str | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """Up to ``limit`` jobs with ``seq < before`` that match every filter, newest first.
+
+        Keyset paging on ``seq`` (the primary key, or the ``(model, status)`` index when
+        both are given): a page costs the same at the 100,000th job as at the first.
+        ``text`` matches anywhere in the request id. Rows leave out payload and outputs.
+        """
+        sql, params = _page_sql(
+            model=model, status=status, priority=priority, text=text, before=before
+        )
+        with self._transaction() as conn:
+            rows = conn.execute(sql, (*params, limit)).fetchall()
+        return [dict(row) for row in rows]
+
+    def find(self, request_id: str) -> StoredJob | None:
+        """The job ``request_id`` of any model, or None."""
+        with self._transaction() as conn:
+            row = conn.execute("SELECT * FROM jobs WHERE request_id = ?", (request_id,)).fetchone()
+        return None if row is None else StoredJob.from_row(row)
+
+    def claims_of(self, seq: int) -> list[Claim]:
+        """Every claim of the job ``seq``, oldest first."""
+        with self._transaction() as conn:
+            rows = conn.execute("SELECT * FROM claims WHERE seq = ? ORDER BY n", (seq,))
+            return [Claim(**dict(row)) for row in rows.fetchall()]
+
+    def updates_of(self, seq: int, limit: int = 1000) -> list[dict[str, Any]]:
+        """The last ``limit`` worker updates of job ``seq`` (status, info sent, at), in order."""
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT status, info, at FROM updates WHERE seq = ? ORDER BY n DESC LIMIT ?",
+                (seq, limit),
+            ).fetchall()
+        return [
+            {"status": row["status"], "info": json.loads(row["info"]), "at": row["at"]}
+            for row in reversed(rows)
+        ]
+
+    def recent_claims(self, limit: int = 200) -> list[tuple[Claim, str, str | None]]:
+        """The newest ``limit`` claims, each with its job's status and current claim id."""
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT c.*, j.status AS job_status, j.claim_id AS job_claim_id "
+                "FROM claims c JOIN jobs j ON j.seq = c.seq ORDER BY c.n DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        result = []
+        for row in rows:
+            fields = dict(row)
+            job_status, job_claim_id = fields.pop("job_status"), fields.pop("job_claim_id")
+            result.append((Claim(**fields), job_status, job_claim_id))
+        return result
+
+    def holders(self, limit: int = 500) -> list[dict[str, Any]]:
+        """Running jobs, soonest lease end first, each with the worker of its current claim."""
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT j.request_id, j.model, j.priority, j.retries, j.claimed_at, "
+                "j.claim_expires_at, json_extract(j.info, '$.progress') AS progress, "
+                "c.hostname, c.worker_version, c.user_agent, c.idle_time "
+                "FROM jobs j LEFT JOIN claims c ON c.seq = j.seq AND c.claim_id = j.claim_id "
+                "WHERE j.status = 'running' ORDER BY j.claim_expires_at LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    def explain_page(self, *, model: str | None = None, status: str | None = None) -> list[str]:
+        """SQLite's query plan for a page of ``page`` (tests check it needs no sort)."""
+        sql, params = _page_sql(model=model, status=status, priority=None, text=None, before=None)
+        with self._lock:
+            rows = self._conn.execute("EXPLAIN QUERY PLAN " + sql, (*params, 50))
             return [str(row["detail"]) for row in rows.fetchall()]

@@ -24,8 +24,14 @@ from together_queue.emulator._http import (
     runtime_of,
 )
 from together_queue.emulator.config import MAX_CLAIM_TIMEOUT
-from together_queue.emulator.public_routes import not_found
-from together_queue.emulator.store import JobConflict, JobNotFound, UpdateStatus, WorkerInfo
+from together_queue.emulator.public_routes import info_too_large, not_found
+from together_queue.emulator.store import (
+    InfoTooLarge,
+    JobConflict,
+    JobNotFound,
+    UpdateStatus,
+    WorkerInfo,
+)
 
 __all__ = ["HANDLERS", "parse_duration"]
 
@@ -148,6 +154,8 @@ async def update(request: Request) -> Response:
         )
     except JobNotFound:
         raise not_found(request_id) from None
+    except InfoTooLarge as exc:
+        raise info_too_large(exc) from None
     except JobConflict as exc:
         raise ApiError(
             409,

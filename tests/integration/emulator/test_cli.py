@@ -45,11 +45,12 @@ def test_cli_serves_then_stops_cleanly(stop_signal: signal.Signals) -> None:
         text=True,
     )
     try:
-        line, *banner = _first_lines(proc, 3)
+        line, dashboard, *banner = _first_lines(proc, 4)
         prefix = "together-queue emulator listening on http://127.0.0.1:"
         assert line.startswith(prefix), line
         url = line.strip().removeprefix("together-queue emulator listening on ")
         assert int(url.rsplit(":", 1)[1]) > 0
+        assert dashboard == f"dashboard: {url}/ (open it in a browser)"
         with httpx.Client(base_url=url, timeout=10) as client:
             rid = submit(client, "e", {"hello": "world"})
             assert wait_status(client, "e", rid, {"done"})["outputs"] == {"hello": "world"}

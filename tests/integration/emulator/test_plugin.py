@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 
@@ -72,3 +73,43 @@ def test_app_works_in_process_through_asgi_transport() -> None:
             await app.state.runtime.stop()
 
     asyncio.run(scenario())
+
+
+_WITHOUT_THE_EXTRA = '''
+import importlib.abc
+import sys
+from pathlib import Path
+
+
+class _Absent(importlib.abc.MetaPathFinder):
+    """The [emulator] extra is not installed: starlette and uvicorn cannot be imported."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("starlette", "uvicorn"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, _Absent())
+'''
+
+
+def test_the_fixtures_without_the_emulator_extra_say_what_to_install(tmp_path: Path) -> None:
+    (tmp_path / "conftest.py").write_text(_WITHOUT_THE_EXTRA)
+    (tmp_path / "test_mine.py").write_text(
+        "def test_uses_the_emulator(queue_emulator):\n    assert queue_emulator.url\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "pip install 'together-queue[emulator]'" in result.stdout
+    assert "No module named 'uvicorn'" in result.stdout or "starlette" in result.stdout
+    assert "Traceback" not in result.stdout

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -87,11 +89,62 @@ def test_an_upload_url_takes_one_put(queue_emulator_factory: Factory, api: Api) 
     assert client.get("/v1/storage/once.txt", follow_redirects=True).content == b"1"
 
 
+def test_parallel_puts_on_one_url_store_exactly_one(
+    queue_emulator_factory: Factory, api: Api
+) -> None:
+    emulator = queue_emulator_factory()
+    url = _upload_url(api(emulator), "race.bin")
+    puts = 4
+    started = threading.Semaphore(0)
+    finish = threading.Event()
+
+    def body(index: int) -> Iterator[bytes]:
+        yield b"%d-first " % index  # headers and a first chunk are out: the PUT has begun
+        started.release()
+        finish.wait(timeout=10)
+        yield b"second"
+
+    def put(index: int) -> int | str:
+        with httpx.Client(timeout=10) as client:
+            try:
+                return client.put(url, content=body(index)).status_code
+            except httpx.TransportError as exc:  # refused early: the server may hang up
+                return type(exc).__name__
+
+    with ThreadPoolExecutor(puts) as pool:
+        results = [pool.submit(put, index) for index in range(puts)]
+        for _ in range(puts):
+            assert started.acquire(timeout=10), "a PUT did not start"
+        # Every PUT has sent its headers and is held open: now let the bodies end.
+        finish.set()
+        statuses = [r.result(timeout=20) for r in results]
+    assert statuses.count(200) == 1, statuses
+    winner = statuses.index(200)
+    got = api(emulator).get("/v1/storage/race.bin", follow_redirects=True)
+    assert got.content == b"%d-first second" % winner
+
+
+def test_each_upload_request_gets_its_own_url(queue_emulator_factory: Factory, api: Api) -> None:
+    client = api(queue_emulator_factory())
+    # Two requests in the same second (same expiry): a few tries find such a pair.
+    for _ in range(5):
+        first, second = _upload_url(client, "twice.bin"), _upload_url(client, "twice.bin")
+        if httpx.URL(first).params["expires"] == httpx.URL(second).params["expires"]:
+            break
+    assert first != second
+    # Each is usable once, in turn: the second upload replaces the first.
+    assert client.put(first, content=b"one").status_code == 200
+    assert client.put(second, content=b"two").status_code == 200
+    assert client.put(second, content=b"three").status_code == 409
+    assert client.get("/v1/storage/twice.bin", follow_redirects=True).content == b"two"
+
+
 @pytest.mark.parametrize(
     "mangle",
     [
         lambda url: url.replace("signature=", "signature=0"),
         lambda url: url.replace("expires=", "expires=1"),
+        lambda url: url.replace("nonce=", "nonce=0"),
         lambda url: url.replace("/once.txt", "/other.txt"),
         lambda url: url.split("?")[0],
     ],

@@ -70,3 +70,21 @@ def test_a_refused_operation_keeps_the_sweep_before_it() -> None:
     assert (requeued.status, requeued.retries) == ("pending", 1)
     assert woken == ["m"]  # swept once, not again by the read
     store.close()
+
+
+def test_a_new_database_file_is_the_owners_only(tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite3"
+    store = JobStore(str(path))
+    store.submit("m", {"secret": "payload"})
+    for name in ("q.sqlite3", "q.sqlite3-wal", "q.sqlite3-shm"):
+        mode = (tmp_path / name).stat().st_mode & 0o777
+        assert mode == 0o600, f"{name}: {oct(mode)}"
+    store.close()
+
+
+def test_an_existing_database_file_keeps_its_mode(tmp_path: Path) -> None:
+    path = tmp_path / "q.sqlite3"
+    JobStore(str(path)).close()
+    path.chmod(0o640)
+    JobStore(str(path)).close()
+    assert path.stat().st_mode & 0o777 == 0o640

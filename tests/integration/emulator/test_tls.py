@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import signal
 import ssl
@@ -16,7 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from together_queue import AsyncQueueClient, QueueClient
-from together_queue.emulator.tls import TlsFiles, write_self_signed
+from together_queue.emulator.tls import TlsFiles, UnsafeTlsFolder, write_self_signed
 
 from .conftest import Factory
 
@@ -35,6 +36,17 @@ def _lines(proc: subprocess.Popen[str], count: int, timeout: float = 20.0) -> li
     return [got.get(timeout=timeout).rstrip("\n") for _ in range(count)]
 
 
+def _banner_until(proc: subprocess.Popen[str], marker: str, limit: int = 10) -> list[str]:
+    """Startup lines up to and including the first that holds `marker` (at most `limit`)."""
+    lines: list[str] = []
+    for _ in range(limit):
+        (line,) = _lines(proc, 1)
+        lines.append(line)
+        if marker in line:
+            return lines
+    raise AssertionError(f"no line with {marker!r} in the first {limit}: {lines}")
+
+
 def test_the_local_ca_signs_a_localhost_certificate(tmp_path: Path) -> None:
     files = write_self_signed(tmp_path / "tls")
     assert files == TlsFiles.in_dir(tmp_path / "tls")
@@ -46,6 +58,92 @@ def test_the_local_ca_signs_a_localhost_certificate(tmp_path: Path) -> None:
     # Written once: a CA the user trusted stays the same on the next start.
     assert write_self_signed(tmp_path / "tls") == files
     assert files.cert.read_bytes() == cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_a_new_tls_folder_is_the_owners_only(tmp_path: Path) -> None:
+    files = write_self_signed(tmp_path / "new")
+    assert (tmp_path / "new").stat().st_mode & 0o777 == 0o700
+    assert files.key.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_symlink_at_a_file_name_is_replaced_never_followed(tmp_path: Path) -> None:
+    folder = tmp_path / "tls"
+    folder.mkdir(mode=0o700)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    victim.chmod(0o644)
+    (folder / "key.pem").symlink_to(victim)
+    (folder / "ca.pem").symlink_to(tmp_path / "dangling")
+    files = write_self_signed(folder)
+    assert victim.read_text() == "keep me"
+    assert victim.stat().st_mode & 0o777 == 0o644
+    assert not (tmp_path / "dangling").exists()
+    for path in (files.ca, files.cert, files.key):
+        assert not path.is_symlink()
+    assert files.key.stat().st_mode & 0o777 == 0o600
+    assert b"PRIVATE KEY" in files.key.read_bytes()
+
+
+def test_a_key_others_can_read_is_replaced_with_an_owner_only_one(tmp_path: Path) -> None:
+    files = write_self_signed(tmp_path / "tls")
+    old_key = files.key.read_bytes()
+    files.key.chmod(0o644)
+    again = write_self_signed(tmp_path / "tls")
+    assert again.key.stat().st_mode & 0o777 == 0o600
+    assert again.key.read_bytes() != old_key
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o702], ids=oct)
+def test_a_folder_others_can_write_to_is_refused(tmp_path: Path, mode: int) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    folder.chmod(mode)
+    with pytest.raises(UnsafeTlsFolder, match="writable by group or others"):
+        write_self_signed(folder)
+    assert list(folder.iterdir()) == []
+
+
+def test_a_planted_file_others_can_write_to_is_refused_not_trusted(tmp_path: Path) -> None:
+    files = write_self_signed(tmp_path / "tls")
+    planted = files.ca.read_bytes()
+    files.ca.chmod(0o666)
+    with pytest.raises(UnsafeTlsFolder, match=r"ca\.pem is writable by group or others"):
+        write_self_signed(tmp_path / "tls")
+    assert files.ca.read_bytes() == planted
+
+
+def test_a_complete_set_holding_a_symlink_is_refused(tmp_path: Path) -> None:
+    files = write_self_signed(tmp_path / "tls")
+    elsewhere = tmp_path / "other-ca.pem"
+    files.ca.rename(elsewhere)
+    files.ca.symlink_to(elsewhere)
+    with pytest.raises(UnsafeTlsFolder, match=r"ca\.pem is not a regular file"):
+        write_self_signed(tmp_path / "tls")
+
+
+def _someone_elses(path: Path) -> Path:
+    """``path`` owned by another user (root can chown), or a folder root owns."""
+    if os.getuid() == 0:
+        path.mkdir(mode=0o700)
+        os.chown(path, 65534, 65534)
+        return path
+    return Path("/")
+
+
+def test_a_folder_another_user_owns_is_refused(tmp_path: Path) -> None:
+    folder = _someone_elses(tmp_path / "theirs")
+    with pytest.raises(UnsafeTlsFolder, match="belongs to user id"):
+        write_self_signed(folder)
+    assert not (folder / "key.pem").exists()
+
+
+def test_files_another_user_planted_are_refused(tmp_path: Path) -> None:
+    if os.getuid() != 0:
+        pytest.skip("only root can make a file another user owns")
+    files = write_self_signed(tmp_path / "tls")
+    os.chown(files.ca, 65534, 65534)
+    with pytest.raises(UnsafeTlsFolder, match="belongs to user id 65534"):
+        write_self_signed(tmp_path / "tls")
 
 
 def test_queue_client_trusts_the_ca_through_ssl_cert_file(
@@ -79,12 +177,13 @@ def test_an_untrusted_ca_is_refused(
         httpx.get(emulator.url + "/_emulator/health", trust_env=False)
 
 
-def _serve(args: list[str]) -> subprocess.Popen[str]:
+def _serve(args: list[str], cwd: Path | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "together_queue.emulator", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        cwd=cwd,
     )
 
 
@@ -104,7 +203,7 @@ def test_cli_tls_self_signed_prints_the_https_url_and_how_to_trust_it(tmp_path: 
     tls_dir = tmp_path / "certs"
     proc = _serve(["--tls-self-signed", str(tls_dir), "--model", "e=echo"])
     try:
-        first, _, _, trust = _lines(proc, 4)
+        first, *_, trust = _banner_until(proc, "SSL_CERT_FILE=")
         url = first.removeprefix("together-queue emulator listening on ")
         assert url.startswith("https://127.0.0.1:"), first
         assert f"SSL_CERT_FILE={tls_dir / 'ca.pem'}" in trust
@@ -114,6 +213,28 @@ def test_cli_tls_self_signed_prints_the_https_url_and_how_to_trust_it(tmp_path: 
     finally:
         err = _stop(proc)
     assert proc.returncode == 0, err
+
+
+def test_cli_prints_an_absolute_ca_path_for_a_relative_folder(tmp_path: Path) -> None:
+    proc = _serve(["--tls-self-signed", "certs", "--model", "e=echo"], cwd=tmp_path)
+    try:
+        *_, trust = _banner_until(proc, "SSL_CERT_FILE=")
+        assert f"SSL_CERT_FILE={tmp_path / 'certs' / 'ca.pem'} " in trust
+    finally:
+        err = _stop(proc)
+    assert proc.returncode == 0, err
+
+
+def test_cli_refuses_a_folder_others_can_write_to(tmp_path: Path) -> None:
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared").chmod(0o777)
+    proc = _serve(["--tls-self-signed", str(tmp_path / "shared")])
+    try:
+        _, err = proc.communicate(timeout=20)  # it exits by itself
+    finally:
+        _stop(proc)
+    assert proc.returncode == 2, err
+    assert "Traceback" not in err and "writable by group or others" in err
 
 
 def test_cli_serves_https_with_given_files(tmp_path: Path) -> None:

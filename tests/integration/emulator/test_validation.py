@@ -10,9 +10,10 @@ import httpx
 import pytest
 
 from together_queue.emulator import EmulatorHandle, start_emulator
+from together_queue.emulator.store import MAX_INFO_BYTES
 
 from .conftest import Api, Factory
-from .helpers import submit
+from .helpers import retrieve, status, submit, update, wait_status
 
 JSON = {"content-type": "application/json"}
 
@@ -231,6 +232,53 @@ def test_unstorable_worker_update_is_400_and_changes_nothing(
     after = client.get("/v1/queue/status", params={"model": "m", "request_id": rid})
     assert after.status_code == 200
     assert (after.json()["status"], after.json()["info"]) == ("running", {})
+
+
+def test_merged_running_updates_cannot_grow_info_past_its_limit(client: httpx.Client) -> None:
+    rid = submit(client, "info-limit", {})
+    assert retrieve(client, "info-limit") is not None
+    chunk = "x" * (MAX_INFO_BYTES // 3)
+    accepted = 0
+    for n in range(12):  # each update adds a new key of a third of the limit
+        response = update(client, "info-limit", rid, "running", info={f"k{n}": chunk})
+        if response.status_code != 200:
+            break
+        accepted += 1
+    assert accepted == 2
+    _assert_invalid(response, "info")
+    assert response.json()["code"] == "info_too_large"
+    assert str(MAX_INFO_BYTES) in response.json()["message"]
+    body = status(client, "info-limit", rid)
+    assert (body["status"], sorted(body["info"])) == ("running", ["k0", "k1"])
+    # Replacing a key keeps the size: still accepted. So is the final result.
+    assert update(client, "info-limit", rid, "running", info={"k1": "small"}).status_code == 200
+    assert update(client, "info-limit", rid, "done", payload={"ok": 1}).status_code == 200
+
+
+def test_a_final_update_with_info_over_the_limit_is_refused(client: httpx.Client) -> None:
+    rid = submit(client, "info-final", {})
+    assert retrieve(client, "info-final") is not None
+    huge = {"error": "e" * (MAX_INFO_BYTES + 1)}
+    _assert_invalid(update(client, "info-final", rid, "failed", info=huge), "info")
+    assert status(client, "info-final", rid)["status"] == "running"
+
+
+def test_an_in_process_handler_reporting_too_much_info_fails_its_job(
+    queue_emulator_factory: Factory, api: Api
+) -> None:
+    handler = "tests.integration.emulator.user_handlers:grow_info"
+    client = api(queue_emulator_factory(models={"grow": handler}))
+    rid = submit(client, "grow", {})
+    body = wait_status(client, "grow", rid, {"done", "failed"})
+    assert body["status"] == "failed"
+    assert f"over the limit of {MAX_INFO_BYTES} bytes" in body["info"]["error"]
+
+
+def test_submit_with_info_over_the_limit_is_400(client: httpx.Client) -> None:
+    body = {"model": "m", "payload": {}, "info": {"big": "b" * MAX_INFO_BYTES}}
+    response = client.post("/v1/queue/submit", json=body)
+    _assert_invalid(response, "info")
+    assert response.json()["code"] == "info_too_large"
 
 
 def test_non_bmp_characters_are_stored_and_served(client: httpx.Client) -> None:

@@ -70,3 +70,11 @@ def report_number(payload: dict[str, Any], report: Callable[[Any], None]) -> dic
 def report_wrong(payload: dict[str, Any], report: Callable[[Any], None]) -> dict[str, Any]:
     report([0.5])  # neither a mapping nor a number
     return {"reported": True}
+
+
+def grow_info(
+    payload: dict[str, Any], report: Callable[[Mapping[str, Any]], None]
+) -> dict[str, Any]:
+    for n in range(100):  # 100 new keys of 10 kB each: past the info limit
+        report({f"k{n}": "x" * 10_000})
+    return {"reported": 100}
