@@ -4,7 +4,8 @@ Fixtures:
 
 - ``queue_emulator``: an emulator served by uvicorn on a free loopback port for one
   test, with in-process models ``echo``, ``sleep`` and ``fail`` and a short claim
-  timeout; yields its handle (``.url``, ``.api_url``, ``.config``, ``.set_faults()``).
+  timeout; yields its handle (``.url``, ``.api_url``, ``.dashboard_url``, ``.config``,
+  ``.set_faults()``).
 - ``queue_emulator_factory``: ``start(config=None, *, tls=False, **overrides)`` starts
   more emulators; ``overrides`` are ``EmulatorConfig`` fields (``models``, ``api_keys``,
   ``claim_timeout``, ``db``, ``faults``, ...); ``tls=True`` serves HTTPS with a fresh

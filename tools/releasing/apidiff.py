@@ -1,16 +1,23 @@
 """Breaking changes in the public API of both packages since the last release, by griffe.
 
 The last release is its committed snapshot (`api/public-api-<version>.json`, see
-`releasing.snapshot`), so no git tag is needed; without a snapshot, the last `v*`
-tag; or any git ref given. griffe finds removed objects and changed signatures; it
-does not compare type annotations, so `annotation_changes` does: a public return,
-parameter or attribute whose annotation text changed is reported as breaking too.
-Additions are listed, never a failure.
+`releasing.snapshot`): the snapshot of the version the work tree declares, once that
+version is released, so work since a release is held to it; no git tag is needed.
+Without a snapshot, the last `v*` tag; or any git ref given. griffe finds removed
+objects and changed signatures; it does not compare type annotations, so
+`annotation_changes` does: a public return, parameter or attribute whose annotation
+text changed is reported as breaking too. Additions are listed, never a failure.
+
+The emulator and the command line are applications: their Python API is what their
+package exports (`together_queue.emulator.__all__`, `together_queue.cli.__all__`) and
+the members of those objects. Their submodules are how they work, free to move
+(`IMPLEMENTATION_PACKAGES`).
 
 A break a release makes on purpose is declared, with its reason, in
-`api/accepted-breaks.toml` for that version: api_diff lists it as accepted instead
-of failing. Anything not declared for the version being built still needs a major
-version bump, so a removal nobody meant (say `QueueClient.metrics`) always fails.
+`api/accepted-breaks.toml` for the release it goes into: api_diff lists it as accepted
+instead of failing. Anything not declared for a release after the baseline still
+needs a major version bump, so a removal nobody meant (say `QueueClient.metrics`)
+always fails.
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ from releasing.snapshot import baseline_snapshot, load_snapshot, load_tree
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 ACCEPTED_BREAKS = Path("api/accepted-breaks.toml")
 """Breaking changes declared on purpose, per version, each with its reason."""
+IMPLEMENTATION_PACKAGES = ("together_queue.cli", "together_queue.emulator")
+"""Packages whose API is their `__all__`: their submodules are not public API."""
 
 
 @dataclass(frozen=True)
@@ -175,6 +184,8 @@ def public_paths(package: griffe.Object | griffe.Alias) -> set[str]:
 
 def additions(old: dict[str, griffe.Module], new: dict[str, griffe.Module]) -> list[str]:
     """Public paths in `new` that `old` does not have, sorted (new packages count whole)."""
+    _hide_implementation(old)
+    _hide_implementation(new)
     added: set[str] = set()
     for package, module in new.items():
         before = public_paths(old[package]) if package in old else set()
@@ -247,10 +258,26 @@ def _public_path(path: str, homes: dict[str, str]) -> str:
     return path
 
 
+def _hide_implementation(tree: dict[str, griffe.Module]) -> None:
+    """Mark the submodules of `IMPLEMENTATION_PACKAGES` non-public in `tree` (idempotent)."""
+    for dotted in IMPLEMENTATION_PACKAGES:
+        package, *parts = dotted.split(".")
+        node: griffe.Object | griffe.Alias | None = tree.get(package)
+        for part in parts:
+            node = node.members.get(part) if node is not None else None
+        if node is None or node.is_alias:
+            continue
+        for member in node.members.values():
+            if not member.is_alias and member.is_module:
+                member.public = False
+
+
 def breaking_changes_between(
     old_tree: dict[str, griffe.Module], new_tree: dict[str, griffe.Module]
 ) -> list[Breakage]:
     """Every breaking change between two loaded trees (package name -> module)."""
+    _hide_implementation(old_tree)
+    _hide_implementation(new_tree)
     found = []
     for package in sorted(PACKAGES):
         old, new = old_tree[package], new_tree[package]
@@ -266,12 +293,20 @@ def breaking_changes_between(
     return list(dict.fromkeys(found))
 
 
-def accepted_breaks(root: Path, version: str) -> dict[str, str]:
-    """`{path: reason}` of the breaks `api/accepted-breaks.toml` declares for `version`.
+def accepted_breaks(root: Path, baseline: str, version: str) -> dict[str, str]:
+    """`{path: reason}` of the breaks `api/accepted-breaks.toml` declares since `baseline`.
 
-    Each `[[break]]` needs `version`, `path` (the dotted path api_diff reports) and a
-    non-empty `reason`; ReleaseError on anything else, so a typo cannot hide a break.
+    A break compared with release `baseline` is accepted when it is declared for a
+    release after it: up to `version` when the work tree's version has moved past
+    `baseline`; for any later version while it has not (the next release's number is
+    not written yet). Each `[[break]]` needs `version`, `path` (the dotted path
+    api_diff reports) and a non-empty `reason`; ReleaseError on anything else, so a
+    typo cannot hide a break.
     """
+    try:
+        after, upto = Version(baseline), Version(version)
+    except InvalidVersion as exc:
+        raise ReleaseError(f"not a PEP 440 version: {exc}") from exc
     file = root / ACCEPTED_BREAKS
     if not file.exists():
         return {}
@@ -291,7 +326,13 @@ def accepted_breaks(root: Path, version: str) -> dict[str, str]:
             )
         if not all(isinstance(entry[f], str) and entry[f].strip() for f in fields):
             raise ReleaseError(f"{ACCEPTED_BREAKS}: break {number} has an empty field")
-        if entry["version"] == version:
+        try:
+            declared = Version(entry["version"])
+        except InvalidVersion:
+            raise ReleaseError(
+                f"{ACCEPTED_BREAKS}: break {number}: not a PEP 440 version: {entry['version']!r}"
+            ) from None
+        if declared > after and (declared <= upto or upto <= after):
             accepted[entry["path"]] = entry["reason"]
     return accepted
 
@@ -308,9 +349,9 @@ def api_diff(root: Path, ref: str | None = None) -> int:
     """Print the breaking changes and additions since the last release; return the exit status.
 
     The baseline: `ref` when given (a git ref); else the committed API snapshot of
-    the release before this version (`snapshot.baseline_snapshot`); else the last
-    `v*` tag. 1 when there are breaking changes and the major version was not
-    bumped; else 0.
+    the newest release not after this version (`snapshot.baseline_snapshot`); else
+    the last `v*` tag. 1 when there are breaking changes that are neither declared
+    nor allowed by a major version bump; else 0.
     """
     new_version = read_version(root)
     new_tree = load_tree(root)
@@ -342,7 +383,7 @@ def _report(
     new_tree: dict[str, griffe.Module],
     root: Path,
 ) -> int:
-    declared = accepted_breaks(root, new_version)
+    declared = accepted_breaks(root, old_version, new_version)
     found = breaking_changes_between(old_tree, new_tree)
     accepted = [b for b in found if b.path in declared]
     breaks = [b for b in found if b.path not in declared]

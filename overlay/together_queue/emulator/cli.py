@@ -367,11 +367,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def announce() -> None:
         print(f"together-queue emulator listening on {url}", flush=True)
-        print(f"dashboard: {url}/ (open it in a browser)", flush=True)
         for line in _served_models_lines(config):
             print(line, flush=True)
         if trust_hint:
             print(trust_hint, flush=True)
+        print(f"dashboard: {url}/ (open it in a browser)", flush=True)
         if not config.api_keys:
             print(
                 "warning: no API key (--api-key): every program on this machine that can "

@@ -231,8 +231,9 @@ class Runtime:
         outputs: Mapping[str, Any] | None = None,
         info: Mapping[str, Any] | None = None,
         claim_id: str | None = None,
+        sender: WorkerInfo | None = None,
     ) -> StoredJob:
-        """A worker's status update (see ``JobStore.update``) with this emulator's timeout."""
+        """A worker's status update (see `JobStore.update`) with this emulator's timeout."""
         return self.store.update(
             request_id,
             model,
@@ -241,6 +242,7 @@ class Runtime:
             info=info,
             claim_id=claim_id,
             claim_timeout=self.config.claim_timeout,
+            sender=sender,
         )
 
     # -- background tasks ------------------------------------------------------------

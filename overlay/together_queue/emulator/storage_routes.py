@@ -5,6 +5,10 @@ a signed URL of its own (every request gets a new one) that takes one ``PUT`` of
 bytes without a key (Together's worker SDK
 sends its usual headers along, which are ignored). ``GET /v1/storage/{filename}`` (with
 the key) answers 307 to a signed download URL that serves the bytes without a key.
+
+A worker names its files ``<request_id>-<name>``. Once that job is finished, its files
+are final: a worker whose claim lapsed cannot replace the file another worker's result
+points to (409).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from together_queue.emulator._http import (
 from together_queue.emulator.runtime import Runtime
 from together_queue.emulator.storage import Action, check_filename
 
-__all__ = ["DOWNLOAD_PREFIX", "HANDLERS", "UPLOAD_PREFIX", "signed_path"]
+__all__ = ["DOWNLOAD_PREFIX", "DOWNLOAD_URL_SECONDS", "HANDLERS", "UPLOAD_PREFIX", "signed_path"]
 
 UPLOAD_PREFIX = "/_storage/upload/"
 """Where signed upload URLs point (no key; the signature is the permission)."""
@@ -36,7 +40,8 @@ DOWNLOAD_PREFIX = "/_storage/download/"
 """Where signed download URLs point."""
 
 _UPLOAD_URL_SECONDS = 15 * 60
-_DOWNLOAD_URL_SECONDS = 5 * 60
+DOWNLOAD_URL_SECONDS = 5 * 60
+"""How long a signed download URL stays valid, in seconds."""
 _MAX_EXPIRES_DIGITS = 20
 _MAX_TOKEN_CHARS = 128  # the nonce and the signature are hex, far shorter
 
@@ -48,16 +53,35 @@ def _filename(name: str, param: str = "filename") -> str:
         raise ApiError(400, "invalid_value", str(exc), param=param) from None
 
 
+_REQUEST_ID_LENGTH = 36  # a UUID in its text form, as the store makes request ids
+
+
+def _check_not_final(runtime: Runtime, name: str) -> None:
+    """Refuse a file of a finished job (the files a result points to do not change)."""
+    request_id, dash = name[:_REQUEST_ID_LENGTH], name[_REQUEST_ID_LENGTH : _REQUEST_ID_LENGTH + 1]
+    if dash != "-":
+        return
+    status = runtime.store.finished_status(request_id)
+    if status is not None:
+        raise ApiError(
+            409,
+            "job_finished",
+            f"job {request_id} is {status}: its files are final (a worker whose claim "
+            "lapsed may not replace them)",
+            type_="conflict_error",
+            param="filename",
+        )
+
+
 def signed_path(runtime: Runtime, action: Action, name: str, lifetime: float) -> str:
     """The path and query of a signed `action` URL for `name`, valid `lifetime` seconds."""
     prefix = UPLOAD_PREFIX if action == "upload" else DOWNLOAD_PREFIX
-    expires, nonce, signature = runtime.signer.sign(action, name, lifetime)
-    query = f"expires={expires}&nonce={nonce}&signature={signature}"
+    query = runtime.signer.query(action, name, lifetime)
     return f"{prefix}{quote(name, safe='')}?{query}"
 
 
 def _signed_url(request: Request, runtime: Runtime, action: Action, name: str) -> str:
-    lifetime = _UPLOAD_URL_SECONDS if action == "upload" else _DOWNLOAD_URL_SECONDS
+    lifetime = _UPLOAD_URL_SECONDS if action == "upload" else DOWNLOAD_URL_SECONDS
     # The origin the caller reached us on, so the URL works over TLS and behind any port
     # (the Host allowlist has vetted the Host header this comes from).
     origin = f"{request.url.scheme}://{request.url.netloc}"
@@ -94,6 +118,7 @@ async def upload_request(request: Request) -> Response:
     runtime = await runtime_of(request)
     body = await read_json_object(request, runtime.config.max_body_bytes)
     name = _filename(require_string(body, "filename"))
+    _check_not_final(runtime, name)
     url = _signed_url(request, runtime, "upload", name)
     return JSONResponse({"upload_url": {"url": url, "method": "PUT"}})
 
@@ -107,6 +132,7 @@ async def signed_upload(request: Request) -> Response:
     runtime = await runtime_of(request)
     name = _filename(request.path_params["filename"])
     signature = _check_signature(request, runtime, "upload", name)
+    _check_not_final(runtime, name)
     limit = runtime.config.max_upload_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -125,6 +151,7 @@ async def signed_upload(request: Request) -> Response:
             if size > limit:
                 raise _too_large(limit)
             chunks.append(chunk)
+        _check_not_final(runtime, name)  # again: the job may have finished meanwhile
         runtime.files.put(name, b"".join(chunks))
         stored = True
     finally:
@@ -141,7 +168,7 @@ async def storage_get(request: Request) -> Response:
         raise ApiError(404, "not_found", f"no file {name!r}", type_="not_found_error")
     # A relative reference: the client resolves it against the URL it called, so nothing
     # in the answer comes from the request's Host header.
-    location = signed_path(runtime, "download", name, _DOWNLOAD_URL_SECONDS)
+    location = signed_path(runtime, "download", name, DOWNLOAD_URL_SECONDS)
     return Response(status_code=307, headers={"Location": location})
 
 

@@ -151,6 +151,7 @@ async def update(request: Request) -> Response:
             outputs=outputs,
             info=info,
             claim_id=claim_id,
+            sender=_worker_info(request),
         )
     except JobNotFound:
         raise not_found(request_id) from None
