@@ -33,7 +33,8 @@ __all__ = [
 
 RATE_LIMIT_SYNTAX = f"""\
 OP=RATE/s[,burst=N]
-  OP      {" | ".join((*OPERATIONS, "*"))} (*: one bucket shared by every operation)
+  OP      {" | ".join((*OPERATIONS, "*"))}
+          (*: one bucket shared by every operation)
   RATE    tokens added per second (> 0); one call takes one token
   burst   bucket size, the calls that may pass at once (default: RATE rounded up)
 a call over a limit gets 429 with Retry-After: when the next token is due"""

@@ -80,7 +80,8 @@ ROUTES: tuple[RouteSpec, ...] = (
         "GET",
         "/queue/retrieve",
         "retrieve",
-        "long poll for a job (`?model=&timeout=&hostname=[&claim_timeout=]`)",
+        "long poll for a job (`?model=&timeout=&hostname=[&claim_timeout=]`; `timeout` "
+        "at most 60 s, `claim_timeout` at most 86400 s)",
         "retrieve",
     ),
     RouteSpec(
@@ -143,7 +144,7 @@ ROUTES: tuple[RouteSpec, ...] = (
         "GET",
         "/health",
         "health",
-        "liveness, version, and the long polls waiting per model",
+        '`{"status": "ok", "version", "waiters": {model: n}}`: long polls waiting per model',
         auth=False,
     ),
     RouteSpec(
@@ -179,7 +180,8 @@ ROUTES: tuple[RouteSpec, ...] = (
         "GET",
         "/jobs",
         "list_jobs",
-        "every job with its full state, in submission order (`[?model=]`)",
+        "every job with its full state (payload, info, outputs, retries, claim details), "
+        "in submission order (`[?model=]`)",
     ),
     RouteSpec(
         "admin",
@@ -187,17 +189,27 @@ ROUTES: tuple[RouteSpec, ...] = (
         "GET",
         "/claims",
         "list_claims",
-        "the claim log, in the order claims were made (`[?model=]`)",
+        "the claim log: which worker (`hostname`, `worker_version`, `user_agent`, "
+        "`idle_time`) took which job, with what `claim_timeout` (`[?model=]`)",
     ),
     # The dashboard: a page at `/`, its assets, and the admin JSON it reads.
-    RouteSpec("dashboard", "/_emulator", "GET", "/overview", "overview", "the dashboard's summary"),
+    RouteSpec(
+        "dashboard",
+        "/_emulator",
+        "GET",
+        "/overview",
+        "overview",
+        "per-model counts, rates and worker polls, totals, faults and limits as text; with "
+        '`?since=` equal to the current `version`, only `{"version", "changed": false, "now"}`',
+    ),
     RouteSpec(
         "dashboard",
         "/_emulator",
         "GET",
         "/jobs/search",
         "jobs_search",
-        "one page of jobs, filtered (`[?model=&status=&q=&...]`)",
+        "a page of jobs, newest first (`?model=&status=&priority=&q=&before=&limit=`; "
+        "`limit` up to 200, default 50); `next_before` is the `before` of the next page",
     ),
     RouteSpec(
         "dashboard",
@@ -205,19 +217,33 @@ ROUTES: tuple[RouteSpec, ...] = (
         "GET",
         "/jobs/{request_id}",
         "job_detail",
-        "one job with its claims and file links",
+        "one job, its claims and its status updates; `links` maps each storage URL in its "
+        "outputs to a signed download path",
     ),
     RouteSpec(
-        "dashboard", "/_emulator", "GET", "/workers", "workers", "the workers seen and their claims"
+        "dashboard",
+        "/_emulator",
+        "GET",
+        "/workers",
+        "workers",
+        "running jobs with their worker and lease, the latest 200 claims with their state, "
+        "last poll per model",
     ),
-    RouteSpec("dashboard", "/_emulator", "GET", "/files", "files", "the stored files"),
+    RouteSpec(
+        "dashboard",
+        "/_emulator",
+        "GET",
+        "/files",
+        "files",
+        "stored files with sizes and signed download paths",
+    ),
     RouteSpec(
         "dashboard",
         "/_emulator",
         "GET",
         "/syntax",
         "syntax",
-        "the words of the fault and rate-limit syntax, for the page's checks",
+        "the words of the fault and rate-limit syntax",
     ),
     RouteSpec(
         "dashboard",
