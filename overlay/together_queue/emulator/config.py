@@ -12,8 +12,7 @@ from together_queue._config import is_loopback_host
 from together_queue.emulator.faults import FaultPlan
 from together_queue.emulator.ratelimit import RateLimit
 
-# is_loopback_host was defined here in 0.1.0; it is the client's one now, re-exported so
-# that code importing it from here keeps working.
+# is_loopback_host is the client's own, re-exported here for code that imports it from here.
 __all__ = [
     "DEFAULT_CLAIM_TIMEOUT",
     "LOOPBACK_NAMES",

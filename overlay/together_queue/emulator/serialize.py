@@ -31,9 +31,19 @@ __all__ = [
 ]
 
 
+_LAST_MOMENT = datetime.datetime.max.replace(tzinfo=datetime.UTC)
+
+
 def rfc3339(timestamp: float) -> str:
-    """``timestamp`` (epoch seconds) as RFC 3339 in UTC with microseconds and a ``Z``."""
-    moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
+    """``timestamp`` (epoch seconds) as RFC 3339 in UTC with microseconds and a ``Z``.
+
+    A time past year 9999 (a database written before claims had a cap may hold one)
+    is written as the last moment of 9999, so that every answer that shows it still works.
+    """
+    try:
+        moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
+    except (OverflowError, OSError, ValueError):
+        moment = _LAST_MOMENT if timestamp > 0 else datetime.datetime.fromtimestamp(0, datetime.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from together_queue.emulator import EmulatorConfig, EmulatorHandle
+from together_queue.emulator.store import JobStore
 
 from .conftest import Factory
 from .helpers import submit
@@ -205,3 +207,21 @@ def test_a_key_no_client_can_send_is_refused_at_start(key: str) -> None:
     with pytest.raises(ValueError, match="API key number 2") as caught:
         EmulatorConfig(api_keys=["fine", key])
     assert key.strip() not in str(caught.value)  # the key itself is not echoed
+
+
+def test_a_database_holding_an_endless_claim_is_still_served(
+    queue_emulator_factory: Factory, plain: Any, tmp_path: Path
+) -> None:
+    # A database written before claims had a cap may hold a lease past year 9999.
+    db = str(tmp_path / "endless.db")
+    store = JobStore(db)
+    job = store.submit("endless", {})
+    assert store.claim("endless", "old-worker", 1e300) is not None
+    store.close()
+    client = plain(queue_emulator_factory(db=db))
+    for path in ("/_emulator/jobs", "/_emulator/claims", "/_emulator/workers"):
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.text)
+    (listed,) = client.get("/_emulator/jobs").json()["jobs"]
+    assert listed["request_id"] == job.request_id
+    assert listed["claim_expires_at"] == "9999-12-31T23:59:59.999999Z"
