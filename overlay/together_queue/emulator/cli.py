@@ -322,7 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not is_loopback_host(config.host):
         print(
             f"warning: binding to {config.host}: the emulator is a test service, anyone "
-            "who can reach this address can use it",
+            "who can reach this address can use it (by a name in Host that is loopback, "
+            "the --host address or an --allowed-host)",
             file=sys.stderr,
             flush=True,
         )
