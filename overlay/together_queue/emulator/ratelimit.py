@@ -2,15 +2,8 @@
 
 Unlike a ``429`` fault (a fixed probability per call, whatever the load), a limit refuses
 only calls that come faster than its rate, so a client that slows down meets fewer 429s.
-
-Text syntax (``--rate-limit`` and ``POST /_emulator/rate-limits``)::
-
-    OP=RATE/s[,burst=N]
-
-    OP      submit | status | cancel | metrics | clear | retrieve | update | *
-            (``*``: one bucket shared by every operation)
-    RATE    tokens added per second (> 0); one call takes one token
-    burst   bucket size, the calls that may pass at once (default: RATE rounded up)
+`RATE_LIMIT_SYNTAX` describes the text form (``--rate-limit`` and
+``POST /_emulator/rate-limits``); `RateLimitMiddleware` enforces the limits.
 
 A refused call is answered ``429`` with ``Retry-After``: the time until the next token is
 due, rounded up to whole seconds (the spec and HTTP say delta-seconds is an integer), so a
@@ -27,15 +20,25 @@ from typing import Any
 
 import attrs
 
-from together_queue.emulator.faults import OPERATIONS
+from together_queue.emulator.routes import OPERATIONS
 
 __all__ = [
+    "RATE_LIMIT_SYNTAX",
     "RateLimit",
     "RateLimiter",
     "limits_from_json",
     "parse_rate_limit",
     "retry_after_text",
 ]
+
+RATE_LIMIT_SYNTAX = f"""\
+OP=RATE/s[,burst=N]
+  OP      {" | ".join((*OPERATIONS, "*"))}
+          (*: one bucket shared by every operation)
+  RATE    tokens added per second (> 0); one call takes one token
+  burst   bucket size, the calls that may pass at once (default: RATE rounded up)
+a call over a limit gets 429 with Retry-After: when the next token is due"""
+"""The text form of a rate limit, as ``--rate-limit`` and ``/_emulator/rate-limits`` read it."""
 
 
 def _check(limit: RateLimit) -> None:
@@ -91,7 +94,7 @@ class RateLimit:
 
 
 def parse_rate_limit(spec: str) -> RateLimit:
-    """Parse ``OP=RATE/s[,burst=N]`` (see the module docstring)."""
+    """Parse one limit written as `RATE_LIMIT_SYNTAX` says (ValueError naming what is wrong)."""
     operation, sep, rest = spec.strip().partition("=")
     rate_text, *options = rest.split(",")
     if not sep or not rate_text.endswith("/s"):

@@ -23,10 +23,10 @@ from together_queue.emulator.ratelimit import RateLimiter
 from together_queue.emulator.storage import FileStore, Signer, files_dir_for
 from together_queue.emulator.store import (
     InfoTooLarge,
-    Job,
     JobConflict,
     JobNotFound,
     JobStore,
+    StoredJob,
     UpdateStatus,
     WorkerInfo,
 )
@@ -57,6 +57,7 @@ class Runtime:
         self.signer = Signer()
         self.store.add_requeue_listener(self.notify)
         self.closing = False
+        self._stopping = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -87,8 +88,14 @@ class Runtime:
         Must run in the event loop.
         """
         self.closing = True
+        self._stopping.set()
         for model in list(self._waiters):
             self._wake(model)
+
+    async def pause(self, seconds: float) -> None:
+        """Wait ``seconds``, or until the emulator begins to stop (latency faults use it)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def stop(self) -> None:
         """Stop the background tasks and close the store."""
@@ -134,7 +141,7 @@ class Runtime:
         *,
         claim_timeout: float | None = None,
         worker: WorkerInfo | None = None,
-    ) -> Job | None:
+    ) -> StoredJob | None:
         """Claim the next job of ``model``, waiting up to ``timeout`` seconds for one.
 
         The claim lasts ``claim_timeout`` seconds without an update (default: the
@@ -173,7 +180,7 @@ class Runtime:
         priority: int,
         info: Mapping[str, Any] | None,
         warnings: tuple[str, ...] = (),
-    ) -> Job:
+    ) -> StoredJob:
         """Store a job and wake the workers polling its model."""
         job = self.store.submit(model, payload, priority=priority, info=info, warnings=warnings)
         self.notify(model)
@@ -225,7 +232,7 @@ class Runtime:
         info: Mapping[str, Any] | None = None,
         claim_id: str | None = None,
         sender: WorkerInfo | None = None,
-    ) -> Job:
+    ) -> StoredJob:
         """A worker's status update (see `JobStore.update`) with this emulator's timeout."""
         return self.store.update(
             request_id,
@@ -264,7 +271,7 @@ class Runtime:
                 logger.exception("in-process worker %s failed", hostname)
                 await asyncio.sleep(0.1)  # do not spin if the store is broken
 
-    async def _run(self, job: Job, handler: Handler) -> None:
+    async def _run(self, job: StoredJob, handler: Handler) -> None:
         """Run one claimed job and report its outcome, keeping the claim alive meanwhile."""
 
         def report(info: Mapping[str, Any] | float) -> None:
@@ -317,7 +324,7 @@ class Runtime:
                     claim_id=job.claim_id,
                 )
 
-    async def _heartbeat(self, job: Job) -> None:
+    async def _heartbeat(self, job: StoredJob) -> None:
         """Renew the claim while the handler runs, as a real worker must."""
         while True:
             await asyncio.sleep(self.config.claim_timeout / 3)

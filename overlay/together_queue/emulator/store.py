@@ -28,10 +28,10 @@ __all__ = [
     "MAX_INFO_BYTES",
     "Claim",
     "InfoTooLarge",
-    "Job",
     "JobConflict",
     "JobNotFound",
     "JobStore",
+    "StoredJob",
     "UpdateStatus",
     "WorkerInfo",
 ]
@@ -208,7 +208,7 @@ class InfoTooLarge(ValueError):
 
 
 @attrs.frozen
-class Job:
+class StoredJob:
     """A snapshot of one job row."""
 
     seq: int
@@ -231,7 +231,7 @@ class Job:
     claim_timeout: float | None = None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Job:
+    def from_row(cls, row: sqlite3.Row) -> StoredJob:
         """Decode a ``jobs`` row."""
         return cls(
             seq=row["seq"],
@@ -454,11 +454,11 @@ class JobStore:
             pass
 
     @staticmethod
-    def _fetch(conn: sqlite3.Connection, request_id: str, model: str) -> Job:
+    def _fetch(conn: sqlite3.Connection, request_id: str, model: str) -> StoredJob:
         row = conn.execute("SELECT * FROM jobs WHERE request_id = ?", (request_id,)).fetchone()
         if row is None or row["model"] != model:
             raise JobNotFound(request_id)
-        return Job.from_row(row)
+        return StoredJob.from_row(row)
 
     def submit(
         self,
@@ -468,7 +468,7 @@ class JobStore:
         priority: int = 0,
         info: Mapping[str, Any] | None = None,
         warnings: tuple[str, ...] = (),
-    ) -> Job:
+    ) -> StoredJob:
         """Store a new pending job and return it (`InfoTooLarge` if `info` is too large)."""
         info_json = _dumps_info(info or {}, self.max_info_bytes)
         request_id = str(uuid.uuid4())
@@ -488,12 +488,12 @@ class JobStore:
             )
             return self._fetch(conn, request_id, model)
 
-    def get(self, request_id: str, model: str) -> Job:
+    def get(self, request_id: str, model: str) -> StoredJob:
         """The job ``request_id`` of ``model``; JobNotFound when unknown or of another model."""
         with self._transaction() as conn:
             return self._fetch(conn, request_id, model)
 
-    def cancel(self, request_id: str, model: str) -> Job:
+    def cancel(self, request_id: str, model: str) -> StoredJob:
         """Cancel a pending job; JobConflict with the current status otherwise."""
         with self._transaction() as conn:
             job = self._fetch(conn, request_id, model)
@@ -535,7 +535,7 @@ class JobStore:
         claim_timeout: float,
         *,
         worker: WorkerInfo | None = None,
-    ) -> Job | None:
+    ) -> StoredJob | None:
         """Hand the next pending job of ``model`` (priority, then FIFO) to a worker, or None.
 
         The claim lasts ``claim_timeout`` seconds, and so does every renewal of it.
@@ -553,7 +553,7 @@ class JobStore:
                 "WHERE seq = ?",
                 (now, now + claim_timeout, claim_id, hostname, claim_timeout, row["seq"]),
             )
-            job = Job.from_row(
+            job = StoredJob.from_row(
                 conn.execute("SELECT * FROM jobs WHERE seq = ?", (row["seq"],)).fetchone()
             )
             conn.execute(
@@ -588,7 +588,7 @@ class JobStore:
         claim_id: str | None = None,
         claim_timeout: float,
         sender: WorkerInfo | None = None,
-    ) -> Job:
+    ) -> StoredJob:
         """Apply a worker's update to a running job.
 
         Only the holder of the job's current claim may update it. `claim_id` names the
@@ -650,7 +650,7 @@ class JobStore:
     def _refuse_late(
         self,
         conn: sqlite3.Connection,
-        job: Job,
+        job: StoredJob,
         claims: list[Claim],
         status: str,
         claim_id: str | None,
@@ -689,7 +689,7 @@ class JobStore:
     def _attribute(
         self,
         conn: sqlite3.Connection,
-        job: Job,
+        job: StoredJob,
         claims: list[Claim],
         status: str,
         sender: WorkerInfo,
@@ -747,7 +747,7 @@ class JobStore:
         )
 
     @staticmethod
-    def _note_double_run(conn: sqlite3.Connection, job: Job, claim: Claim, why: str) -> None:
+    def _note_double_run(conn: sqlite3.Connection, job: StoredJob, claim: Claim, why: str) -> None:
         """Record a double run on `claim` and the job's warnings, once per claim; log it."""
         row = conn.execute("SELECT double_run FROM claims WHERE n = ?", (claim.n,)).fetchone()
         if row is None or row["double_run"] is not None:
@@ -770,7 +770,7 @@ class JobStore:
             ).fetchone()
         return None if row is None else str(row["status"])
 
-    def jobs(self, model: str | None = None) -> list[Job]:
+    def jobs(self, model: str | None = None) -> list[StoredJob]:
         """Every job (of ``model`` if given) in submission order."""
         with self._transaction() as conn:
             if model is None:
@@ -779,7 +779,7 @@ class JobStore:
                 rows = conn.execute(
                     "SELECT * FROM jobs WHERE model = ? ORDER BY seq", (model,)
                 ).fetchall()
-        return [Job.from_row(row) for row in rows]
+        return [StoredJob.from_row(row) for row in rows]
 
     def claims(self, model: str | None = None) -> list[Claim]:
         """The claim log (of ``model`` if given) in the order the claims were made."""
@@ -806,7 +806,7 @@ class JobStore:
             return self._conn.total_changes
 
     def status_counts(self) -> dict[str, dict[str, int]]:
-        """Job counts per model and status (one pass over the ``(model, status)`` index)."""
+        """StoredJob counts per model and status (one pass over the ``(model, status)`` index)."""
         with self._transaction() as conn:
             rows = conn.execute(
                 "SELECT model, status, COUNT(*) FROM jobs GROUP BY model, status"
@@ -839,11 +839,11 @@ class JobStore:
             rows = conn.execute(sql, (*params, limit)).fetchall()
         return [dict(row) for row in rows]
 
-    def find(self, request_id: str) -> Job | None:
+    def find(self, request_id: str) -> StoredJob | None:
         """The job ``request_id`` of any model, or None."""
         with self._transaction() as conn:
             row = conn.execute("SELECT * FROM jobs WHERE request_id = ?", (request_id,)).fetchone()
-        return None if row is None else Job.from_row(row)
+        return None if row is None else StoredJob.from_row(row)
 
     def claims_of(self, seq: int) -> list[Claim]:
         """Every claim of the job ``seq``, oldest first."""

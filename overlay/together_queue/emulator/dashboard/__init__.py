@@ -7,6 +7,6 @@ has keys, as a bearer header.
 
 from __future__ import annotations
 
-from together_queue.emulator.dashboard.routes import dashboard_routes
+from together_queue.emulator.dashboard.routes import HANDLERS
 
-__all__ = ["dashboard_routes"]
+__all__ = ["HANDLERS"]

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from together_queue._version import __version__
 from together_queue.emulator import serialize
-from together_queue.emulator._http import ApiError, check_auth
+from together_queue.emulator._http import ApiError, runtime_of
 from together_queue.emulator.dashboard.rates import RateSampler
 from together_queue.emulator.dashboard.syntax import rule_spec, syntax_json
 from together_queue.emulator.storage_routes import DOWNLOAD_URL_SECONDS, signed_path
@@ -34,10 +34,8 @@ _STATUSES = ("pending", "running", "done", "failed", "canceled")
 
 
 async def _runtime(request: Request) -> Runtime:
-    runtime = cast("Runtime", request.app.state.runtime)
-    await runtime.ensure_started()
-    check_auth(request, runtime.config.api_keys)
-    return runtime
+    # The key is checked before this runs: these routes are keyed in `routes.ROUTES`.
+    return await runtime_of(request)
 
 
 def _sampler(request: Request) -> RateSampler:
