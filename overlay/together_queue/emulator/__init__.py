@@ -50,6 +50,16 @@ Admin API (not in the spec; for tests and benchmarks; API keys apply except to h
                                {"operation": "status", "rate": 50}, ...]}
     GET  /_emulator/jobs?model=    every job with its full state, in submission order
     GET  /_emulator/claims?model=  the claim log, in the order jobs were claimed
+    GET  /_emulator/overview[?since=VERSION]   counts, rates, polls, faults, limits
+    GET  /_emulator/jobs/search?model=&status=&priority=&q=&before=&limit=
+                               a page of jobs, newest first (keyset: next_before)
+    GET  /_emulator/jobs/{request_id}   one job, its claims and its status updates
+    GET  /_emulator/workers    running jobs and their workers, latest claims, polls
+    GET  /_emulator/files      stored files with signed download paths
+    GET  /_emulator/syntax     the words of the fault and rate-limit syntax
+
+Dashboard (``together_queue.emulator.dashboard``): the page at ``/`` (no key needed;
+it asks for one and sends it as a bearer header), its assets under ``/_dashboard/``.
 
 HTTPS: ``--ssl-certfile/--ssl-keyfile``, ``--tls-self-signed DIR`` or
 ``start_emulator(tls=DIR)`` (see ``together_queue.emulator.tls``).
