@@ -50,7 +50,7 @@ _INSTALL_HINT = "install it with pip install 'together-queue[emulator]'"
 EmulatorFactory = Callable[..., "EmulatorHandle"]
 
 
-def _start_emulator() -> Callable[..., Any]:
+def _start_emulator() -> Callable[..., contextlib.AbstractContextManager[EmulatorHandle]]:
     """`start_emulator`, or a failed test setup that says which extra to install."""
     try:
         from together_queue.emulator import start_emulator

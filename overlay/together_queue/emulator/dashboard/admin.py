@@ -19,7 +19,7 @@ from together_queue.emulator import serialize
 from together_queue.emulator._http import ApiError, check_auth
 from together_queue.emulator.dashboard.rates import RateSampler
 from together_queue.emulator.dashboard.syntax import rule_spec, syntax_json
-from together_queue.emulator.storage_routes import signed_path
+from together_queue.emulator.storage_routes import DOWNLOAD_URL_SECONDS, signed_path
 
 if TYPE_CHECKING:
     from together_queue.emulator.runtime import Runtime
@@ -178,8 +178,8 @@ def _storage_links(runtime: Runtime, value: object, links: dict[str, str], depth
 
 
 def _download_href(runtime: Runtime, name: str) -> str:
-    """A same-origin signed download path for ``name`` (no key needed, expires)."""
-    return signed_path(runtime, "download", name)
+    """A same-origin signed download path for `name` (no key needed, expires)."""
+    return signed_path(runtime, "download", name, DOWNLOAD_URL_SECONDS)
 
 
 async def job_detail(request: Request) -> Response:
