@@ -58,8 +58,8 @@ Admin API (not in the spec; for tests and benchmarks; API keys apply except to h
     GET  /_emulator/files      stored files with signed download paths
     GET  /_emulator/syntax     the words of the fault and rate-limit syntax
 
-Dashboard (``together_queue.emulator.dashboard``): the page at ``/`` (no key needed;
-it asks for one and sends it as a bearer header), its assets under ``/_dashboard/``.
+Dashboard (`together_queue.emulator.dashboard`): the page at `/` (no key needed;
+it asks for one and sends it as a bearer header), its assets under `/_dashboard/`.
 
 HTTPS: ``--ssl-certfile/--ssl-keyfile``, ``--tls-self-signed DIR`` or
 ``start_emulator(tls=DIR)`` (see ``together_queue.emulator.tls``).

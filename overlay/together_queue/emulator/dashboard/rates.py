@@ -33,9 +33,9 @@ class RateSampler:
         )
 
     def sample(self, counts: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, float]]:
-        """Record ``counts`` (model -> status -> n); per model, the rates since the oldest sample.
+        """Record `counts` (model -> status -> n); per model, the rates since the oldest sample.
 
-        Each model maps to ``submitted_per_s``, ``finished_per_s`` and ``window_s`` (how
+        Each model maps to `submitted_per_s`, `finished_per_s` and `window_s` (how
         many seconds the rates cover: up to a minute, less while the samples are young).
         """
         now = self._clock()
