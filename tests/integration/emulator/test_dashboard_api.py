@@ -58,7 +58,7 @@ def test_job_pages_are_newest_first_complete_and_disjoint(
 
 def test_a_job_page_uses_an_index_not_a_sort(queue_emulator_factory: Factory) -> None:
     store = queue_emulator_factory().runtime.store
-    for model, status in [(None, None), ("m", None), ("m", "pending")]:
+    for model, status in [(None, None), ("m", None), ("m", "pending"), (None, "failed")]:
         plan = store.explain_page(model=model, status=status)
         assert not any("TEMP B-TREE" in step for step in plan), plan
     assert any("jobs_model_status" in step for step in store.explain_page(model="m", status="done"))
