@@ -897,3 +897,16 @@ class JobStore:
         with self._lock:
             rows = self._conn.execute("EXPLAIN QUERY PLAN " + sql, (*params, 50))
             return [str(row["detail"]) for row in rows.fetchall()]
+
+    def totals_at(self, moment: float) -> dict[str, tuple[int, int]]:
+        """Per model, `(jobs submitted, jobs done or failed)` as they were at `moment`.
+
+        One scan of every job's times: the dashboard asks once, to start its rates.
+        """
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT model, SUM(created_at <= ?), "
+                "SUM(status IN ('done', 'failed') AND done_at <= ?) FROM jobs GROUP BY model",
+                (moment, moment),
+            ).fetchall()
+        return {model: (int(submitted), int(finished)) for model, submitted, finished in rows}

@@ -196,3 +196,17 @@ def test_the_handle_and_the_page_agree_on_the_dashboard_url(
     handle = queue_emulator_factory()
     assert handle.dashboard_url == handle.url + "/"
     assert httpx.get(handle.dashboard_url, trust_env=False).text.startswith("<!doctype html>")
+
+
+def test_the_first_overview_rates_cover_the_minute_before_it(
+    queue_emulator_factory: Factory, api: Api
+) -> None:
+    handle = queue_emulator_factory()
+    client = api(handle)
+    for _ in range(6):
+        submit(client, "m", {})
+    with _admin(handle) as admin:
+        queue = admin.get("/_emulator/overview").json()["queues"][0]
+    assert queue["window_s"] == pytest.approx(60.0)
+    assert queue["submitted_per_s"] == pytest.approx(6 / 60)
+    assert queue["finished_per_s"] == 0.0

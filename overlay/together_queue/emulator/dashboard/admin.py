@@ -40,11 +40,11 @@ async def _runtime(request: Request) -> Runtime:
     return runtime
 
 
-def _sampler(request: Request) -> RateSampler:
+def _sampler(request: Request, runtime: Runtime) -> RateSampler:
     state = request.app.state
     sampler = getattr(state, "dashboard_rates", None)
     if sampler is None:
-        sampler = state.dashboard_rates = RateSampler()
+        sampler = state.dashboard_rates = RateSampler(runtime.store.totals_at)
     return cast(RateSampler, sampler)
 
 
@@ -81,7 +81,7 @@ async def overview(request: Request) -> Response:
     if _int_param(request, "since", None) == version:
         return JSONResponse({"version": version, "changed": False, "now": now})
     counts = runtime.store.status_counts()
-    rates = _sampler(request).sample(counts)
+    rates = _sampler(request, runtime).sample(counts)
     waiters = runtime.waiters()
     models = sorted(set(counts) | set(runtime.config.models) | set(runtime.last_polls))
     queues = []
