@@ -42,7 +42,7 @@ class RateSampler:
         """Record `counts` (model -> status -> n); per model, the rates over the last minute.
 
         Each model maps to `submitted_per_s`, `finished_per_s` and `window_s`, the seconds
-        the rates cover (a minute, give or take the time between samples).
+        the rates cover: a minute, or up to two when the page polled rarely.
         """
         now = self._clock()
         totals = {
