@@ -11,6 +11,9 @@ table, `together_queue.emulator.routes.ROUTES`, is the one list of them (the doc
 route list is generated from it); `faults.FAULT_SYNTAX` and
 `ratelimit.RATE_LIMIT_SYNTAX` describe the text forms of fault rules and rate limits.
 
+Dashboard (`together_queue.emulator.dashboard`): the page at `/` (no key needed;
+it asks for one and sends it as a bearer header), its assets under `/_dashboard/`.
+
 HTTPS: ``--ssl-certfile/--ssl-keyfile``, ``--tls-self-signed DIR`` or
 ``start_emulator(tls=DIR)`` (see ``together_queue.emulator.tls``).
 

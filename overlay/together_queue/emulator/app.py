@@ -3,7 +3,8 @@
 Each group of routes (`routes.ROUTES`) is one module and one `Mount` per URL prefix:
 the public API (`public_routes`, `/v1/queue`), the worker API (`worker_routes`,
 `/internal/v1`), storage (`storage_routes`, `/v1/storage` and `/_storage`), the admin
-API (`admin_routes`, `/_emulator`) and the dashboard (`dashboard`, the page at `/`). Each middleware has one concern, outermost first: the `x-request-id`, the `Host`
+API (`admin_routes`, `/_emulator`) and the dashboard (`dashboard`, the page at `/`).
+Each middleware has one concern, outermost first: the `x-request-id`, the `Host`
 allowlist, the one reading of `Authorization`, rate limits, faults.
 """
 

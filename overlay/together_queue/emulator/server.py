@@ -161,7 +161,7 @@ class EmulatorHandle:
 
     @property
     def dashboard_url(self) -> str:
-        """The dashboard page, ``url + "/"``: open it in a browser."""
+        """The dashboard page, `url + "/"`: open it in a browser."""
         return self.url + "/"
 
     @property

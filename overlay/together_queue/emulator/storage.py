@@ -100,7 +100,7 @@ class FileStore:
         return (self.directory / name).is_file()
 
     def listing(self) -> list[tuple[str, int]]:
-        """Every stored file as ``(name, size in bytes)``, sorted by name."""
+        """Every stored file as `(name, size in bytes)`, sorted by name."""
         if self.directory is None:
             with self._lock:
                 return sorted((name, len(data)) for name, data in self._memory.items())

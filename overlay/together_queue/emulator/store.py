@@ -161,7 +161,7 @@ def _page_sql(
     text: str | None,
     before: int | None,
 ) -> tuple[str, list[Any]]:
-    """The SQL of ``JobStore.page`` and its parameters (the limit goes last)."""
+    """The SQL of `JobStore.page` and its parameters (the limit goes last)."""
     where = ["seq < ?"]
     params: list[Any] = [before if before is not None else _MAX_SEQ]
     for column, value in (("model", model), ("status", status), ("priority", priority)):
@@ -806,7 +806,7 @@ class JobStore:
             return self._conn.total_changes
 
     def status_counts(self) -> dict[str, dict[str, int]]:
-        """StoredJob counts per model and status (one pass over the ``(model, status)`` index)."""
+        """Job counts per model and status (one pass over the `(model, status)` index)."""
         with self._transaction() as conn:
             rows = conn.execute(
                 "SELECT model, status, COUNT(*) FROM jobs GROUP BY model, status"
@@ -826,11 +826,11 @@ class JobStore:
         before: int | None = None,
         limit: int = 50,
     ) -> list[dict[str, Any]]:
-        """Up to ``limit`` jobs with ``seq < before`` that match every filter, newest first.
+        """Up to `limit` jobs with `seq < before` that match every filter, newest first.
 
-        Keyset paging on ``seq`` (the primary key, or the ``(model, status)`` index when
+        Keyset paging on `seq` (the primary key, or the `(model, status)` index when
         both are given): a page costs the same at the 100,000th job as at the first.
-        ``text`` matches anywhere in the request id. Rows leave out payload and outputs.
+        `text` matches anywhere in the request id. Rows leave out payload and outputs.
         """
         sql, params = _page_sql(
             model=model, status=status, priority=priority, text=text, before=before
@@ -840,19 +840,19 @@ class JobStore:
         return [dict(row) for row in rows]
 
     def find(self, request_id: str) -> StoredJob | None:
-        """The job ``request_id`` of any model, or None."""
+        """The job `request_id` of any model, or None."""
         with self._transaction() as conn:
             row = conn.execute("SELECT * FROM jobs WHERE request_id = ?", (request_id,)).fetchone()
         return None if row is None else StoredJob.from_row(row)
 
     def claims_of(self, seq: int) -> list[Claim]:
-        """Every claim of the job ``seq``, oldest first."""
+        """Every claim of the job `seq`, oldest first."""
         with self._transaction() as conn:
             rows = conn.execute("SELECT * FROM claims WHERE seq = ? ORDER BY n", (seq,))
             return [Claim(**dict(row)) for row in rows.fetchall()]
 
     def updates_of(self, seq: int, limit: int = 1000) -> list[dict[str, Any]]:
-        """The last ``limit`` worker updates of job ``seq`` (status, info sent, at), in order."""
+        """The last `limit` worker updates of job `seq` (status, info sent, at), in order."""
         with self._transaction() as conn:
             rows = conn.execute(
                 "SELECT status, info, at FROM updates WHERE seq = ? ORDER BY n DESC LIMIT ?",
@@ -864,7 +864,7 @@ class JobStore:
         ]
 
     def recent_claims(self, limit: int = 200) -> list[tuple[Claim, str, str | None]]:
-        """The newest ``limit`` claims, each with its job's status and current claim id."""
+        """The newest `limit` claims, each with its job's status and current claim id."""
         with self._transaction() as conn:
             rows = conn.execute(
                 "SELECT c.*, j.status AS job_status, j.claim_id AS job_claim_id "
@@ -892,8 +892,21 @@ class JobStore:
         return [dict(row) for row in rows]
 
     def explain_page(self, *, model: str | None = None, status: str | None = None) -> list[str]:
-        """SQLite's query plan for a page of ``page`` (tests check it needs no sort)."""
+        """SQLite's query plan for a page of `page` (tests check it needs no sort)."""
         sql, params = _page_sql(model=model, status=status, priority=None, text=None, before=None)
         with self._lock:
             rows = self._conn.execute("EXPLAIN QUERY PLAN " + sql, (*params, 50))
             return [str(row["detail"]) for row in rows.fetchall()]
+
+    def totals_at(self, moment: float) -> dict[str, tuple[int, int]]:
+        """Per model, `(jobs submitted, jobs done or failed)` as they were at `moment`.
+
+        One scan of every job's times: the dashboard asks once, to start its rates.
+        """
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT model, SUM(created_at <= ?), "
+                "SUM(status IN ('done', 'failed') AND done_at <= ?) FROM jobs GROUP BY model",
+                (moment, moment),
+            ).fetchall()
+        return {model: (int(submitted), int(finished)) for model, submitted, finished in rows}

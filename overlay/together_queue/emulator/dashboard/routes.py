@@ -1,4 +1,4 @@
-"""The dashboard's routes: the page at ``/``, its assets under ``/_dashboard/``, its JSON.
+"""The dashboard's routes: the page at `/`, its assets under `/_dashboard/`, its JSON.
 
 The page and its assets need no key (they hold no data); the JSON routes need one when
 the emulator has keys. Every asset is answered with a strict Content-Security-Policy:
@@ -52,11 +52,11 @@ def _asset_names() -> frozenset[str]:
 
 
 ASSETS = _asset_names()
-"""The file names in ``static/`` the emulator serves (nothing else is reachable)."""
+"""The file names in `static/` the emulator serves (nothing else is reachable)."""
 
 
 def read_asset(name: str) -> bytes:
-    """The bytes of the shipped asset ``name`` (KeyError if it is not one)."""
+    """The bytes of the shipped asset `name` (KeyError if it is not one)."""
     if name not in ASSETS:
         raise KeyError(name)
     return resources.files(__package__).joinpath("static", name).read_bytes()
