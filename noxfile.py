@@ -27,6 +27,7 @@ nox.options.sessions = [
     "typecheck",
     "validate_spec",
     "check_generated",
+    "check_unasync",
     "api_diff",
     "tests",
     "matrix",
@@ -127,6 +128,20 @@ def check_generated(session: nox.Session) -> None:
     """Fail with a diff when generated/ differs from a fresh generation."""
     _install_requirements(session, "codegen")
     session.run("python", "tools/codegen.py", "check")
+
+
+@nox.session(python=None)
+def unasync(session: nox.Session) -> None:
+    """Write the sync half (overlay/together_queue/_sync/) from the async source (_async/)."""
+    _install_requirements(session, "lint")
+    session.run("python", "tools/unasync.py")
+
+
+@nox.session(python=None)
+def check_unasync(session: nox.Session) -> None:
+    """Fail with a diff when a sync module differs from a fresh `nox -s unasync`."""
+    _install_requirements(session, "lint")
+    session.run("python", "tools/unasync.py", "--check")
 
 
 @nox.session(python=None)

@@ -122,7 +122,9 @@ def test_the_committed_snapshot_of_the_current_release_matches_the_work_tree(rep
 def test_renaming_a_method_that_shipped_in_the_current_release_fails(repo: Path) -> None:
     # clear shipped in 0.2.0: the release before it (0.1.0) had none, so only a
     # comparison with the current release's own snapshot sees the rename.
-    rename_function(repo / "overlay/together_queue/client.py", "QueueClient.clear", "clear_model")
+    rename_function(
+        repo / "overlay/together_queue/_sync/client.py", "QueueClient.clear", "clear_model"
+    )
 
     result = api_diff(repo)
 
@@ -133,7 +135,7 @@ def test_renaming_a_method_that_shipped_in_the_current_release_fails(repo: Path)
 
 
 def test_without_tags_removing_queue_client_metrics_fails(repo: Path) -> None:
-    remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
+    remove_function(repo / "overlay/together_queue/_sync/client.py", "QueueClient.metrics")
 
     result = api_diff(repo)
 
@@ -183,7 +185,7 @@ def test_an_unchanged_api_passes(repo: Path) -> None:
     ("file", "qualname", "reported"),
     [
         (
-            "overlay/together_queue/client.py",
+            "overlay/together_queue/_sync/client.py",
             "QueueClient.metrics",
             "together_queue.client.QueueClient.metrics",
         ),
@@ -209,7 +211,7 @@ def test_a_removed_public_function_fails_and_is_named(
 
 def test_a_major_bump_allows_the_break_but_still_lists_it(repo: Path) -> None:
     release_0_1_0(repo)
-    remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
+    remove_function(repo / "overlay/together_queue/_sync/client.py", "QueueClient.metrics")
     set_version(repo, "1.0.0")
 
     result = api_diff(repo)
@@ -221,7 +223,7 @@ def test_a_major_bump_allows_the_break_but_still_lists_it(repo: Path) -> None:
 
 def test_a_minor_bump_does_not_allow_a_break(repo: Path) -> None:
     release_0_1_0(repo)
-    remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
+    remove_function(repo / "overlay/together_queue/_sync/client.py", "QueueClient.metrics")
     set_version(repo, "0.2.0")
 
     assert api_diff(repo).returncode == 1
@@ -230,7 +232,7 @@ def test_a_minor_bump_does_not_allow_a_break(repo: Path) -> None:
 def test_an_explicit_ref_is_compared_with_and_the_latest_tag_is_the_default(repo: Path) -> None:
     without_snapshots(repo)
     release_0_1_0(repo)
-    remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
+    remove_function(repo / "overlay/together_queue/_sync/client.py", "QueueClient.metrics")
     set_version(repo, "1.0.0")
     git(repo, "commit", "-q", "-am", "1.0.0: drop metrics")
     git(repo, "tag", "v1.0.0")
@@ -254,7 +256,7 @@ def test_in_the_release_order_the_new_tag_is_not_compared_with_itself(repo: Path
     set_version(repo, "0.1.0")
     git(repo, "commit", "-q", "-am", "0.1.0")
     git(repo, "tag", "v0.1.0")
-    remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
+    remove_function(repo / "overlay/together_queue/_sync/client.py", "QueueClient.metrics")
     set_version(repo, "0.2.0")
     git(repo, "commit", "-q", "-am", "0.2.0: drop metrics")
     git(repo, "tag", "v0.2.0")
@@ -289,14 +291,14 @@ def retype(path: Path, old: str, new: str) -> None:
     ("file", "old", "new", "reported"),
     [
         (
-            "overlay/together_queue/client.py",
+            "overlay/together_queue/_sync/client.py",
             "    def metrics(self, model: str) -> QueueMetrics:",
             "    def metrics(self, model: str) -> dict[str, int]:",
             "together_queue.QueueClient.metrics -> return: annotation changed: "
             "QueueMetrics -> dict[str, int]",
         ),
         (
-            "overlay/together_queue/client.py",
+            "overlay/together_queue/_sync/client.py",
             "    def metrics(self, model: str) -> QueueMetrics:",
             "    def metrics(self, model: bytes) -> QueueMetrics:",
             "together_queue.QueueClient.metrics(model): annotation changed: str -> bytes",
@@ -348,7 +350,7 @@ def test_a_break_declared_for_the_next_release_is_listed_as_accepted(
     repo: Path, version: str | None
 ) -> None:
     # Declared for 0.3.0 while the tree still says 0.2.0 (work towards it), or at 0.3.0.
-    remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
+    remove_function(repo / "overlay/together_queue/_sync/client.py", "QueueClient.metrics")
     _declare(repo, "0.3.0", "together_queue.client.QueueClient.metrics", "replaced by clear")
     if version is not None:
         set_version(repo, version)
@@ -372,7 +374,7 @@ def test_a_break_declared_for_the_next_release_is_listed_as_accepted(
 def test_a_break_declared_for_another_version_still_fails(
     repo: Path, declared: str, version: str | None
 ) -> None:
-    remove_function(repo / "overlay/together_queue/client.py", "QueueClient.metrics")
+    remove_function(repo / "overlay/together_queue/_sync/client.py", "QueueClient.metrics")
     _declare(repo, declared, "together_queue.client.QueueClient.metrics")
     if version is not None:
         set_version(repo, version)

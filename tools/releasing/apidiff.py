@@ -200,6 +200,64 @@ def breaking_changes(old_root: Path, new_root: Path) -> list[Breakage]:
     return breaking_changes_between(load_tree(old_root), load_tree(new_root))
 
 
+def moved_objects(
+    old: griffe.Object, new: griffe.Object
+) -> Iterator[tuple[griffe.Object, griffe.Object]]:
+    """(old, new) for each object `old` defines that `new` re-exports from elsewhere.
+
+    A public class may move to another module and stay public through a re-export
+    (`QueueClient` is generated into `together_queue._sync.client`, and
+    `together_queue.client` re-exports it). griffe compares a class with an alias to
+    it by path alone and never looks at the members, so a method removed from the
+    moved class would go unseen: these pairs are compared once more, object to object.
+    """
+    for name, before in old.members.items():
+        after = new.members.get(name)
+        if after is None or before.is_alias:
+            continue
+        if after.is_alias:
+            target = _resolved(after)
+            if target is not None and target.kind is before.kind:
+                yield before, target  # type: ignore[misc]
+        elif before.is_module and after.is_module:
+            yield from moved_objects(before, after)  # type: ignore[arg-type]
+
+
+def public_homes(module: griffe.Object) -> dict[str, str]:
+    """{private path: public path} of each object a public module exports from a private one.
+
+    griffe names a change by the path of the object it found changed: for a class
+    defined in a private module and re-exported (`together_queue._sync.client.QueueClient`
+    as `together_queue.client.QueueClient`), the private path, which no user writes.
+    """
+    homes: dict[str, str] = {}
+    if _is_private(module.path):
+        return homes
+    # A module's own `__all__` names its home objects; a package's re-exports are shortcuts.
+    exported = set() if module.is_package else {str(name) for name in module.exports or ()}
+    for name, member in module.members.items():
+        if member.is_alias:
+            target: str = member.target_path  # type: ignore[union-attr]
+            if name not in exported:
+                continue
+            if _is_private(target) and target.rsplit(".", 1)[-1] == name:
+                homes[target] = f"{module.path}.{name}"
+        elif member.is_module:
+            homes.update(public_homes(member))  # type: ignore[arg-type]
+    return homes
+
+
+def _is_private(path: str) -> bool:
+    return any(part.startswith("_") and not part.startswith("__") for part in path.split("."))
+
+
+def _public_path(path: str, homes: dict[str, str]) -> str:
+    for private, public in homes.items():
+        if path == private or path.startswith(private + "."):
+            return public + path[len(private) :]
+    return path
+
+
 def _hide_implementation(tree: dict[str, griffe.Module]) -> None:
     """Mark the submodules of `IMPLEMENTATION_PACKAGES` non-public in `tree` (idempotent)."""
     for dotted in IMPLEMENTATION_PACKAGES:
@@ -223,13 +281,16 @@ def breaking_changes_between(
     found = []
     for package in sorted(PACKAGES):
         old, new = old_tree[package], new_tree[package]
-        for breakage in griffe.find_breaking_changes(old, new):
+        homes = {**public_homes(new), **public_homes(old)}
+        pairs = [(old, new), *moved_objects(old, new)]
+        for breakage in (b for pair in pairs for b in griffe.find_breaking_changes(*pair)):
             explanation = _ANSI.sub("", breakage.explain(style=griffe.ExplanationStyle.ONE_LINE))
             # Drop griffe's `file:line: ` prefix: it points into a deleted temporary folder.
             explanation = explanation.split(": ", 1)[-1]
-            found.append(Breakage(breakage.obj.path, breakage.kind.value, explanation))
+            path = _public_path(breakage.obj.path, homes)
+            found.append(Breakage(path, breakage.kind.value, explanation))
         found += annotation_changes(old, new)
-    return found
+    return list(dict.fromkeys(found))
 
 
 def accepted_breaks(root: Path, baseline: str, version: str) -> dict[str, str]:
