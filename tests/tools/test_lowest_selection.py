@@ -1,7 +1,7 @@
 """`nox -s lowest` claims the unit and integration tests: it runs every one of them.
 
-Read from noxfile.py without running nox: the folders `lowest` leaves out are the
-tooling ones, each with its reason; every other test module under tests/ runs.
+Read from noxfile.py without running nox: the folders `lowest` leaves out are
+named, each with its reason; every other test module under tests/ runs.
 """
 
 from __future__ import annotations
@@ -37,12 +37,12 @@ def _lowest_pytest_args() -> list[str]:
         ):
             args = [ast.unparse(a) for a in call.args[1:]]
             assert args[0] == "*UNIT_AND_INTEGRATION", args
-            excluded = _assigned("TOOLING_TESTS")
+            excluded = _assigned("NOT_IN_LOWEST")
             return ["tests", *(f"--ignore={folder}" for folder in excluded)]
     raise AssertionError("the lowest session runs no pytest")
 
 
-def test_every_test_module_outside_the_tooling_folders_runs_in_lowest() -> None:
+def test_every_test_module_outside_the_folders_it_names_runs_in_lowest() -> None:
     args = _lowest_pytest_args()
     roots = [ROOT / a for a in args if not a.startswith("--")]
     ignored = [ROOT / a.removeprefix("--ignore=") for a in args if a.startswith("--ignore=")]
@@ -53,13 +53,12 @@ def test_every_test_module_outside_the_tooling_folders_runs_in_lowest() -> None:
         for m in modules
         if not any(m.is_relative_to(r) for r in roots) or any(m.is_relative_to(i) for i in ignored)
     ]
-    tooling = _assigned("TOOLING_TESTS")
+    left_out = _assigned("NOT_IN_LOWEST")
 
-    assert {m.split("/")[1] for m in not_run} <= {f.split("/")[1] for f in tooling}
-    assert all(isinstance(reason, str) and reason.strip() for reason in tooling.values())
-    assert all((ROOT / folder).is_dir() for folder in tooling), "a stale entry"
+    assert {m.split("/")[1] for m in not_run} <= {f.split("/")[1] for f in left_out}
+    assert all(isinstance(reason, str) and reason.strip() for reason in left_out.values())
+    assert all((ROOT / folder).is_dir() for folder in left_out), "a stale entry"
     # The package's own tests all run: unit, client, CLI, integration, the guard.
     for package_test in ("tests/unit", "tests/client", "tests/cli", "tests/integration"):
-        assert package_test not in tooling
+        assert package_test not in left_out
     assert "tests/test_completeness.py" not in not_run
-
