@@ -113,7 +113,7 @@ def test_prepare_refuses_a_bad_or_older_version(repo: Path) -> None:
 
 
 def _break_metrics(repo: Path) -> None:
-    client = repo / "overlay/together_queue/client.py"
+    client = repo / "overlay/together_queue/_sync/client.py"
     old = "    def metrics(self, model: str) -> QueueMetrics:"
     assert client.read_text().count(old) == 1
     client.write_text(client.read_text().replace(old, old.replace("str", "bytes")))
