@@ -26,7 +26,10 @@ Worker API (what Together's worker SDK, sprocket 0.1.4, speaks; same API keys)::
          running renews the claim by its own lease and merges info; done stores
          payload as the outputs;
          failed fails the job for good. 404 unknown job, 409 when the job is not
-         running or (claim_id given) another claim holds it.
+         running, (claim_id given) another claim holds it, or (no claim_id) the
+         x-worker-version/User-Agent headers match only a lapsed claim of the job; an
+         update that cannot be told apart from the holder's is applied and recorded
+         as a double run. 400 info_too_large when info would pass 64 KiB.
 
 Storage (worker file outputs; not in the spec)::
 
@@ -49,7 +52,8 @@ Admin API (not in the spec; for tests and benchmarks; API keys apply except to h
     POST /_emulator/rate-limits    replace them: {"limits": ["submit=200/s,burst=10",
                                {"operation": "status", "rate": 50}, ...]}
     GET  /_emulator/jobs?model=    every job with its full state, in submission order
-    GET  /_emulator/claims?model=  the claim log, in the order jobs were claimed
+    GET  /_emulator/claims?model=  the claim log, in the order jobs were claimed, with
+                               lapsed_at, refused_updates and double_run per claim
 
 HTTPS: ``--ssl-certfile/--ssl-keyfile``, ``--tls-self-signed DIR`` or
 ``start_emulator(tls=DIR)`` (see ``together_queue.emulator.tls``).
