@@ -103,6 +103,7 @@ def test_compacting_keeps_a_symlinked_output_a_link_and_ignores_a_planted_tmp(
 ) -> None:
     jobs = _jobs(tmp_path / "jobs.jsonl", 3)
     real = tmp_path / "real-results.jsonl"
+    real.touch()  # a link to nothing is refused (see test_results_file_permissions.py)
     link = tmp_path / "results.jsonl"
     link.symlink_to(real)
     victim = tmp_path / "victim.txt"

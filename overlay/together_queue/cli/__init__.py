@@ -237,6 +237,7 @@ def _exit_code(exc: BaseException, secrets: tuple[str | None, ...]) -> int:
         UsageError,
         redact_all,
     )
+    from together_queue.cli.output import printable
     from together_queue.errors import JobFailed, TogetherQueueError
 
     if isinstance(exc, KeyboardInterrupt):
@@ -256,5 +257,5 @@ def _exit_code(exc: BaseException, secrets: tuple[str | None, ...]) -> int:
     else:
         raise exc
     message = redact_all(str(exc) or type(exc).__name__, secrets)
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {printable(message)}", file=sys.stderr)
     return code

@@ -35,8 +35,11 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def _confirmed(model: str, waiting: int) -> bool:
     """Ask on the terminal; an empty answer or end of input is a no."""
+    from together_queue.cli.output import printable
+
     print(
-        f"Cancel all {waiting} pending job(s) of model {model!r}? Running jobs continue. [y/N] ",
+        f"Cancel all {waiting} pending job(s) of model {printable(repr(model))}? "
+        "Running jobs continue. [y/N] ",
         end="",
         file=sys.stderr,
         flush=True,
@@ -66,5 +69,7 @@ def cmd_clear(args: argparse.Namespace) -> int:
 
         emit_json({"model": result.model, "canceled_count": result.canceled_count})
     else:
-        print(f"canceled {result.canceled_count} pending job(s) of {result.model}")
+        from together_queue.cli.output import printable
+
+        print(f"canceled {result.canceled_count} pending job(s) of {printable(result.model)}")
     return EXIT_OK

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import shlex
 import sys
 import time
 from typing import TYPE_CHECKING
 
+from together_queue.cli.argv import command_line
 from together_queue.cli.common import (
     EXIT_JOB,
     EXIT_OK,
@@ -24,6 +24,7 @@ from together_queue.cli.output import (
     color_enabled,
     emit_json,
     metrics_dict,
+    printable,
     progress_text,
     render_metrics,
     render_status,
@@ -54,10 +55,10 @@ def cmd_submit(args: argparse.Namespace) -> int:
             if args.json:
                 emit_json(job.to_dict())
             else:
-                print(job.request_id, flush=True)
+                print(printable(job.request_id), flush=True)
             return EXIT_OK
         if not args.json:
-            print(f"submitted {job.request_id}", file=sys.stderr, flush=True)
+            print(f"submitted {printable(job.request_id)}", file=sys.stderr, flush=True)
         return _wait_and_report(client, job, args)
 
 
@@ -76,9 +77,9 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(cancel_dict(result))
     elif result.canceled:
-        print(f"canceled {result.request_id}")
+        print(f"canceled {printable(result.request_id)}")
     else:
-        print(f"not canceled: job {result.request_id} is {result.status}")
+        print(f"not canceled: job {printable(result.request_id)} is {printable(result.status)}")
     return EXIT_OK if result.canceled else EXIT_JOB
 
 
@@ -139,7 +140,7 @@ def _wait_and_report(client: QueueClient, job: Job, args: argparse.Namespace) ->
     def on_update(status: JobStatus) -> None:
         if not args.json:
             progress = progress_text(status)
-            text = f"{status.request_id}  {style.status(status.status)}"
+            text = f"{printable(status.request_id)}  {style.status(printable(status.status))}"
             live.update(f"{text}  {progress}" if progress else text, force=True)
 
     from together_queue.errors import WaitTimeout
@@ -161,10 +162,13 @@ def _wait_and_report(client: QueueClient, job: Job, args: argparse.Namespace) ->
 
 
 def _wait_again(job: Job, args: argparse.Namespace) -> str:
-    words = ["together-queue", "wait", job.request_id, "--model", job.model]
-    if args.base_url is not None:
-        words += ["--base-url", args.base_url]  # never the API key: it stays in the env
-    return f"Wait again with: {shlex.join(words)}"
+    again = command_line(
+        args,
+        "wait",
+        overrides={"request_id": job.request_id, "model": job.model},
+        leave_out=("timeout",),
+    )
+    return f"Wait again with: {printable(again)}"
 
 
 def _print_status(status: JobStatus, args: argparse.Namespace) -> None:

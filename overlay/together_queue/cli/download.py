@@ -86,10 +86,10 @@ class _Progress:
 
 def cmd_download(args: argparse.Namespace) -> int:
     """`download`: write the file at URL to `-o PATH`; print where it went."""
-    from together_queue.cli.output import emit_json
+    from together_queue.cli.output import emit_json, printable
     from together_queue.errors import ConfigurationError
 
-    progress = _Progress(Path(args.url.split("?", 1)[0]).name or "download")
+    progress = _Progress(printable(Path(args.url.split("?", 1)[0]).name or "download"))
     with make_client(args) as client:
         try:
             path = client.download(args.url, args.output, on_progress=progress)
@@ -100,5 +100,5 @@ def cmd_download(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"path": str(path), "bytes": path.stat().st_size})
     else:
-        print(path)
+        print(printable(path))
     return EXIT_OK

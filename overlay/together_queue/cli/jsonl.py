@@ -103,6 +103,19 @@ def parse_line(text: str, line: int, defaults: Defaults) -> InputLine:
     return InputLine(line, Request(model, data["payload"], priority, info))
 
 
+def check_readable(path: Path | str) -> None:
+    """`UsageError` unless the input `path` (`-`: stdin) can be opened for reading.
+
+    Checked before anything is created: a missing input leaves no results file behind.
+    """
+    if str(path) == "-":
+        return
+    try:
+        Path(path).open("rb").close()
+    except OSError as exc:
+        raise UsageError(f"--file: cannot read {str(path)!r}: {exc.strerror or exc}") from None
+
+
 def read_input(path: Path | str, defaults: Defaults) -> Iterator[InputLine]:
     """Every non-blank line of `path` (`-`: stdin), parsed; `UsageError` if it cannot be read."""
     if str(path) == "-":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -24,6 +25,26 @@ _COLORS = {
     "running": "36",  # cyan
     "pending": "2",  # dim
 }
+
+
+# C0 and C1 controls, DEL, line and paragraph separators, and bidirectional-text controls:
+# each can move the cursor, retitle the window, hide text or reorder what a reader sees.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: object) -> str:
+    r"""`text` as a string safe to print: control characters escaped as `\x1b`, `\u202e`.
+
+    Every piece of text the CLI prints that came from a server or a worker (error
+    messages, `info.error`, warnings, model names, request ids, outputs, paths built
+    from URLs) goes through this, so that none of it can drive the terminal.
+    """
+    return _UNSAFE.sub(_escape, str(text))
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def is_tty(stream: TextIO) -> bool:
@@ -111,8 +132,8 @@ def progress_text(status: JobStatus) -> str:
 
 
 def compact_json(value: Any, limit: int = 60) -> str:
-    """`value` as one short line of JSON, cut with `...` past `limit` characters."""
-    text = json.dumps(value, ensure_ascii=False, default=_json_default)
+    """`value` as one short line of JSON (escaped, see `printable`), cut with `...` past `limit`."""
+    text = printable(json.dumps(value, ensure_ascii=False, default=_json_default))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -142,16 +163,24 @@ def _visible_len(text: str) -> int:
 
 
 def render_status(status: JobStatus, style: Style) -> str:
-    """A job status as `key  value` lines for people."""
+    """A job status as `key  value` lines for people (server text escaped, see `printable`).
+
+    Progress is the worker's last report while the job is pending or running. A
+    finished job's last report is history, not its state: a done job that reported
+    progress shows 100%, a failed or canceled one shows none.
+    """
     rows: list[tuple[str, str]] = [
-        ("request_id", status.request_id),
-        ("model", status.model),
-        ("status", style.status(status.status)),
+        ("request_id", printable(status.request_id)),
+        ("model", printable(status.model)),
+        ("status", style.status(printable(status.status))),
     ]
     if status.priority is not None:
         rows.append(("priority", str(status.priority)))
-    if progress_text(status):
-        rows.append(("progress", progress_text(status)))
+    progress = progress_text(status)
+    if progress and status.is_terminal:
+        progress = "100%" if status.succeeded else ""
+    if progress:
+        rows.append(("progress", progress))
     if status.retries:
         rows.append(("retries", str(status.retries)))
     for name, moment in (
@@ -162,12 +191,12 @@ def render_status(status: JobStatus, style: Style) -> str:
         if moment is not None:
             rows.append((name, moment.isoformat()))
     if status.outputs is not None:
-        rows.append(("outputs", json.dumps(status.outputs, ensure_ascii=False)))
+        rows.append(("outputs", printable(json.dumps(status.outputs, ensure_ascii=False))))
     reason = failure_reason(status)
     if reason and status.status in ("failed", "canceled"):
-        rows.append(("error", reason))
+        rows.append(("error", printable(reason)))
     for warning in status.warnings:
-        rows.append(("warning", warning))
+        rows.append(("warning", printable(warning)))
     width = max(len(key) for key, _ in rows)
     return "\n".join(f"{key.ljust(width)}  {value}" for key, value in rows)
 
@@ -175,7 +204,7 @@ def render_status(status: JobStatus, style: Style) -> str:
 def render_metrics(metrics: QueueMetrics) -> str:
     """Queue metrics as one line for people."""
     return (
-        f"{metrics.model}: waiting {metrics.messages_waiting}, "
+        f"{printable(metrics.model)}: waiting {metrics.messages_waiting}, "
         f"running {metrics.messages_running}, total {metrics.total_jobs}"
     )
 

@@ -1,23 +1,17 @@
 """The results file of a bulk submit: an append-only JSON Lines log, one record per event.
 
-The first record is a header, `{"together_queue_results": 1, "input": NAME}`, naming
-the input file it belongs to. Every other record is
-`{"line": N, "digest": D, "model": ..., "request_id": ..., "status": ..., "outputs"?, "error"?}`,
-where `digest` fingerprints input line N's bytes: `--resume` uses both to prove the
-file belongs to the input before it trusts (or changes) anything.
-A line's last record is its state. Before a line is sent, a `submitting` record is
-written and flushed; so after any interruption, even a kill, every line whose
-submit may have reached the service is known, and `--resume` never sends it again.
-At the end of a run a regular results file is compacted to the header and the last
-record per line, in line order.
+The records are described in `cli.records`. Before a line is sent, a `submitting`
+record is written and flushed; so after any interruption, even a kill, every line
+whose submit may have reached the service is known, and `--resume` never sends it
+again. At the end of a run a regular results file is compacted to the header and
+the last record per line, in line order.
 
 Memory stays flat in the number of lines: the file is read back through an index
 of one byte offset per line (8 bytes), and records are read from disk when needed.
 
-CLI statuses, besides the service's (`pending`, `running`, `done`, `failed`, `canceled`):
-`submitting` (sent, answer not yet recorded), `submitted`, `invalid` (a bad input
-line), `error` (the service refused it or waiting on it failed), `unknown` (the
-submit may or may not have created a job), `timeout` (waiting on it ran out of time).
+The file holds job outputs, so it is created 0600, a rewrite never gives it wider
+permissions than it had, and a symlink at `--output` is written through only when
+it and its target both belong to the user running the command.
 """
 
 from __future__ import annotations
@@ -26,52 +20,33 @@ import array
 import json
 import os
 import stat
+import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any
 
 from together_queue.cli.common import UsageError
+from together_queue.cli.records import FINISHED, FORMAT, HEADER_KEY, UNCERTAIN, Record, header
 
-FORMAT: Final = 1
-"""The version of the results file layout (the header's `together_queue_results`)."""
-HEADER_KEY: Final = "together_queue_results"
-FINISHED: Final = frozenset({"done", "failed", "canceled"})
-"""Service statuses after which a job never changes."""
-UNCERTAIN: Final = frozenset({"submitting", "unknown"})
-"""CLI statuses of a line that may have been submitted without a recorded request id."""
+__all__ = [
+    "FINISHED",
+    "UNCERTAIN",
+    "ResultLog",
+    "ResultsIndex",
+    "check_output_path",
+    "compact",
+    "drop_partial_tail",
+    "dumps_record",
+    "header",
+    "is_regular",
+    "is_stdout",
+]
 
-
-@dataclass
-class LineState:
-    """What the results log says about one input line."""
-
-    line: int
-    status: str
-    request_id: str | None = None
-    model: str | None = None
-    digest: str | None = None
-
-    @property
-    def submitted(self) -> bool:
-        """A job exists for this line (its request id is recorded)."""
-        return self.request_id is not None
-
-    @property
-    def uncertain(self) -> bool:
-        """The line may have created a job whose id was never recorded: never resend it."""
-        return self.request_id is None and self.status in UNCERTAIN
-
-    @property
-    def retry(self) -> bool:
-        """Whether `--resume` submits the line again (no job can exist for it)."""
-        return not self.submitted and not self.uncertain
-
-
-def header(input_name: str) -> dict[str, Any]:
-    """The first record of a results file for the input named `input_name`."""
-    return {HEADER_KEY: FORMAT, "input": input_name}
+_MODE = 0o600
+"""The permissions of a results file this command creates."""
+_KEPT_BITS = 0o644
+"""The most a rewrite keeps of a results file's permissions: never writable by others."""
 
 
 def dumps_record(record: dict[str, Any]) -> str:
@@ -85,6 +60,48 @@ def is_regular(path: Path) -> bool:
         return stat.S_ISREG(path.stat().st_mode)
     except FileNotFoundError:
         return True
+
+
+def is_stdout(path: Path) -> bool:
+    """True when `path` is this process's standard output (`/dev/stdout`, or the file `>` named)."""
+    try:
+        return os.path.samestat(path.stat(), os.fstat(sys.stdout.fileno()))
+    except (OSError, ValueError, AttributeError):  # no such file; stdout not a real file
+        return False
+
+
+def check_output_path(path: Path) -> None:
+    """Refuse a symlink at `path` that leads to a file, unless the user owns it and its target.
+
+    A link planted by someone else (in a shared folder) must not make this command
+    write job outputs into, or create, a file of their choosing; nor a dangling link.
+    Links to pipes and terminals (`/dev/stdout`, `/dev/fd/N`) are streams, not files.
+    """
+    try:
+        link = path.lstat()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UsageError(f"--output: cannot inspect {str(path)!r}: {exc.strerror or exc}") from None
+    if not stat.S_ISLNK(link.st_mode):
+        return
+    try:
+        target = path.stat()
+    except FileNotFoundError:
+        raise UsageError(
+            f"--output {str(path)!r} is a symlink to a file that does not exist: refusing to "
+            "create a file through it; give the real path"
+        ) from None
+    except OSError as exc:
+        raise UsageError(f"--output: cannot follow {str(path)!r}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(target.st_mode):
+        return
+    me = os.getuid()
+    if link.st_uid != me or target.st_uid != me:
+        raise UsageError(
+            f"--output {str(path)!r} is a symlink, and it or the file it points to belongs to "
+            "another user: refusing to write through it; give the real path"
+        )
 
 
 class ResultsIndex:
@@ -147,48 +164,23 @@ class ResultsIndex:
             if offset >= 0:
                 yield line
 
-    def record(self, line: int) -> dict[str, Any] | None:
-        """The last record of input line `line` (None when it has none)."""
+    def raw(self, line: int) -> dict[str, Any] | None:
+        """The last record of input line `line` as it is in the file (None when it has none)."""
         if self._handle is None or line >= len(self._offsets) or self._offsets[line] < 0:
             return None
         self._handle.seek(self._offsets[line])
         return _decode(self._handle.readline(), f"--output: {str(self.path)!r}")
 
-    def state(self, line: int) -> LineState | None:
-        """The state of input line `line`; `UsageError` on a malformed id or model."""
-        record = self.record(line)
-        return None if record is None else state_of(record, self.path)
+    def state(self, line: int) -> Record | None:
+        """The last record of input line `line`; `UsageError` on a malformed id or model."""
+        data = self.raw(line)
+        return None if data is None else Record.from_json(data, self.path)
 
     def close(self) -> None:
         """Close the file."""
         if self._handle is not None:
             self._handle.close()
             self._handle = None
-
-
-def state_of(record: dict[str, Any], path: Path) -> LineState:
-    """A record as a `LineState`; `UsageError` if its request id or model is not a clean string.
-
-    A hand-edited or foreign file is not ours to guess at.
-    """
-    request_id = record.get("request_id")
-    model = record.get("model")
-    for key, value in (("request_id", request_id), ("model", model)):
-        if value is not None and not (
-            isinstance(value, str) and value.strip() and value == value.strip()
-        ):
-            raise UsageError(
-                f"--output: {str(path)!r}: the record of input line {record['line']} has an "
-                f"invalid {key} ({value!r}); fix or remove that record"
-            )
-    digest = record.get("digest")
-    return LineState(
-        line=record["line"],
-        status=str(record.get("status", "")),
-        request_id=request_id,
-        model=model,
-        digest=digest if isinstance(digest, str) else None,
-    )
 
 
 def _decode(raw: bytes, where: str) -> dict[str, Any]:
@@ -219,7 +211,9 @@ def compact(path: Path) -> None:
 
     Written to a fresh temporary file beside the real file (never a fixed name that
     could be a planted symlink), then renamed over it: atomic, and a symlinked
-    `--output` stays a symlink to the compacted file. Pipes and devices are left alone.
+    `--output` stays a symlink to the compacted file. The new file keeps the old
+    one's permissions, less any write or execute bit for others (never wider).
+    Pipes and devices are left alone.
     """
     if not path.exists() or not is_regular(path):
         return
@@ -233,10 +227,10 @@ def compact(path: Path) -> None:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.write(dumps_record(header(index.input_name)) + "\n")
                 for line in index.lines():
-                    out.write(dumps_record(index.record(line) or {}) + "\n")
+                    out.write(dumps_record(index.raw(line) or {}) + "\n")
                 out.flush()
+                os.fchmod(out.fileno(), stat.S_IMODE(target.stat().st_mode) & _KEPT_BITS)
                 os.fsync(out.fileno())
-            os.chmod(tmp_name, stat.S_IMODE(target.stat().st_mode))
             os.replace(tmp_name, target)
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
@@ -249,33 +243,32 @@ class ResultLog:
     """Appends records to the log, flushing each one; optionally mirrors them to a stream.
 
     The mirror is for an `--output` that is a pipe or device (`/dev/stdout`): the log
-    itself is then a temporary regular file, which the run reads back and compacts.
+    itself is then a temporary regular file, which the run reads back. The caller owns
+    the mirror stream (it may be `sys.stdout`).
     """
 
-    def __init__(self, path: Path, input_name: str, mirror: Path | None = None) -> None:
+    def __init__(self, path: Path, input_name: str, mirror: IO[str] | None = None) -> None:
         self.path = path
-        self._mirror: IO[str] | None = None
+        self._mirror = mirror
         try:
             fresh = not path.exists() or path.stat().st_size == 0
-            self._handle: IO[str] | None = path.open("a", encoding="utf-8")
-            if mirror is not None:
-                self._mirror = mirror.open("a", encoding="utf-8")
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, _MODE)
         except OSError as exc:
-            where = mirror if mirror is not None else path
-            raise UsageError(
-                f"--output: cannot write {str(where)!r}: {exc.strerror or exc}"
-            ) from None
+            where = f"--output: cannot write {str(path)!r}"
+            raise UsageError(f"{where}: {exc.strerror or exc}") from None
+        self._handle: IO[str] | None = os.fdopen(fd, "a", encoding="utf-8")
         if fresh:
             self.write(header(input_name))
 
-    def write(self, record: dict[str, Any], *, flush: bool = True) -> None:
+    def write(self, record: Record | dict[str, Any], *, flush: bool = True) -> None:
         """Append one record; flush it (and any before it) to the operating system.
 
         `flush=False` is for records whose loss to a kill is safe: an answer's record
         left unflushed leaves its line `submitting`, which `--resume` never resends.
         The next flushed record (every line's intent record is one) carries it out.
         """
-        text = dumps_record(record) + "\n"
+        data = record.to_json() if isinstance(record, Record) else record
+        text = dumps_record(data) + "\n"
         for handle in (self._handle, self._mirror):
             if handle is not None:
                 handle.write(text)
@@ -289,8 +282,9 @@ class ResultLog:
                 handle.flush()
 
     def close(self) -> None:
-        """Close the file (and the mirror)."""
-        for handle in (self._handle, self._mirror):
-            if handle is not None:
-                handle.close()
+        """Close the file (the mirror is flushed; its owner closes it)."""
+        if self._handle is not None:
+            self._handle.close()
+        if self._mirror is not None:
+            self._mirror.flush()
         self._handle = self._mirror = None

@@ -27,7 +27,7 @@ from together_queue.emulator.storage import Action, check_filename
 if TYPE_CHECKING:
     from together_queue.emulator.runtime import Runtime
 
-__all__ = ["DOWNLOAD_PREFIX", "UPLOAD_PREFIX", "storage_routes"]
+__all__ = ["DOWNLOAD_PREFIX", "UPLOAD_PREFIX", "signed_path", "storage_routes"]
 
 UPLOAD_PREFIX = "/_storage/upload/"
 """Where signed upload URLs point (no key; the signature is the permission)."""
@@ -36,7 +36,8 @@ DOWNLOAD_PREFIX = "/_storage/download/"
 """Where signed download URLs point."""
 
 _UPLOAD_URL_SECONDS = 15 * 60
-_DOWNLOAD_URL_SECONDS = 5 * 60
+DOWNLOAD_URL_SECONDS = 5 * 60
+"""How long a signed download URL stays valid, in seconds."""
 
 
 async def _runtime(request: Request, *, auth: bool) -> Runtime:
@@ -74,13 +75,18 @@ def _check_not_final(runtime: Runtime, name: str) -> None:
         )
 
 
-def _signed_url(request: Request, runtime: Runtime, action: Action, name: str) -> str:
+def signed_path(runtime: Runtime, action: Action, name: str, lifetime: float) -> str:
+    """The path and query of a signed `action` URL for `name`, valid `lifetime` seconds."""
     prefix = UPLOAD_PREFIX if action == "upload" else DOWNLOAD_PREFIX
-    lifetime = _UPLOAD_URL_SECONDS if action == "upload" else _DOWNLOAD_URL_SECONDS
     query = runtime.signer.query(action, name, lifetime)
+    return f"{prefix}{quote(name, safe='')}?{query}"
+
+
+def _signed_url(request: Request, runtime: Runtime, action: Action, name: str) -> str:
+    lifetime = _UPLOAD_URL_SECONDS if action == "upload" else DOWNLOAD_URL_SECONDS
     # The origin the caller reached us on, so the URL works over TLS and behind any port.
     origin = f"{request.url.scheme}://{request.url.netloc}"
-    return f"{origin}{prefix}{quote(name, safe='')}?{query}"
+    return origin + signed_path(runtime, action, name, lifetime)
 
 
 def _check_signature(request: Request, runtime: Runtime, action: Action, name: str) -> str:

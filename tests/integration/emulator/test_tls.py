@@ -36,10 +36,15 @@ def _lines(proc: subprocess.Popen[str], count: int, timeout: float = 20.0) -> li
     return [got.get(timeout=timeout).rstrip("\n") for _ in range(count)]
 
 
-def _trust_line(lines: list[str]) -> str:
-    """The announce line telling how to trust the CA."""
-    (line,) = [line for line in lines if "SSL_CERT_FILE=" in line]
-    return line
+def _banner_until(proc: subprocess.Popen[str], marker: str, limit: int = 10) -> list[str]:
+    """Startup lines up to and including the first that holds `marker` (at most `limit`)."""
+    lines: list[str] = []
+    for _ in range(limit):
+        (line,) = _lines(proc, 1)
+        lines.append(line)
+        if marker in line:
+            return lines
+    raise AssertionError(f"no line with {marker!r} in the first {limit}: {lines}")
 
 
 def test_the_local_ca_signs_a_localhost_certificate(tmp_path: Path) -> None:
@@ -198,11 +203,10 @@ def test_cli_tls_self_signed_prints_the_https_url_and_how_to_trust_it(tmp_path: 
     tls_dir = tmp_path / "certs"
     proc = _serve(["--tls-self-signed", str(tls_dir), "--model", "e=echo"])
     try:
-        # listening, dashboard, the model, any other model, how to trust the CA
-        lines = _lines(proc, 5)
-        url = lines[0].removeprefix("together-queue emulator listening on ")
-        assert url.startswith("https://127.0.0.1:"), lines[0]
-        assert f"SSL_CERT_FILE={tls_dir / 'ca.pem'}" in _trust_line(lines)
+        first, *_, trust = _banner_until(proc, "SSL_CERT_FILE=")
+        url = first.removeprefix("together-queue emulator listening on ")
+        assert url.startswith("https://127.0.0.1:"), first
+        assert f"SSL_CERT_FILE={tls_dir / 'ca.pem'}" in trust
         context = ssl.create_default_context(cafile=str(tls_dir / "ca.pem"))
         response = httpx.get(url + "/_emulator/health", verify=context, trust_env=False)
         assert response.json()["status"] == "ok"
@@ -214,7 +218,7 @@ def test_cli_tls_self_signed_prints_the_https_url_and_how_to_trust_it(tmp_path: 
 def test_cli_prints_an_absolute_ca_path_for_a_relative_folder(tmp_path: Path) -> None:
     proc = _serve(["--tls-self-signed", "certs", "--model", "e=echo"], cwd=tmp_path)
     try:
-        trust = _trust_line(_lines(proc, 5))
+        *_, trust = _banner_until(proc, "SSL_CERT_FILE=")
         assert f"SSL_CERT_FILE={tmp_path / 'certs' / 'ca.pem'} " in trust
     finally:
         err = _stop(proc)

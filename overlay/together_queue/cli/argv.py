@@ -1,0 +1,68 @@
+"""Command lines for the user to run next (resume, wait again), derived from the parser.
+
+Each option of the command is written back from the parsed arguments as the parser
+defines it, so an option added to the parser is carried over without further code.
+The API key never is: it stays in the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from collections.abc import Collection, Mapping
+from typing import Any
+
+__all__ = ["command_line"]
+
+NEVER_SHOWN: frozenset[str] = frozenset({"api_key"})
+"""Destinations never written into a suggested command line."""
+
+
+def command_line(
+    args: argparse.Namespace,
+    command: str,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    leave_out: Collection[str] = (),
+) -> str:
+    """`together-queue COMMAND ...` that repeats `args`, shell-quoted.
+
+    `overrides` replaces values by destination (`{"resume": True}`); `leave_out` names
+    destinations to drop. Options left at their defaults are not written.
+    """
+    from together_queue.cli import build_parser
+
+    values = {**vars(args), **(overrides or {})}
+    words = ["together-queue", command]
+    for action in _subparser(build_parser(), command)._actions:
+        dest = action.dest
+        if dest in NEVER_SHOWN or dest in leave_out or dest == argparse.SUPPRESS:
+            continue
+        words += _words(action, values.get(dest))
+    return shlex.join(words)
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found: argparse.ArgumentParser = action.choices[command]
+            return found
+    raise LookupError(f"no command {command!r}")
+
+
+def _words(action: argparse.Action, value: Any) -> list[str]:
+    """`value` written back as `action` reads it; [] when it is absent or the default."""
+    if isinstance(action, argparse._HelpAction | argparse._VersionAction):
+        return []
+    if not action.option_strings:  # a positional argument
+        return [] if value is None else [str(value)]
+    flag = max(action.option_strings, key=len)  # the long form
+    if isinstance(action, argparse._StoreTrueAction):
+        return [flag] if value is True else []
+    if isinstance(action, argparse._CountAction):
+        return [flag] * (value or 0)
+    if isinstance(action, argparse._AppendAction):
+        return [word for item in value or () for word in (flag, str(item))]
+    if value is None or value is False or value == action.default:
+        return []
+    return [flag, str(value)]
