@@ -99,7 +99,8 @@ ROUTES: tuple[RouteSpec, ...] = (
         "POST",
         "/videos/status",
         "update",
-        "a worker's `running`, `done` or `failed` update",
+        "a worker's `running`, `done` or `failed` update (409 from a lapsed claim's "
+        "worker; 400 `info_too_large` past 64 KiB of `info`; see Security)",
         "update",
     ),
     # Storage: worker file outputs (not in the spec).
@@ -190,7 +191,10 @@ ROUTES: tuple[RouteSpec, ...] = (
         "/claims",
         "list_claims",
         "the claim log: which worker (`hostname`, `worker_version`, `user_agent`, "
-        "`idle_time`) took which job, with what `claim_timeout` (`[?model=]`)",
+        "`idle_time`) took which job, with what `claim_timeout`; when it lapsed "
+        "(`lapsed_at`), the updates refused from its worker afterwards "
+        "(`refused_updates`), and why the job may have run twice (`double_run`) "
+        "(`[?model=]`)",
     ),
     # The dashboard: a page at `/`, its assets, and the admin JSON it reads.
     RouteSpec(

@@ -8,7 +8,8 @@ the key) answers 307 to a signed download URL that serves the bytes without a ke
 
 A worker names its files ``<request_id>-<name>``. Once that job is finished, its files
 are final: a worker whose claim lapsed cannot replace the file another worker's result
-points to (409).
+points to (409). While it runs, an upload whose worker headers match only a lapsed claim
+of the job is refused too (409), as its updates are.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from together_queue.emulator._http import (
 )
 from together_queue.emulator.runtime import Runtime
 from together_queue.emulator.storage import Action, check_filename
+from together_queue.emulator.store import JobConflict, WorkerInfo
 
 __all__ = ["DOWNLOAD_PREFIX", "DOWNLOAD_URL_SECONDS", "HANDLERS", "UPLOAD_PREFIX", "signed_path"]
 
@@ -56,11 +58,21 @@ def _filename(name: str, param: str = "filename") -> str:
 _REQUEST_ID_LENGTH = 36  # a UUID in its text form, as the store makes request ids
 
 
-def _check_not_final(runtime: Runtime, name: str) -> None:
-    """Refuse a file of a finished job (the files a result points to do not change)."""
+def _check_not_final(runtime: Runtime, name: str, request: Request) -> None:
+    """Refuse a file of a finished job, or one from the worker of a lapsed claim."""
     request_id, dash = name[:_REQUEST_ID_LENGTH], name[_REQUEST_ID_LENGTH : _REQUEST_ID_LENGTH + 1]
     if dash != "-":
         return
+    sender = WorkerInfo(
+        worker_version=request.headers.get("x-worker-version"),
+        user_agent=request.headers.get("user-agent"),
+    )
+    try:
+        runtime.store.check_upload(request_id, name, sender)
+    except JobConflict as exc:
+        raise ApiError(
+            409, "job_not_claimed", str(exc), type_="conflict_error", param="filename"
+        ) from None
     status = runtime.store.finished_status(request_id)
     if status is not None:
         raise ApiError(
@@ -118,7 +130,7 @@ async def upload_request(request: Request) -> Response:
     runtime = await runtime_of(request)
     body = await read_json_object(request, runtime.config.max_body_bytes)
     name = _filename(require_string(body, "filename"))
-    _check_not_final(runtime, name)
+    _check_not_final(runtime, name, request)
     url = _signed_url(request, runtime, "upload", name)
     return JSONResponse({"upload_url": {"url": url, "method": "PUT"}})
 
@@ -132,7 +144,7 @@ async def signed_upload(request: Request) -> Response:
     runtime = await runtime_of(request)
     name = _filename(request.path_params["filename"])
     signature = _check_signature(request, runtime, "upload", name)
-    _check_not_final(runtime, name)
+    _check_not_final(runtime, name, request)
     limit = runtime.config.max_upload_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -151,7 +163,7 @@ async def signed_upload(request: Request) -> Response:
             if size > limit:
                 raise _too_large(limit)
             chunks.append(chunk)
-        _check_not_final(runtime, name)  # again: the job may have finished meanwhile
+        _check_not_final(runtime, name, request)  # again: the job may have finished meanwhile
         runtime.files.put(name, b"".join(chunks))
         stored = True
     finally:

@@ -613,7 +613,7 @@ class JobStore:
             if job.status != "running" or (claim_id is not None and claim_id != job.claim_id):
                 self._refuse_late(conn, job, claims, status, claim_id, sender)
             if claim_id is None and len(claims) > 1:
-                self._attribute(conn, job, claims, status, sender)
+                self._attribute(conn, job, claims, f"{status!r} update", sender)
             merged = {**job.info, **(info or {})}
             if status == "failed":
                 merged.setdefault("error", "the worker reported a failure")
@@ -683,7 +683,7 @@ class JobStore:
                 f"{who} sent a {status!r} update after the job went to claim "
                 f"{claims[-1].n} ({claims[-1].hostname}); refused ({reason})",
             )
-        logger.debug("refused the %s update of %s: %s", status, job.request_id, reason)
+        logger.debug("refused the %r update of %s: %s", status, job.request_id, reason)
         raise JobConflict(job.status, reason)
 
     def _attribute(
@@ -691,14 +691,14 @@ class JobStore:
         conn: sqlite3.Connection,
         job: StoredJob,
         claims: list[Claim],
-        status: str,
+        what: str,
         sender: WorkerInfo,
     ) -> None:
-        """Tell by its headers which worker sent an update without a claim id.
+        """Tell by its headers which worker sent `what` (an update, an upload) for a job.
 
         Called for a running job claimed more than once: the worker of a lapsed claim
-        may still be running it. Refuses (JobConflict) an update whose headers match
-        only a lapsed claim; records a double run when they cannot tell.
+        may still be running it. Refuses (JobConflict) a call whose headers match only
+        a lapsed claim; records a double run when they cannot tell.
         """
         current, earlier = claims[-1], claims[:-1]
         holder = sender.headers_match(current)
@@ -714,34 +714,34 @@ class JobStore:
                 job,
                 current,
                 f"the worker of lapsed claim {origin.n} ({origin.hostname}) kept running "
-                f"the job: its {status!r} update was refused (told apart by "
-                "x-worker-version and User-Agent)",
+                f"the job: its {what} was refused (told apart by x-worker-version and "
+                "User-Agent)",
             )
             logger.debug(
-                "refused the %s update of %s: its headers are those of lapsed claim %d",
-                status,
+                "refused the %s of %s: its headers are those of lapsed claim %d",
+                what,
                 job.request_id,
                 origin.n,
             )
             raise JobConflict(
                 job.status,
-                f"this update carries the headers of claim {origin.n}, which lapsed; "
+                f"this {what} carries the headers of claim {origin.n}, which lapsed; "
                 f"claim {current.n} holds the job now",
             )
         if holder is True and not lapsed:
-            logger.debug("%s update of %s from claim %d", status, job.request_id, current.n)
+            logger.debug("%s of %s from claim %d", what, job.request_id, current.n)
             return
         self._note_double_run(
             conn,
             job,
             current,
-            f"a {status!r} update without claim_id came after claim {earlier[-1].n} lapsed, "
-            "with headers that cannot tell its worker from the holder's; applied, and the "
-            "job may have run twice",
+            f"a {what} came without claim_id after claim {earlier[-1].n} lapsed, with "
+            "headers that cannot tell its worker from the holder's; taken, and the job "
+            "may have run twice",
         )
         logger.debug(
-            "%s update of %s applied to claim %d; it may come from the worker of a lapsed claim",
-            status,
+            "%s of %s taken for claim %d; it may come from the worker of a lapsed claim",
+            what,
             job.request_id,
             current.n,
         )
@@ -759,6 +759,21 @@ class JobStore:
             (_dumps([*job.warnings, warning]), job.seq),
         )
         logger.warning("job %s (%s): %s", job.request_id, job.model, warning)
+
+    def check_upload(self, request_id: str, filename: str, sender: WorkerInfo) -> None:
+        """Refuse (JobConflict) an upload of `filename` for job `request_id` from a stale worker.
+
+        A running job claimed more than once takes files only from its holder, told
+        apart as `update` tells updates apart (a double run when it cannot tell).
+        """
+        with self._transaction() as conn:
+            row = conn.execute("SELECT * FROM jobs WHERE request_id = ?", (request_id,)).fetchone()
+            if row is None or row["status"] != "running":
+                return
+            job = Job.from_row(row)
+            claims = self._claims_of(conn, job.seq)
+            if len(claims) > 1:
+                self._attribute(conn, job, claims, f"upload of {filename!r}", sender)
 
     def finished_status(self, request_id: str) -> str | None:
         """The status of job `request_id` (any model) if it is finished, else None."""
