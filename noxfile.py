@@ -27,6 +27,7 @@ nox.options.sessions = [
     "typecheck",
     "validate_spec",
     "check_generated",
+    "check_unasync",
     "api_diff",
     "tests",
     "matrix",
@@ -122,12 +123,26 @@ def check_generated(session: nox.Session) -> None:
 
 
 @nox.session(python=None)
+def unasync(session: nox.Session) -> None:
+    """Write the sync half (overlay/together_queue/_sync/) from the async source (_async/)."""
+    _install_requirements(session, "lint")
+    session.run("python", "tools/unasync.py")
+
+
+@nox.session(python=None)
+def check_unasync(session: nox.Session) -> None:
+    """Fail with a diff when a sync module differs from a fresh `nox -s unasync`."""
+    _install_requirements(session, "lint")
+    session.run("python", "tools/unasync.py", "--check")
+
+
+@nox.session(python=None)
 def update_spec(session: nox.Session) -> None:
-    """Rebuild openapi.yaml from a whole upstream document and regenerate: `-- PATH`."""
-    if len(session.posargs) != 1:
+    """Rebuild openapi.yaml from Together's published document and regenerate (`-- PATH|URL`)."""
+    if len(session.posargs) > 1:
         session.error(
-            "usage: nox -s update_spec -- PATH_TO_UPSTREAM_OPENAPI_DOCUMENT "
-            "(e.g. ../shared/spec/upstream/together-openapi-2026-04-08.yaml)"
+            "usage: nox -s update_spec [-- PATH_OR_URL] (default: Together's published "
+            "OpenAPI document; a local copy works offline)"
         )
     _install_requirements(session, "spec", "codegen")
     session.run("python", "tools/update_spec.py", *session.posargs)

@@ -40,6 +40,9 @@ class Config:
     ratelimit_rate: float = 0.05
     ratelimit_retry_after: int = 1
     ratelimit_repeats: int = 3
+    dashboard_jobs: int = 1000
+    dashboard_phases: int = 8
+    dashboard_repeats: int = 2
 
     @classmethod
     def quick_config(cls) -> Config:
@@ -72,4 +75,7 @@ class Config:
             scale_repeats=1,
             ratelimit_submits=100,
             ratelimit_repeats=1,
+            dashboard_jobs=100,
+            dashboard_phases=1,
+            dashboard_repeats=1,
         )

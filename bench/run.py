@@ -17,6 +17,7 @@ from bench import (
     machine,
     plots,
     sec_bulk,
+    sec_dashboard,
     sec_emulator,
     sec_faults,
     sec_import,
@@ -36,6 +37,7 @@ SECTIONS: dict[str, Callable[[Config], Section]] = {
     "emulator": sec_emulator.run,
     "faults": sec_faults.run,
     "scale": sec_scale.run,
+    "dashboard": sec_dashboard.run,
 }
 
 

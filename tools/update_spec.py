@@ -1,16 +1,19 @@
 """Rebuild openapi.yaml from a whole upstream Together OpenAPI document, then regenerate.
 
 Usage:
-    python tools/update_spec.py PATH_TO_UPSTREAM_DOCUMENT
+    python tools/update_spec.py [PATH_OR_URL]
 
-Steps: load PATH (YAML or JSON); keep the operations tagged `Queue` and every
+Steps: read the document: Together's published one (`upstream.UPSTREAM_URL`) when no
+source is given, else the `http(s)://` URL or the local PATH (YAML or JSON, works
+offline); keep the operations tagged `Queue` and every
 component they reference, transitively; apply the project's adjustments from
 spec/overlay.yaml (OpenAPI Overlay 1.0.0), skipping and naming any update that
 upstream already contains (it is redundant: delete it from the overlay); sort the
 paths; validate with openapi-spec-validator; write openapi.yaml; regenerate
-generated/ with tools/codegen.py; print what changed. Bad input stops with one
-`error: ...` line on stderr (exit 1, or 2 for usage) and leaves openapi.yaml and
-generated/ untouched.
+generated/ with tools/codegen.py; record the document's URL and sha256 in
+spec/upstream.toml; print what changed. Bad input stops with one `error: ...` line on
+stderr (exit 1, or 2 for usage) and leaves openapi.yaml, generated/ and the record
+untouched.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any, NoReturn
 from urllib.parse import unquote
 
 import codegen
+import upstream
 import yaml
 from openapi_spec_validator import validate as validate_openapi
 
@@ -78,23 +82,34 @@ def _parse_text(text: str, source: str) -> Json:
         raise SpecError(f"{source} is not valid YAML or JSON: {problem}{where}") from None
 
 
-def load_mapping(path: Path, what: str) -> dict[str, Json]:
-    """Read `path` as YAML or JSON and return its top-level mapping."""
+def read_file(path: Path, what: str) -> bytes:
+    """The bytes of `path`; SpecError naming `what` when it is missing or unreadable."""
     if not path.exists():
         raise SpecError(f"{what} {path} does not exist")
     if not path.is_file():
         raise SpecError(f"{what} {path} is not a file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise SpecError(f"{what} {path} is not UTF-8 text") from None
+        return path.read_bytes()
     except OSError as exc:
         raise SpecError(f"cannot read {what} {path}: {exc.strerror}") from None
-    data = _parse_text(text, f"{what} {path}")
-    if not isinstance(data, dict):
-        kind = "empty" if data is None else f"a {type(data).__name__}"
-        raise SpecError(f"{what} {path} is {kind}, not a YAML/JSON mapping")
-    return data
+
+
+def parse_mapping(data: bytes, source: str) -> dict[str, Json]:
+    """`data` (UTF-8 YAML or JSON, from `source`) as its top-level mapping."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError(f"{source} is not UTF-8 text") from None
+    parsed = _parse_text(text, source)
+    if not isinstance(parsed, dict):
+        kind = "empty" if parsed is None else f"a {type(parsed).__name__}"
+        raise SpecError(f"{source} is {kind}, not a YAML/JSON mapping")
+    return parsed
+
+
+def load_mapping(path: Path, what: str) -> dict[str, Json]:
+    """Read `path` as YAML or JSON and return its top-level mapping."""
+    return parse_mapping(read_file(path, what), f"{what} {path}")
 
 
 def check_openapi3(doc: dict[str, Json], source: str) -> None:
@@ -617,12 +632,21 @@ class Result:
     spec_changed: bool = False
     generated_changed: bool = False
     redundant: list[str] = field(default_factory=list)
+    provenance: upstream.Provenance | None = None
+    """The record written to spec/upstream.toml, when it changed."""
 
     def report(self) -> list[str]:
         """Return the human summary: redundant overlay actions, then each change or `No changes`."""
+        recorded = []
+        if self.provenance is not None:
+            recorded.append(f"{upstream.PROVENANCE}: {self.provenance.describe()}")
         if not self.spec_changed and not self.generated_changed:
-            return [*self.redundant, "No changes"]
-        lines = [*self.redundant, *self.changes]
+            return [
+                *self.redundant,
+                *recorded,
+                "openapi.yaml: unchanged" if recorded else "No changes",
+            ]
+        lines = [*self.redundant, *recorded, *self.changes]
         if not self.spec_changed:
             lines.append("openapi.yaml: unchanged")
         elif not self.changes:
@@ -636,9 +660,15 @@ def build_spec(source: Path, overlay: Path, redundant: list[str] | None = None) 
 
     Overlay actions that upstream has made redundant are appended to `redundant`.
     """
-    doc = load_mapping(source, "input")
-    check_openapi3(doc, str(source))
-    sliced = slice_operations(doc, str(source))
+    return build_from(load_mapping(source, "input"), str(source), overlay, redundant)
+
+
+def build_from(
+    doc: dict[str, Json], source: str, overlay: Path, redundant: list[str] | None = None
+) -> dict[str, Json]:
+    """Slice, adjust and validate the upstream document `doc` (read from `source`)."""
+    check_openapi3(doc, source)
+    sliced = slice_operations(doc, source)
     found = apply_overlay(sliced, load_overlay(overlay))
     if redundant is not None:
         redundant.extend(found)
@@ -649,8 +679,31 @@ def build_spec(source: Path, overlay: Path, redundant: list[str] | None = None) 
     return sliced
 
 
+def read_upstream(
+    source: Path | str | None, previous: upstream.Provenance | None
+) -> tuple[dict[str, Json], str, upstream.Provenance]:
+    """(document, its name for messages, its provenance) for `source`.
+
+    None is Together's published document (`upstream.UPSTREAM_URL`); a string starting
+    with `http://` or `https://` is fetched; anything else is a local file.
+    """
+    if source is None:
+        source = upstream.UPSTREAM_URL
+    if isinstance(source, str) and upstream.is_url(source):
+        try:
+            data = upstream.fetch(source)
+        except upstream.UpstreamError as exc:
+            raise SpecError(str(exc)) from None
+        record = upstream.provenance_of(data, url=source, path=None, previous=previous)
+        return parse_mapping(data, f"input {source}"), source, record
+    path = Path(source)
+    data = read_file(path, "input")
+    record = upstream.provenance_of(data, url=None, path=path, previous=previous)
+    return parse_mapping(data, f"input {path}"), str(path), record
+
+
 def update_spec(
-    source: Path,
+    source: Path | str | None,
     *,
     spec_path: Path = DEFAULT_SPEC,
     overlay_path: Path = DEFAULT_OVERLAY,
@@ -660,11 +713,19 @@ def update_spec(
 ) -> Result:
     """Rewrite `spec_path` from `source` and regenerate `output_dir`; return what changed.
 
-    On any error nothing is left changed: `spec_path` is only replaced once the
-    new document is valid, and put back if regeneration fails.
+    `source` is a path, an `http(s)://` URL, or None for Together's published document.
+    The document's URL and digest go to `spec/upstream.toml` beside `spec_path`. On any
+    error nothing is left changed: `spec_path` is only replaced once the new document
+    is valid, put back if regeneration fails, and the record is written last.
     """
+    provenance_path = spec_path.parent / upstream.PROVENANCE
+    try:
+        previous = upstream.read_provenance(provenance_path)
+    except upstream.UpstreamError as exc:
+        raise SpecError(str(exc)) from None
+    doc, name, record = read_upstream(source, previous)
     redundant: list[str] = []
-    new_doc = build_spec(source, overlay_path, redundant)
+    new_doc = build_from(doc, name, overlay_path, redundant)
     new_bytes = dump(new_doc).encode("utf-8")
     old_bytes = spec_path.read_bytes() if spec_path.is_file() else None
     try:
@@ -691,6 +752,13 @@ def update_spec(
                 f"regeneration failed, {spec_path.name} restored: {_one_line(str(exc))}"
             ) from None
         raise
+    if record != previous:
+        try:
+            provenance_path.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write(provenance_path, record.text().encode("utf-8"))
+        except OSError as exc:
+            raise SpecError(f"cannot write {provenance_path}: {exc.strerror or exc}") from None
+        result.provenance = record
     return result
 
 
@@ -711,11 +779,16 @@ def main(
 ) -> int:
     """Command-line entry point; returns the process exit code."""
     parser = _Parser(prog="update_spec.py", description=__doc__.splitlines()[0])
-    parser.add_argument("path", type=Path, help="the whole upstream OpenAPI document")
+    parser.add_argument(
+        "source",
+        nargs="?",
+        help="the whole upstream OpenAPI document: a local path or an http(s) URL "
+        f"(default: Together's published one, {upstream.UPSTREAM_URL})",
+    )
     args = parser.parse_args(argv)
     try:
         result = update_spec(
-            args.path,
+            args.source,
             spec_path=spec_path,
             overlay_path=overlay_path,
             config_path=config_path,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import functools
+import math
 import queue
 import threading
 import time
@@ -46,64 +47,81 @@ I = TypeVar("I")  # noqa: E741 - item type
 RATE_LIMIT_ROUNDS: Final = 4
 #: Jobs waited on at once per unit of concurrency (the rest are pulled as these finish).
 WAIT_WINDOW_PER_SLOT: Final = 64
+#: The slowest pace a rate limit can set, in requests per second.
+MIN_RATE: Final = 0.5
 
 
-def outcome_of(index: int, item: I, fn: Callable[[I], T]) -> Outcome[T, I]:
-    """Run `fn(item)`; its value or its error as an Outcome."""
-    try:
-        return Success(index, item, fn(item))
-    except Exception as exc:  # every outcome is kept, the error included
-        return Failure(index, item, exc)
-
-
-# -- adaptive concurrency ------------------------------------------------------------
+# -- adaptive concurrency and pace ------------------------------------------------------
 
 
 class AdaptiveLimit:
-    """How many requests may be in flight: AIMD on 429, within the user's `ceiling`.
+    """How many requests may be in flight, and how fast they may start: AIMD on 429.
 
     Additive increase, multiplicative decrease (TCP's rule): a 429 halves the limit, at
     most once per window of answers (a burst of 429s from one window is one signal, not
     sixteen); every `limit` successes raise it by one. It starts at the ceiling, so a
     run that meets no 429 behaves exactly like fixed concurrency. A `Retry-After` pauses
-    new requests until it has passed. With `adaptive=False` the limit stays fixed (the
-    pause and the counting remain): the baseline the benchmark compares against.
+    new requests until it has passed.
 
-    Called from worker threads (it is the `SendObserver` of every submit), so locked.
+    Concurrency alone cannot keep under a rate limit when answers come fast, so the same
+    cut also sets a pace (`rate`, requests per second): the successes since the last cut
+    spread over the time since then plus the pause asked for, the rate a token bucket
+    with that refill would have let through. Each success raises the pace so that it
+    grows by about one request per second each second. Unpaced (`rate` None) until a
+    first 429. With `adaptive=False` the limit stays fixed and unpaced (the pause and
+    the counting remain): the baseline the benchmark compares against.
+
+    Called from worker threads (it is the `SendObserver` of every request), so locked.
     """
 
     def __init__(self, ceiling: int, *, adaptive: bool = True) -> None:
         self.ceiling = ceiling
         self.adaptive = adaptive
         self.limit = ceiling
+        self.rate: float | None = None
         self.rate_limited = 0  # 429 answers seen
         self._lock = threading.Lock()
         self._answers_since_cut: int | None = None  # None: no cut yet
         self._successes = 0
         self._pause_until = 0.0
+        self._next_start = 0.0
+        self._window_start: float | None = None  # the first start, then the last cut
+        self._window_successes = 0
 
     def on_rate_limited(self, retry_after: float | None) -> None:
-        """A 429: halve the limit (once per window) and pause until `retry_after` passes."""
+        """A 429: halve the limit and set the pace (once per window); pause for `retry_after`."""
         with self._lock:
             self.rate_limited += 1
+            now = time.monotonic()
             if retry_after is not None:
-                self._pause_until = max(self._pause_until, time.monotonic() + retry_after)
+                self._pause_until = max(self._pause_until, now + retry_after)
             if not self.adaptive:
                 return
             window = self._answers_since_cut
-            if window is None or window >= self.limit:
-                self.limit = max(1, self.limit // 2)
-                self._answers_since_cut = 0
-                self._successes = 0
-            else:
+            if window is not None and window < self.limit:
                 self._answers_since_cut = window + 1
+                return
+            self.limit = max(1, self.limit // 2)
+            self._answers_since_cut = 0
+            self._successes = 0
+            begun = self._window_start if self._window_start is not None else now
+            span = now - begun + (retry_after or 0.0)
+            if span > 0:
+                self.rate = max(MIN_RATE, self._window_successes / span)
+            self._window_start = now
+            self._window_successes = 0
 
     def on_success(self) -> None:
-        """A 2xx: one step towards raising the limit by one."""
+        """A 2xx: one step towards raising the limit by one, and the pace a little."""
         with self._lock:
+            self._window_successes += 1
             if self._answers_since_cut is not None:
                 self._answers_since_cut += 1
-            if not self.adaptive or self.limit >= self.ceiling:
+            if not self.adaptive:
+                return
+            if self.rate is not None:
+                self.rate += 1.0 / self.rate
+            if self.limit >= self.ceiling:
                 return
             self._successes += 1
             if self._successes >= self.limit:
@@ -111,29 +129,447 @@ class AdaptiveLimit:
                 self._successes = 0
 
     def pause_left(self) -> float:
-        """Seconds before new requests may start (0: now)."""
+        """Seconds before new requests may start by the pause alone (0: now)."""
         return max(0.0, self._pause_until - time.monotonic())
 
+    def start_delay(self, now: float) -> float:
+        """Seconds from `now` (monotonic) before the next request may start: pause and pace."""
+        return max(0.0, self._pause_until - now, self._next_start - now)
 
-def _with_rate_limit_rounds(
-    send: Callable[[I, SendObserver], T], limit: AdaptiveLimit, stopped: threading.Event
-) -> Callable[[I], T]:
-    """`send` that sends again, after the pause, a submit the service refused with 429."""
+    def started(self, now: float) -> None:
+        """A request starts at `now`: the next one waits for the pace."""
+        with self._lock:
+            if self._window_start is None:
+                self._window_start = now
+            if self.rate is not None:
+                self._next_start = max(self._next_start, now) + 1.0 / self.rate
 
-    def attempt(item: I) -> T:
-        for _ in range(RATE_LIMIT_ROUNDS):
+
+# -- submitting: the plan both engines follow ----------------------------------------------
+
+
+class SubmitPlan(Generic[H, I]):
+    """The I/O-free part of a bulk submit: which item starts next, and what each answer means.
+
+    Both engines (threads and tasks) run `concurrency` workers that each loop: `take()`
+    an item, send it, `finish()` it, so a freed slot goes to the next item at once.
+    A worker waits while the limit, its pace or pause, or the outcomes not yet taken
+    (`backlog` and one more, so memory stays O(concurrency) whatever the consumer does) say so.
+    """
+
+    def __init__(self, items: Iterable[I], limit: AdaptiveLimit, backlog: int) -> None:
+        self.limit = limit
+        self.ready: collections.deque[Outcome[H, I]] = collections.deque()
+        self.running = 0
+        self.stopped = False
+        #: An error of the items iterator, raised to the consumer by the engine.
+        self.error: BaseException | None = None
+        self._source = enumerate(items)
+        self._backlog = backlog
+        self._exhausted = False
+
+    @property
+    def finished(self) -> bool:
+        """True when no item is in flight and none will start."""
+        return self.running == 0 and (self._exhausted or self.stopped)
+
+    def take(self, now: float) -> tuple[int, I] | float | None:
+        """The next (index, item) to send; else seconds to wait (inf: until woken); None: stop."""
+        if self.stopped or self._exhausted:
+            return None
+        if self.running >= self.limit.limit or len(self.ready) > self._backlog:
+            return math.inf
+        delay = self.limit.start_delay(now)
+        if delay > 0:
+            return delay
+        try:
+            nxt = next(self._source, None)
+        except BaseException as exc:  # handed to the consumer; the items sent are kept
+            self.error = exc
+            self.stopped = True
+            return None
+        if nxt is None:
+            self._exhausted = True
+            return None
+        self.running += 1
+        self.limit.started(now)
+        return nxt
+
+    def finish(self, index: int, item: I, value: H | None, error: BaseException | None) -> int:
+        """Record an item's answer; how many more workers could start now."""
+        self.running -= 1
+        if error is None:
+            self.ready.append(Success(index, item, value))  # type: ignore[arg-type]
+        else:
+            self.ready.append(Failure(index, item, error))
+        return self.room()
+
+    def room(self) -> int:
+        """How many more items the limit and the backlog let start (a pace or pause aside)."""
+        if self.stopped or self._exhausted:
+            return 0
+        return max(0, min(self.limit.limit - self.running, self._backlog + 1 - len(self.ready)))
+
+    def resend_delay(self, rounds: int) -> float | None:
+        """After `rounds` resends of a submit refused with 429: seconds to wait, or None to give up.
+
+        Refused with 429, the service did not take it, so sending it again is safe;
+        not while stopping, and not beyond `RATE_LIMIT_ROUNDS`.
+        """
+        if self.stopped or rounds >= RATE_LIMIT_ROUNDS:
+            return None
+        return self.limit.pause_left()
+
+    def stop(self) -> None:
+        """Start no more items."""
+        self.stopped = True
+
+    def take_outcomes(self) -> list[Outcome[H, I]]:
+        """Every outcome not yet taken."""
+        rest = list(self.ready)
+        self.ready.clear()
+        return rest
+
+
+def attach_outcomes(exc: BaseException, outcomes: list[Any]) -> None:
+    """Hand `outcomes` back on `exc` (`exc.outcomes`), with a note saying so."""
+    previous = getattr(exc, "outcomes", None)
+    merged = [*(previous or []), *outcomes]
+    merged.sort(key=lambda outcome: outcome.index)
+    exc.outcomes = merged  # type: ignore[attr-defined]
+    if previous is None:
+        ok = sum(1 for outcome in merged if outcome.ok)
+        exc.add_note(
+            f"{ok} job(s) were submitted before this error stopped the bulk submit: "
+            "exc.outcomes holds the outcome of every item sent"
+        )
+
+
+# -- submitting, sync: worker threads ------------------------------------------------------
+
+
+class _ThreadCrew(Generic[H, I]):
+    """The worker threads of one `SubmitStream`, and the lock and conditions they share.
+
+    Holds no reference to the stream, so a stream dropped without `close()` is collected
+    and its finalizer stops the crew. Threads are daemons: an abandoned request never
+    keeps the process alive.
+    """
+
+    def __init__(self, plan: SubmitPlan[H, I], send: Callable[[I, SendObserver], H]) -> None:
+        self.plan = plan
+        self.send = send
+        self.lock = threading.Lock()
+        self.work = threading.Condition(self.lock)  # workers wait here
+        self.answer = threading.Condition(self.lock)  # the consumer waits here
+        self.stopping = threading.Event()  # cuts a resend's pause short
+        self.threads: list[threading.Thread] = []
+
+    def start(self, count: int) -> None:
+        self.threads = [
+            threading.Thread(target=self.run, name=f"together-queue-submit-{n}", daemon=True)
+            for n in range(count)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        with self.lock:
+            self.plan.stop()
+            self.stopping.set()
+            self.work.notify_all()
+            self.answer.notify_all()
+
+    def run(self) -> None:
+        plan = self.plan
+        with self.lock:
+            while (step := plan.take(time.monotonic())) is not None:
+                if isinstance(step, float):
+                    self.work.wait(None if step == math.inf else step)
+                    continue
+                index, item = step
+                self.lock.release()
+                try:
+                    value, error = self.attempt(item)
+                finally:
+                    self.lock.acquire()
+                more = plan.finish(index, item, value, error) - 1  # this thread takes one
+                if more > 0:
+                    self.work.notify(more)  # the limit grew
+                self.answer.notify()
+            self.answer.notify()  # the consumer may be waiting for the end
+
+    def attempt(self, item: I) -> tuple[H | None, BaseException | None]:
+        rounds = 0
+        while True:
             try:
-                return send(item, limit)
-            except RateLimitError:
-                # The service said it did not take it: safe to resend, unless we are stopping.
-                if stopped.wait(limit.pause_left()):
-                    raise
-        return send(item, limit)
+                return self.send(item, self.plan.limit), None
+            except RateLimitError as exc:
+                delay = self.plan.resend_delay(rounds)
+                rounds += 1
+                if delay is None or self.stopping.wait(delay):
+                    return None, exc
+            except BaseException as exc:  # every outcome is kept, the error included
+                return None, exc
 
-    return attempt
+
+class SubmitStream(Generic[H, I]):
+    """Each item's submit Outcome, in completion order, with bounded requests in flight.
+
+    Iterate it; `close()` (or leaving a `with` block) stops starting new submits, waits
+    for those in flight and returns their outcomes, which the loop did not yield (also
+    kept in `leftover`, for a `with` block left by `break`). Leaving a `with` block on
+    an exception attaches every outcome not yielded to it as `exc.outcomes`. `limit` is
+    the adaptive concurrency (`limit.rate_limited` counts 429s).
+    """
+
+    def __init__(
+        self,
+        items: Iterable[I],
+        send: Callable[[I, SendObserver], H],
+        *,
+        concurrency: int,
+        adaptive: bool = True,
+    ) -> None:
+        self.limit = AdaptiveLimit(concurrency, adaptive=adaptive)
+        self._plan: SubmitPlan[H, I] = SubmitPlan(items, self.limit, backlog=concurrency)
+        self._crew = _ThreadCrew(self._plan, send)
+        # A stream dropped without close() still lets its threads end.
+        weakref.finalize(self, self._crew.stop)
+        self.leftover: list[Outcome[H, I]] = []
+
+    def __iter__(self) -> Self:
+        return self
+
+    def __next__(self) -> Outcome[H, I]:
+        crew, plan = self._crew, self._plan
+        with crew.lock:
+            if not crew.threads and not plan.stopped:
+                crew.start(self.limit.ceiling)
+            while True:
+                if plan.error is not None:
+                    error, plan.error = plan.error, None
+                    raise error
+                if plan.ready:
+                    crew.work.notify()  # room in the backlog
+                    return plan.ready.popleft()
+                if plan.finished:
+                    raise StopIteration
+                crew.answer.wait()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        rest = self.close()
+        if exc is not None:
+            attach_outcomes(exc, rest)
+
+    def close(self) -> list[Outcome[H, I]]:
+        """Start no more submits; wait for those in flight; their outcomes, not yet yielded.
+
+        A Ctrl-C while waiting abandons the rest at once (their threads are daemons).
+        """
+        crew = self._crew
+        crew.stop()
+        try:
+            with crew.lock:
+                while self._plan.running:
+                    crew.answer.wait()
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C: those still in flight are abandoned
+        with crew.lock:
+            rest = self._plan.take_outcomes()
+        self.leftover.extend(rest)
+        return rest
 
 
-# -- a pool of daemon threads ------------------------------------------------------------
+def run_many(
+    items: Iterable[I],
+    send: Callable[[I, SendObserver], H],
+    concurrency: int,
+    *,
+    adaptive: bool = True,
+) -> list[Outcome[H, I]]:
+    """Every item's Outcome, in input order; on an error, the outcomes go on the error."""
+    results: list[Outcome[H, I]] = []
+    stream = SubmitStream(items, send, concurrency=concurrency, adaptive=adaptive)
+    try:
+        results.extend(stream)
+    except BaseException as exc:
+        attach_outcomes(exc, [*results, *stream.close()])
+        raise
+    stream.close()
+    results.sort(key=lambda outcome: outcome.index)
+    return results
+
+
+# -- submitting, async: worker tasks -------------------------------------------------------
+
+
+class _Parking:
+    """Tasks parked until woken (`wake`) or a timeout: the async twin of a Condition's wait."""
+
+    def __init__(self) -> None:
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def wait(self, timeout: float) -> None:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        parked: asyncio.Future[None] = loop.create_future()
+        self._waiting.append(parked)
+        timer = None if timeout == math.inf else loop.call_later(timeout, _release, parked)
+        try:
+            await parked
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if not parked.done():
+                parked.cancel()
+
+    def wake(self, count: int = 1) -> None:
+        while count > 0 and self._waiting:
+            parked = self._waiting.popleft()
+            if not parked.done():
+                parked.set_result(None)
+                count -= 1
+
+    def wake_all(self) -> None:
+        self.wake(len(self._waiting))
+
+
+def _release(parked: asyncio.Future[None]) -> None:
+    if not parked.done():
+        parked.set_result(None)
+
+
+class AsyncSubmitStream(Generic[H, I]):
+    """The async twin of `SubmitStream`: `async for`, `aclose()`, `async with`.
+
+    No task outlives it: on an error or a cancellation, the submits in flight are
+    awaited (or cancelled if the wait itself is cancelled) before it returns.
+    """
+
+    def __init__(
+        self,
+        items: Iterable[I],
+        send: Callable[[I, SendObserver], Awaitable[H]],
+        *,
+        concurrency: int,
+        adaptive: bool = True,
+    ) -> None:
+        self.limit = AdaptiveLimit(concurrency, adaptive=adaptive)
+        self._plan: SubmitPlan[H, I] = SubmitPlan(items, self.limit, backlog=concurrency)
+        self._send = send
+        self._work = _Parking()  # workers wait here
+        self._answer = _Parking()  # the consumer waits here
+        self._workers: list[asyncio.Task[None]] = []
+        self.leftover: list[Outcome[H, I]] = []
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Outcome[H, I]:
+        import asyncio  # here, not at the top: sync users should not pay for loading it
+
+        plan = self._plan
+        if not self._workers and not plan.stopped:
+            self._workers = [asyncio.ensure_future(self._run()) for _ in range(self.limit.ceiling)]
+        while True:
+            if plan.error is not None:
+                error, plan.error = plan.error, None
+                raise error
+            if plan.ready:
+                self._work.wake()  # room in the backlog
+                return plan.ready.popleft()
+            if plan.finished:
+                raise StopAsyncIteration
+            await self._answer.wait(math.inf)
+
+    async def _run(self) -> None:
+        plan = self._plan
+        while (step := plan.take(time.monotonic())) is not None:
+            if isinstance(step, float):
+                await self._work.wait(step)
+                continue
+            index, item = step
+            value, error = await self._attempt(item)
+            more = plan.finish(index, item, value, error) - 1  # this task takes one
+            if more > 0:
+                self._work.wake(more)  # the limit grew
+            self._answer.wake()
+        self._answer.wake()  # the consumer may be waiting for the end
+
+    async def _attempt(self, item: I) -> tuple[H | None, BaseException | None]:
+        import asyncio
+
+        rounds = 0
+        while True:
+            try:
+                return await self._send(item, self.limit), None
+            except RateLimitError as exc:
+                delay = self._plan.resend_delay(rounds)
+                rounds += 1
+                if delay is None:
+                    return None, exc
+                await asyncio.sleep(delay)
+            except asyncio.CancelledError as exc:
+                return None, exc  # the stream is being torn down: recorded, then it ends
+            except Exception as exc:  # every outcome is kept, the error included
+                return None, exc
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        rest = await self.aclose()
+        if exc is not None:
+            attach_outcomes(exc, rest)
+
+    async def aclose(self) -> list[Outcome[H, I]]:
+        """Start no more submits; await those in flight; their outcomes, not yet yielded."""
+        import asyncio
+
+        self._plan.stop()
+        self._work.wake_all()
+        workers, self._workers = self._workers, []
+        try:
+            if workers:
+                await asyncio.wait(workers)
+        finally:
+            for worker in workers:
+                worker.cancel()  # only still running if our own wait was cancelled
+            if workers:
+                # Reap them: no task is left pending, whatever happened above.
+                await asyncio.gather(*workers, return_exceptions=True)
+        rest = self._plan.take_outcomes()
+        self.leftover.extend(rest)
+        return rest
+
+
+async def arun_many(
+    items: Iterable[I],
+    send: Callable[[I, SendObserver], Awaitable[H]],
+    concurrency: int,
+    *,
+    adaptive: bool = True,
+) -> list[Outcome[H, I]]:
+    """Every item's Outcome, in input order; on an error, the outcomes go on the error."""
+    results: list[Outcome[H, I]] = []
+    stream = AsyncSubmitStream(items, send, concurrency=concurrency, adaptive=adaptive)
+    try:
+        async for outcome in stream:
+            results.append(outcome)
+    except BaseException as exc:
+        attach_outcomes(exc, [*results, *(await stream.aclose())])
+        raise
+    await stream.aclose()
+    results.sort(key=lambda outcome: outcome.index)
+    return results
+
+
+# -- waiting: a pool of daemon threads ------------------------------------------------------------
 
 
 class DaemonPool:
@@ -173,348 +609,6 @@ class DaemonPool:
                 future.set_result(fn())
             except BaseException as exc:  # handed to the waiting side, never lost
                 future.set_exception(exc)
-
-
-# -- submitting, sync ----------------------------------------------------------------------
-
-
-class SubmitStream(Generic[H, I]):
-    """Each item's submit Outcome, in completion order, with bounded requests in flight.
-
-    Iterate it; `close()` (or leaving a `with` block) stops starting new submits, waits
-    for those in flight and returns their outcomes, which the loop did not yield (also
-    kept in `leftover`, for a `with` block left by `break`). Leaving a `with` block on
-    an exception attaches every outcome not yielded to it as `exc.outcomes`. `limit` is
-    the adaptive concurrency (`limit.rate_limited` counts 429s).
-    """
-
-    def __init__(
-        self,
-        items: Iterable[I],
-        send: Callable[[I, SendObserver], H],
-        *,
-        concurrency: int,
-        adaptive: bool = True,
-    ) -> None:
-        self.limit = AdaptiveLimit(concurrency, adaptive=adaptive)
-        self._source = enumerate(items)
-        self._stopped = threading.Event()
-        self._attempt = _with_rate_limit_rounds(send, self.limit, self._stopped)
-        self._pool: DaemonPool | None = None
-        self._in_flight: dict[concurrent.futures.Future[H], tuple[int, I]] = {}
-        # Each future puts itself here when done: waiting for the next answer is O(1),
-        # where concurrent.futures.wait() would hook into every future in flight, every time.
-        self._finished: queue.SimpleQueue[concurrent.futures.Future[H]] = queue.SimpleQueue()
-        self._ready: collections.deque[Outcome[H, I]] = collections.deque()
-        self._exhausted = False
-        self.leftover: list[Outcome[H, I]] = []
-
-    def __iter__(self) -> Self:
-        return self
-
-    def __next__(self) -> Outcome[H, I]:
-        while not self._ready:
-            self._start_more()
-            if not self._in_flight:
-                if self._exhausted or self._stopped.is_set():
-                    if self._pool is not None:
-                        self._pool.shutdown()  # done: let the threads end now
-                        self._pool = None
-                    raise StopIteration
-                time.sleep(self.limit.pause_left())  # nothing in flight: only the pause holds
-                continue
-            self._collect(self._wait_timeout())
-        return self._ready.popleft()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
-        rest = self.close()
-        if exc is not None:
-            attach_outcomes(exc, rest)
-
-    def close(self) -> list[Outcome[H, I]]:
-        """Start no more submits; wait for those in flight; their outcomes, not yet yielded.
-
-        A Ctrl-C while waiting abandons the rest at once (their threads are daemons).
-        """
-        self._stopped.set()
-        try:
-            if self._in_flight:
-                concurrent.futures.wait(self._in_flight)
-                # From the futures themselves: a future's done callback (the queue) may
-                # run just after wait() has already returned.
-                self._record(list(self._in_flight))
-        except KeyboardInterrupt:
-            pass  # a second Ctrl-C: those still in flight are abandoned
-        finally:
-            if self._pool is not None:
-                self._pool.shutdown()
-                self._pool = None
-        rest = list(self._ready)
-        self._ready.clear()
-        self.leftover.extend(rest)
-        return rest
-
-    def _start_more(self) -> None:
-        while (
-            not self._exhausted
-            and not self._stopped.is_set()
-            and len(self._in_flight) < self.limit.limit
-            and self.limit.pause_left() == 0
-        ):
-            nxt = next(self._source, None)  # an error here propagates: see `close()`
-            if nxt is None:
-                self._exhausted = True
-                return
-            if self._pool is None:
-                self._pool = DaemonPool(self.limit.ceiling, "together-queue-submit")
-                # A stream dropped without close() still lets its idle threads end.
-                weakref.finalize(self, self._pool.shutdown)
-            future = self._pool.submit(functools.partial(self._attempt, nxt[1]))
-            self._in_flight[future] = nxt
-            future.add_done_callback(self._finished.put)
-
-    def _wait_timeout(self) -> float | None:
-        # Slots free but paused: wake when the pause ends. Otherwise only an answer can
-        # change anything: block (no timeout, so no spinning).
-        free = len(self._in_flight) < self.limit.limit and not self._exhausted
-        pause = self.limit.pause_left()
-        return pause if free and pause > 0 else None
-
-    def _collect(self, timeout: float | None) -> None:
-        """Move every finished submit to `_ready`, first waiting up to `timeout` for one."""
-        try:
-            done = [self._finished.get(timeout=timeout)]
-        except queue.Empty:
-            return
-        while True:
-            try:
-                done.append(self._finished.get_nowait())
-            except queue.Empty:
-                break
-        self._record(done)
-
-    def _record(self, done: Iterable[concurrent.futures.Future[H]]) -> None:
-        for future in done:
-            entry = self._in_flight.pop(future, None)
-            if entry is None:
-                continue  # recorded already (close() takes them from the futures)
-            index, item = entry
-            error = future.exception()
-            if error is None:
-                self._ready.append(Success(index, item, future.result()))
-            else:
-                self._ready.append(Failure(index, item, error))
-
-
-def attach_outcomes(exc: BaseException, outcomes: list[Any]) -> None:
-    """Hand `outcomes` back on `exc` (`exc.outcomes`), with a note saying so."""
-    previous = getattr(exc, "outcomes", None)
-    merged = [*(previous or []), *outcomes]
-    merged.sort(key=lambda outcome: outcome.index)
-    exc.outcomes = merged  # type: ignore[attr-defined]
-    if previous is None:
-        ok = sum(1 for outcome in merged if outcome.ok)
-        exc.add_note(
-            f"{ok} job(s) were submitted before this error stopped the bulk submit: "
-            "exc.outcomes holds the outcome of every item sent"
-        )
-
-
-def run_many(
-    items: Iterable[I],
-    send: Callable[[I, SendObserver], H],
-    concurrency: int,
-    *,
-    adaptive: bool = True,
-) -> list[Outcome[H, I]]:
-    """Every item's Outcome, in input order; on an error, the outcomes go on the error."""
-    results: list[Outcome[H, I]] = []
-    stream = SubmitStream(items, send, concurrency=concurrency, adaptive=adaptive)
-    try:
-        results.extend(stream)
-    except BaseException as exc:
-        attach_outcomes(exc, [*results, *stream.close()])
-        raise
-    stream.close()
-    results.sort(key=lambda outcome: outcome.index)
-    return results
-
-
-# -- submitting, async -------------------------------------------------------------------------
-
-
-class AsyncSubmitStream(Generic[H, I]):
-    """The async twin of `SubmitStream`: `async for`, `aclose()`, `async with`.
-
-    No task outlives it: on an error or a cancellation, the submits in flight are
-    awaited (or cancelled if the wait itself is cancelled) before it returns.
-    """
-
-    def __init__(
-        self,
-        items: Iterable[I],
-        send: Callable[[I, SendObserver], Awaitable[H]],
-        *,
-        concurrency: int,
-        adaptive: bool = True,
-    ) -> None:
-        self.limit = AdaptiveLimit(concurrency, adaptive=adaptive)
-        self._source = enumerate(items)
-        self._send = send
-        self._stopped = False
-        self._in_flight: dict[asyncio.Task[H], tuple[int, I]] = {}
-        # Each task records its own outcome when done (see _on_done), so waiting for the
-        # next answer is O(1): asyncio.wait() would hook into every task in flight.
-        self._wakeup: asyncio.Future[None] | None = None
-        # An error of the items iterator met while refilling from a done callback: raised
-        # by the next __anext__ (a callback has nobody to raise it to).
-        self._source_error: BaseException | None = None
-        self._ready: collections.deque[Outcome[H, I]] = collections.deque()
-        self._exhausted = False
-        self.leftover: list[Outcome[H, I]] = []
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> Outcome[H, I]:
-        import asyncio  # here, not at the top: sync users should not pay for loading it
-
-        while not self._ready:
-            if self._source_error is not None:
-                error, self._source_error = self._source_error, None
-                raise error
-            self._start_more()
-            if self._ready:
-                break
-            if not self._in_flight:
-                if self._exhausted or self._stopped:
-                    raise StopAsyncIteration
-                await asyncio.sleep(self.limit.pause_left())
-                continue
-            free = len(self._in_flight) < self.limit.limit and not self._exhausted
-            pause = self.limit.pause_left()
-            self._wakeup = asyncio.get_running_loop().create_future()
-            try:
-                await asyncio.wait((self._wakeup,), timeout=pause if free and pause > 0 else None)
-            finally:
-                self._wakeup = None
-        return self._ready.popleft()
-
-    def _on_done(self, task: asyncio.Task[H]) -> None:
-        self._collect((task,))
-        # Hand the freed slot to the next item now, as a semaphore would: waiting for the
-        # consumer to wake up first kept the connection pool churning (bench: half the
-        # throughput). Bounded: only while the outcomes not yet taken stay within one
-        # round of the limit, so memory stays O(concurrency) whatever the consumer does.
-        if self._source_error is None and len(self._ready) <= self.limit.ceiling:
-            try:
-                self._start_more()
-            except BaseException as exc:  # the items iterator failed: see __anext__
-                self._source_error = exc
-        if self._wakeup is not None and not self._wakeup.done():
-            self._wakeup.set_result(None)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
-        rest = await self.aclose()
-        if exc is not None:
-            attach_outcomes(exc, rest)
-
-    async def aclose(self) -> list[Outcome[H, I]]:
-        """Start no more submits; await those in flight; their outcomes, not yet yielded."""
-        import asyncio
-
-        self._stopped = True
-        tasks = list(self._in_flight)
-        try:
-            if tasks:
-                await asyncio.wait(tasks)
-        finally:
-            for task in tasks:
-                task.cancel()  # only still running if our own wait was cancelled
-            if tasks:
-                # Reap them: no task is left pending, whatever happened above.
-                await asyncio.gather(*tasks, return_exceptions=True)
-            self._collect([task for task in tasks if task.done()])
-        rest = list(self._ready)
-        self._ready.clear()
-        self.leftover.extend(rest)
-        return rest
-
-    def _start_more(self) -> None:
-        import asyncio
-
-        while (
-            not self._exhausted
-            and not self._stopped
-            and len(self._in_flight) < self.limit.limit
-            and self.limit.pause_left() == 0
-        ):
-            nxt = next(self._source, None)
-            if nxt is None:
-                self._exhausted = True
-                return
-            task = asyncio.ensure_future(self._attempt(nxt[1]))
-            self._in_flight[task] = nxt
-            task.add_done_callback(self._on_done)
-
-    async def _attempt(self, item: I) -> H:
-        import asyncio
-
-        for _ in range(RATE_LIMIT_ROUNDS):
-            try:
-                return await self._send(item, self.limit)
-            except RateLimitError:
-                if self._stopped:
-                    raise
-                await asyncio.sleep(self.limit.pause_left())  # then safe to resend: see sync
-        return await self._send(item, self.limit)
-
-    def _collect(self, done: Iterable[asyncio.Task[H]]) -> None:
-        for task in done:
-            entry = self._in_flight.pop(task, None)
-            if entry is None:
-                continue  # collected already (aclose() takes them all at once)
-            index, item = entry
-            if task.cancelled():
-                import asyncio
-
-                self._ready.append(Failure(index, item, asyncio.CancelledError()))
-                continue
-            error = task.exception()
-            if error is None:
-                self._ready.append(Success(index, item, task.result()))
-            else:
-                self._ready.append(Failure(index, item, error))
-
-
-async def arun_many(
-    items: Iterable[I],
-    send: Callable[[I, SendObserver], Awaitable[H]],
-    concurrency: int,
-    *,
-    adaptive: bool = True,
-) -> list[Outcome[H, I]]:
-    """Every item's Outcome, in input order; on an error, the outcomes go on the error."""
-    results: list[Outcome[H, I]] = []
-    stream = AsyncSubmitStream(items, send, concurrency=concurrency, adaptive=adaptive)
-    try:
-        async for outcome in stream:
-            results.append(outcome)
-    except BaseException as exc:
-        attach_outcomes(exc, [*results, *(await stream.aclose())])
-        raise
-    await stream.aclose()
-    results.sort(key=lambda outcome: outcome.index)
-    return results
-
-
-# -- waiting -----------------------------------------------------------------------
 
 
 @attrs.define

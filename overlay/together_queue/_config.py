@@ -14,6 +14,9 @@ from together_queue.errors import ConfigurationError, InsecureTransportError
 DEFAULT_BASE_URL: Final = "https://api.together.ai/v1"
 DEFAULT_TIMEOUT: Final = httpx.Timeout(60.0, connect=10.0)
 DEFAULT_MAX_RETRIES: Final = 2
+#: The pool of a client's own http client. Idle connections are kept up to the pool's
+#: size, so a bulk call at any concurrency up to it reuses its connections (see `_pool`).
+DEFAULT_LIMITS: Final = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 API_KEY_ENV: Final = "TOGETHER_API_KEY"
 BASE_URL_ENV: Final = "TOGETHER_BASE_URL"
 USER_AGENT: Final = f"together-queue/{__version__} (python; httpx/{httpx.__version__})"

@@ -10,7 +10,8 @@ redirects itself, one hop at a time, so that every hop is checked:
 - the body streams into a temporary file beside the destination, renamed over it only
   once complete, so a failure leaves no half file behind (and no temporary file).
 
-Sync and async share everything but the loop that sends and writes.
+This module holds every decision; the loop that sends and writes is in
+`_async/download.py` (and `_sync/download.py`, generated from it).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import tempfile
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -35,12 +35,13 @@ from together_queue.errors import (
     status_error_class,
 )
 
-__all__ = ["MAX_REDIRECTS", "Dest", "ProgressCallback", "download_async", "download_sync"]
+__all__ = ["CHUNK", "MAX_REDIRECTS", "Dest", "ProgressCallback"]
 
 MAX_REDIRECTS = 5
 """The most redirects one download follows."""
 
-_CHUNK = 256 * 1024
+CHUNK = 256 * 1024
+"""The most bytes one read of the body asks for."""
 
 ProgressCallback = Callable[[int, "int | None"], None]
 """``on_progress(received_bytes, total_bytes_or_None)``, called after every chunk."""
@@ -51,7 +52,8 @@ Dest = str | os.PathLike[str]
 Origin = tuple[str, str, int]
 
 
-def _parse(url: object) -> httpx.URL:
+def parse_url(url: object) -> httpx.URL:
+    """`url` as an absolute http(s) URL; a typed error naming it otherwise."""
     if not isinstance(url, str | httpx.URL):
         raise TypeError(f"url must be a string, got {type(url).__name__}")
     try:
@@ -65,7 +67,7 @@ def _parse(url: object) -> httpx.URL:
     return parsed
 
 
-def _check_hop(url: httpx.URL, api_origin: Origin) -> None:
+def check_hop(url: httpx.URL, api_origin: Origin) -> None:
     """Refuse clear text to a host off this machine (the API's own origin was allowed)."""
     if url.scheme == "http" and not is_loopback_host(url.host) and origin_of(url) != api_origin:
         raise InsecureTransportError(
@@ -91,16 +93,18 @@ def _target(dest: Dest, url: httpx.URL) -> Path:
     return path / name
 
 
-def _redirect(response: httpx.Response) -> httpx.URL | None:
+def redirect_target(response: httpx.Response) -> httpx.URL | None:
+    """Where a redirect points (checked like the first URL); None when not a redirect."""
     if not response.is_redirect:
         return None
     location = response.headers.get("location")
     if not location:
         return None
-    return _parse(str(response.url.join(location)))
+    return parse_url(str(response.url.join(location)))
 
 
-def _status_error(response: httpx.Response) -> APIStatusError:
+def status_error(response: httpx.Response) -> APIStatusError:
+    """The typed error for an error response to a download."""
     cls = status_error_class(response.status_code)
     return cls(
         status_code=response.status_code,
@@ -111,12 +115,12 @@ def _status_error(response: httpx.Response) -> APIStatusError:
     )
 
 
-def _transport_error(exc: httpx.RequestError, url: httpx.URL) -> APIConnectionError:
-    # The signed URL's query stays out of the message (see _public).
+def transport_error_of(exc: httpx.RequestError, url: httpx.URL) -> APIConnectionError:
+    """The typed error for a transport failure; the signed URL's query stays out of it."""
     return transport_error(exc, "GET", _public(url))
 
 
-def _expected_length(response: httpx.Response) -> int | None:
+def expected_length(response: httpx.Response) -> int | None:
     """The byte count the body must have, when the headers promise one we can check."""
     if response.headers.get("content-encoding", "identity").lower() != "identity":
         return None  # iter_bytes decodes: the declared length is of the encoded form
@@ -124,7 +128,7 @@ def _expected_length(response: httpx.Response) -> int | None:
     return int(declared) if declared.isdigit() else None
 
 
-class _PartFile:
+class PartFile:
     """A temporary file beside ``target``; ``commit`` renames it over ``target``."""
 
     def __init__(self, target: Path) -> None:
@@ -135,10 +139,12 @@ class _PartFile:
         self.received = 0
 
     def write(self, chunk: bytes) -> None:
+        """Append `chunk`."""
         self._file.write(chunk)
         self.received += len(chunk)
 
     def commit(self, expected: int | None, url: httpx.URL) -> Path:
+        """Rename the file over its target once all `expected` bytes came; return the target."""
         if expected is not None and self.received != expected:
             raise APIConnectionError(
                 f"incomplete download of {_public(url)}: {self.received} of {expected} bytes",
@@ -152,112 +158,18 @@ class _PartFile:
         return self.target
 
     def discard(self) -> None:
+        """Close and remove the file: the download failed."""
         self._file.close()
         self.path.unlink(missing_ok=True)
 
 
-def _open_part(dest: Dest, url: httpx.URL) -> _PartFile:
-    return _PartFile(_target(dest, url))
+def open_part(dest: Dest, url: httpx.URL) -> PartFile:
+    """A part file for the download of `url` to `dest` (see `_target`)."""
+    return PartFile(_target(dest, url))
 
 
-def download_sync(
-    http: httpx.Client,
-    auth: httpx.Auth,
-    base_url: str,
-    url: str,
-    dest: Dest,
-    *,
-    timeout: Any,
-    on_progress: ProgressCallback | None = None,
-) -> Path:
-    """Download ``url`` to ``dest`` with a sync client (see the module docstring)."""
-    api_origin = origin_of(httpx.URL(base_url))
-    current = _parse(url)
-    for _ in range(MAX_REDIRECTS + 1):
-        _check_hop(current, api_origin)
-        request = http.build_request("GET", current, timeout=timeout)
-        try:
-            response = http.send(request, auth=auth, stream=True, follow_redirects=False)
-        except httpx.RequestError as exc:
-            raise _transport_error(exc, current) from exc
-        try:
-            following = _redirect(response)
-            if following is not None:
-                current = following
-                continue
-            if not response.is_success:
-                response.read()
-                raise _status_error(response)
-            part = _PartFile(_target(dest, current))
-            try:
-                expected = _expected_length(response)
-                for chunk in response.iter_bytes(_CHUNK):
-                    part.write(chunk)
-                    if on_progress is not None:
-                        on_progress(part.received, expected)
-                return part.commit(expected, current)
-            except httpx.RequestError as exc:
-                part.discard()
-                raise _transport_error(exc, current) from exc
-            except BaseException:
-                part.discard()
-                raise
-        finally:
-            response.close()
-    raise APIConnectionError(
-        f"more than {MAX_REDIRECTS} redirects downloading {_public(_parse(url))}"
-    )
-
-
-async def download_async(
-    http: httpx.AsyncClient,
-    auth: httpx.Auth,
-    base_url: str,
-    url: str,
-    dest: Dest,
-    *,
-    timeout: Any,
-    on_progress: ProgressCallback | None = None,
-) -> Path:
-    """Download ``url`` to ``dest`` with an async client (see the module docstring)."""
-    # Imported here: sync users should not pay for loading asyncio.
-    import asyncio
-
-    api_origin = origin_of(httpx.URL(base_url))
-    current = _parse(url)
-    for _ in range(MAX_REDIRECTS + 1):
-        _check_hop(current, api_origin)
-        request = http.build_request("GET", current, timeout=timeout)
-        try:
-            response = await http.send(request, auth=auth, stream=True, follow_redirects=False)
-        except httpx.RequestError as exc:
-            raise _transport_error(exc, current) from exc
-        try:
-            following = _redirect(response)
-            if following is not None:
-                current = following
-                continue
-            if not response.is_success:
-                await response.aread()
-                raise _status_error(response)
-            # File work in a thread: the disk must not stall the caller's event loop.
-            part = await asyncio.to_thread(_open_part, dest, current)
-            try:
-                expected = _expected_length(response)
-                async for chunk in response.aiter_bytes(_CHUNK):
-                    await asyncio.to_thread(part.write, chunk)
-                    if on_progress is not None:
-                        on_progress(part.received, expected)
-                return await asyncio.to_thread(part.commit, expected, current)
-            except httpx.RequestError as exc:
-                await asyncio.to_thread(part.discard)
-                raise _transport_error(exc, current) from exc
-            except BaseException:
-                # Not in a thread: on cancellation there may be no later chance to clean up.
-                part.discard()
-                raise
-        finally:
-            await response.aclose()
-    raise APIConnectionError(
-        f"more than {MAX_REDIRECTS} redirects downloading {_public(_parse(url))}"
+def too_many_redirects(url: str) -> APIConnectionError:
+    """The error for a download that was redirected more than `MAX_REDIRECTS` times."""
+    return APIConnectionError(
+        f"more than {MAX_REDIRECTS} redirects downloading {_public(parse_url(url))}"
     )

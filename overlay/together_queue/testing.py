@@ -4,7 +4,8 @@ Fixtures:
 
 - ``queue_emulator``: an emulator served by uvicorn on a free loopback port for one
   test, with in-process models ``echo``, ``sleep`` and ``fail`` and a short claim
-  timeout; yields its handle (``.url``, ``.api_url``, ``.config``, ``.set_faults()``).
+  timeout; yields its handle (``.url``, ``.api_url``, ``.dashboard_url``, ``.config``,
+  ``.set_faults()``).
 - ``queue_emulator_factory``: ``start(config=None, *, tls=False, **overrides)`` starts
   more emulators; ``overrides`` are ``EmulatorConfig`` fields (``models``, ``api_keys``,
   ``claim_timeout``, ``db``, ``faults``, ...); ``tls=True`` serves HTTPS with a fresh
@@ -49,7 +50,7 @@ _INSTALL_HINT = "install it with pip install 'together-queue[emulator]'"
 EmulatorFactory = Callable[..., "EmulatorHandle"]
 
 
-def _start_emulator() -> Callable[..., Any]:
+def _start_emulator() -> Callable[..., contextlib.AbstractContextManager[EmulatorHandle]]:
     """`start_emulator`, or a failed test setup that says which extra to install."""
     try:
         from together_queue.emulator import start_emulator

@@ -29,6 +29,7 @@ SECTIONS = {
     "emulator": "## 5. Emulator",
     "faults": "## 6. Faults",
     "scale": "## 7. Bulk at scale",
+    "dashboard": "## 8. Dashboard",
 }
 _DEADLINE = 110
 

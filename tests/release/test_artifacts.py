@@ -16,6 +16,9 @@ GOOD_WHEEL = [
     "together_queue/client.py",
     "together_queue/testing.py",  # pytest fixtures for users: part of the library
     "together_queue/emulator/__init__.py",
+    "together_queue/emulator/dashboard/static/index.html",
+    "together_queue/emulator/dashboard/static/app.js",
+    "together_queue/emulator/dashboard/static/style.css",
     "together_queue_api/__init__.py",
     "together_queue_api/py.typed",
     "together_queue_api/api/queue/submit_queue_job.py",
@@ -94,6 +97,10 @@ def test_wheel_rejects_caches_tests_and_strays(extra: str, problem: str) -> None
     [
         ("together_queue/py.typed", "wheel lacks together_queue/py.typed"),
         ("together_queue_api/py.typed", "wheel lacks together_queue_api/py.typed"),
+        (
+            "together_queue/emulator/dashboard/static/app.js",
+            "wheel lacks together_queue/emulator/dashboard/static/app.js",
+        ),
         (
             f"{DIST_INFO}/licenses/LICENSE",
             "wheel lacks the license file under .dist-info/licenses/",

@@ -36,13 +36,18 @@ def versions(repo: Path) -> tuple[str, str]:
     return str(current), f"{current.major}.{current.minor + 1}.0"
 
 
-def with_unreleased_entry(repo: Path) -> None:
+def with_unreleased(repo: Path, body: str) -> None:
+    """Make `body` the whole Unreleased section of the scratch copy's CHANGELOG.md."""
     path = repo / "CHANGELOG.md"
     head, rest = path.read_text().split("## [Unreleased]\n", 1)
-    body, later = rest.split("\n## [", 1)
-    assert not body.strip(), "the project's own Unreleased section is expected empty"
-    path.write_text(f"{head}## [Unreleased]\n\n{ENTRY}\n\n## [{later}")
-    git(repo, "commit", "-q", "-am", "an unreleased entry")
+    _, later = rest.split("\n## [", 1)
+    section = f"\n{body}\n" if body else ""
+    path.write_text(f"{head}## [Unreleased]\n{section}\n## [{later}")
+    git(repo, "commit", "-q", "-am", "the Unreleased section for this test")
+
+
+def with_unreleased_entry(repo: Path) -> None:
+    with_unreleased(repo, ENTRY)
 
 
 def test_prepare_sets_version_dates_changelog_writes_snapshot(repo: Path) -> None:
@@ -66,10 +71,10 @@ def test_prepare_sets_version_dates_changelog_writes_snapshot(repo: Path) -> Non
     assert snapshot["version"] == nxt
     assert set(snapshot["packages"]) == {"together_queue", "together_queue_api"}
 
-    # The release compares with CURRENT (the newest older snapshot), not with itself.
+    # From now on api_diff holds the work tree to the release just prepared.
     diff = release(repo, "api-diff")
     assert diff.returncode == 0, diff.stdout + diff.stderr
-    assert f"api/public-api-{current}.json (version {current}) -> work tree" in diff.stdout
+    assert f"api/public-api-{nxt}.json (version {nxt}) -> work tree" in diff.stdout
     assert "no breaking changes" in diff.stdout
 
     # Once prepared, the same version cannot be prepared again.
@@ -82,6 +87,7 @@ def test_prepare_sets_version_dates_changelog_writes_snapshot(repo: Path) -> Non
 
 def test_prepare_refuses_an_empty_unreleased_section_and_writes_nothing(repo: Path) -> None:
     _, nxt = versions(repo)
+    with_unreleased(repo, "")
     before = git(repo, "status", "--porcelain")
 
     result = release(repo, "prepare", nxt)
@@ -104,3 +110,43 @@ def test_prepare_refuses_a_bad_or_older_version(repo: Path) -> None:
         result = release(repo, "prepare", version)
         assert result.returncode == 1, version
         assert message in result.stderr, (version, result.stderr)
+
+
+def _break_metrics(repo: Path) -> None:
+    client = repo / "overlay/together_queue/client.py"
+    old = "    def metrics(self, model: str) -> QueueMetrics:"
+    assert client.read_text().count(old) == 1
+    client.write_text(client.read_text().replace(old, old.replace("str", "bytes")))
+    git(repo, "commit", "-q", "-am", "a break")
+
+
+def test_prepare_refuses_an_undeclared_api_break_and_writes_nothing(repo: Path) -> None:
+    current, nxt = versions(repo)
+    with_unreleased_entry(repo)
+    _break_metrics(repo)
+
+    result = release(repo, "prepare", nxt)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{nxt} breaks the API of {current}" in result.stderr
+    assert "QueueClient.metrics(model): annotation changed: str -> bytes" in result.stderr
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_prepare_takes_a_major_bump_or_a_break_declared_for_the_release(repo: Path) -> None:
+    current, nxt = versions(repo)
+    with_unreleased_entry(repo)
+    _break_metrics(repo)
+
+    bumped = release(repo, "prepare", f"{Version(current).major + 1}.0.0")
+    git(repo, "checkout", "-q", ".")
+    git(repo, "clean", "-qfd")
+    with (repo / "api/accepted-breaks.toml").open("a", encoding="utf-8") as handle:
+        handle.write(
+            f'\n[[break]]\nversion = "{nxt}"\n'
+            'path = "together_queue.QueueClient.metrics"\nreason = "bytes names"\n'
+        )
+    declared = release(repo, "prepare", nxt)
+
+    assert bumped.returncode == 0, bumped.stdout + bumped.stderr
+    assert declared.returncode == 0, declared.stdout + declared.stderr

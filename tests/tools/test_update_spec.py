@@ -74,6 +74,9 @@ class Workspace:
         self.spec = root / "openapi.yaml"
         self.output = root / "generated" / "together_queue_api"
         shutil.copyfile(COMMITTED_SPEC, self.spec)
+        if overlay == OVERLAY:  # the project's own state: its record of the upstream document
+            (root / "spec").mkdir()
+            shutil.copyfile(ROOT / "spec" / "upstream.toml", root / "spec" / "upstream.toml")
         self.output.mkdir(parents=True)
         (self.output / "__init__.py").write_text("# committed\n")
 
@@ -104,6 +107,11 @@ def ws(tmp_path: Path) -> Workspace:
 @pytest.fixture
 def plain_ws(tmp_path: Path) -> Workspace:
     """A workspace whose overlay only retitles: for synthetic documents without Queue paths."""
+    return plain_workspace(tmp_path)
+
+
+def plain_workspace(tmp_path: Path) -> Workspace:
+    """A workspace under `tmp_path` whose overlay only retitles (see `plain_ws`)."""
     overlay = tmp_path / "plain-overlay.yaml"
     overlay.write_text(
         "overlay: 1.0.0\ninfo: {title: t, version: '1'}\n"
@@ -569,7 +577,7 @@ def test_failed_regeneration_without_a_previous_spec_leaves_none(
 def test_usage_error_is_one_line_exit_2(ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
     before = ws.snapshot()
     with pytest.raises(SystemExit) as exc:
-        ws.run([])
+        ws.run(["one.yaml", "two.yaml"])  # one source at most
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ")

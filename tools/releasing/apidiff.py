@@ -1,16 +1,23 @@
 """Breaking changes in the public API of both packages since the last release, by griffe.
 
 The last release is its committed snapshot (`api/public-api-<version>.json`, see
-`releasing.snapshot`), so no git tag is needed; without a snapshot, the last `v*`
-tag; or any git ref given. griffe finds removed objects and changed signatures; it
-does not compare type annotations, so `annotation_changes` does: a public return,
-parameter or attribute whose annotation text changed is reported as breaking too.
-Additions are listed, never a failure.
+`releasing.snapshot`): the snapshot of the version the work tree declares, once that
+version is released, so work since a release is held to it; no git tag is needed.
+Without a snapshot, the last `v*` tag; or any git ref given. griffe finds removed
+objects and changed signatures; it does not compare type annotations, so
+`annotation_changes` does: a public return, parameter or attribute whose annotation
+text changed is reported as breaking too. Additions are listed, never a failure.
+
+The emulator and the command line are applications: their Python API is what their
+package exports (`together_queue.emulator.__all__`, `together_queue.cli.__all__`) and
+the members of those objects. Their submodules are how they work, free to move
+(`IMPLEMENTATION_PACKAGES`).
 
 A break a release makes on purpose is declared, with its reason, in
-`api/accepted-breaks.toml` for that version: api_diff lists it as accepted instead
-of failing. Anything not declared for the version being built still needs a major
-version bump, so a removal nobody meant (say `QueueClient.metrics`) always fails.
+`api/accepted-breaks.toml` for the release it goes into: api_diff lists it as accepted
+instead of failing. Anything not declared for a release after the baseline still
+needs a major version bump, so a removal nobody meant (say `QueueClient.metrics`)
+always fails.
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ from releasing.snapshot import baseline_snapshot, load_snapshot, load_tree
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 ACCEPTED_BREAKS = Path("api/accepted-breaks.toml")
 """Breaking changes declared on purpose, per version, each with its reason."""
+IMPLEMENTATION_PACKAGES = ("together_queue.cli", "together_queue.emulator")
+"""Packages whose API is their `__all__`: their submodules are not public API."""
 
 
 @dataclass(frozen=True)
@@ -175,6 +184,8 @@ def public_paths(package: griffe.Object | griffe.Alias) -> set[str]:
 
 def additions(old: dict[str, griffe.Module], new: dict[str, griffe.Module]) -> list[str]:
     """Public paths in `new` that `old` does not have, sorted (new packages count whole)."""
+    _hide_implementation(old)
+    _hide_implementation(new)
     added: set[str] = set()
     for package, module in new.items():
         before = public_paths(old[package]) if package in old else set()
@@ -189,28 +200,113 @@ def breaking_changes(old_root: Path, new_root: Path) -> list[Breakage]:
     return breaking_changes_between(load_tree(old_root), load_tree(new_root))
 
 
+def moved_objects(
+    old: griffe.Object, new: griffe.Object
+) -> Iterator[tuple[griffe.Object, griffe.Object]]:
+    """(old, new) for each object `old` defines that `new` re-exports from elsewhere.
+
+    A public class may move to another module and stay public through a re-export
+    (`QueueClient` is generated into `together_queue._sync.client`, and
+    `together_queue.client` re-exports it). griffe compares a class with an alias to
+    it by path alone and never looks at the members, so a method removed from the
+    moved class would go unseen: these pairs are compared once more, object to object.
+    """
+    for name, before in old.members.items():
+        after = new.members.get(name)
+        if after is None or before.is_alias:
+            continue
+        if after.is_alias:
+            target = _resolved(after)
+            if target is not None and target.kind is before.kind:
+                yield before, target  # type: ignore[misc]
+        elif before.is_module and after.is_module:
+            yield from moved_objects(before, after)  # type: ignore[arg-type]
+
+
+def public_homes(module: griffe.Object) -> dict[str, str]:
+    """{private path: public path} of each object a public module exports from a private one.
+
+    griffe names a change by the path of the object it found changed: for a class
+    defined in a private module and re-exported (`together_queue._sync.client.QueueClient`
+    as `together_queue.client.QueueClient`), the private path, which no user writes.
+    """
+    homes: dict[str, str] = {}
+    if _is_private(module.path):
+        return homes
+    # A module's own `__all__` names its home objects; a package's re-exports are shortcuts.
+    exported = set() if module.is_package else {str(name) for name in module.exports or ()}
+    for name, member in module.members.items():
+        if member.is_alias:
+            target: str = member.target_path  # type: ignore[union-attr]
+            if name not in exported:
+                continue
+            if _is_private(target) and target.rsplit(".", 1)[-1] == name:
+                homes[target] = f"{module.path}.{name}"
+        elif member.is_module:
+            homes.update(public_homes(member))  # type: ignore[arg-type]
+    return homes
+
+
+def _is_private(path: str) -> bool:
+    return any(part.startswith("_") and not part.startswith("__") for part in path.split("."))
+
+
+def _public_path(path: str, homes: dict[str, str]) -> str:
+    for private, public in homes.items():
+        if path == private or path.startswith(private + "."):
+            return public + path[len(private) :]
+    return path
+
+
+def _hide_implementation(tree: dict[str, griffe.Module]) -> None:
+    """Mark the submodules of `IMPLEMENTATION_PACKAGES` non-public in `tree` (idempotent)."""
+    for dotted in IMPLEMENTATION_PACKAGES:
+        package, *parts = dotted.split(".")
+        node: griffe.Object | griffe.Alias | None = tree.get(package)
+        for part in parts:
+            node = node.members.get(part) if node is not None else None
+        if node is None or node.is_alias:
+            continue
+        for member in node.members.values():
+            if not member.is_alias and member.is_module:
+                member.public = False
+
+
 def breaking_changes_between(
     old_tree: dict[str, griffe.Module], new_tree: dict[str, griffe.Module]
 ) -> list[Breakage]:
     """Every breaking change between two loaded trees (package name -> module)."""
+    _hide_implementation(old_tree)
+    _hide_implementation(new_tree)
     found = []
     for package in sorted(PACKAGES):
         old, new = old_tree[package], new_tree[package]
-        for breakage in griffe.find_breaking_changes(old, new):
+        homes = {**public_homes(new), **public_homes(old)}
+        pairs = [(old, new), *moved_objects(old, new)]
+        for breakage in (b for pair in pairs for b in griffe.find_breaking_changes(*pair)):
             explanation = _ANSI.sub("", breakage.explain(style=griffe.ExplanationStyle.ONE_LINE))
             # Drop griffe's `file:line: ` prefix: it points into a deleted temporary folder.
             explanation = explanation.split(": ", 1)[-1]
-            found.append(Breakage(breakage.obj.path, breakage.kind.value, explanation))
+            path = _public_path(breakage.obj.path, homes)
+            found.append(Breakage(path, breakage.kind.value, explanation))
         found += annotation_changes(old, new)
-    return found
+    return list(dict.fromkeys(found))
 
 
-def accepted_breaks(root: Path, version: str) -> dict[str, str]:
-    """`{path: reason}` of the breaks `api/accepted-breaks.toml` declares for `version`.
+def accepted_breaks(root: Path, baseline: str, version: str) -> dict[str, str]:
+    """`{path: reason}` of the breaks `api/accepted-breaks.toml` declares since `baseline`.
 
-    Each `[[break]]` needs `version`, `path` (the dotted path api_diff reports) and a
-    non-empty `reason`; ReleaseError on anything else, so a typo cannot hide a break.
+    A break compared with release `baseline` is accepted when it is declared for a
+    release after it: up to `version` when the work tree's version has moved past
+    `baseline`; for any later version while it has not (the next release's number is
+    not written yet). Each `[[break]]` needs `version`, `path` (the dotted path
+    api_diff reports) and a non-empty `reason`; ReleaseError on anything else, so a
+    typo cannot hide a break.
     """
+    try:
+        after, upto = Version(baseline), Version(version)
+    except InvalidVersion as exc:
+        raise ReleaseError(f"not a PEP 440 version: {exc}") from exc
     file = root / ACCEPTED_BREAKS
     if not file.exists():
         return {}
@@ -230,7 +326,13 @@ def accepted_breaks(root: Path, version: str) -> dict[str, str]:
             )
         if not all(isinstance(entry[f], str) and entry[f].strip() for f in fields):
             raise ReleaseError(f"{ACCEPTED_BREAKS}: break {number} has an empty field")
-        if entry["version"] == version:
+        try:
+            declared = Version(entry["version"])
+        except InvalidVersion:
+            raise ReleaseError(
+                f"{ACCEPTED_BREAKS}: break {number}: not a PEP 440 version: {entry['version']!r}"
+            ) from None
+        if declared > after and (declared <= upto or upto <= after):
             accepted[entry["path"]] = entry["reason"]
     return accepted
 
@@ -247,9 +349,9 @@ def api_diff(root: Path, ref: str | None = None) -> int:
     """Print the breaking changes and additions since the last release; return the exit status.
 
     The baseline: `ref` when given (a git ref); else the committed API snapshot of
-    the release before this version (`snapshot.baseline_snapshot`); else the last
-    `v*` tag. 1 when there are breaking changes and the major version was not
-    bumped; else 0.
+    the newest release not after this version (`snapshot.baseline_snapshot`); else
+    the last `v*` tag. 1 when there are breaking changes that are neither declared
+    nor allowed by a major version bump; else 0.
     """
     new_version = read_version(root)
     new_tree = load_tree(root)
@@ -281,7 +383,7 @@ def _report(
     new_tree: dict[str, griffe.Module],
     root: Path,
 ) -> int:
-    declared = accepted_breaks(root, new_version)
+    declared = accepted_breaks(root, old_version, new_version)
     found = breaking_changes_between(old_tree, new_tree)
     accepted = [b for b in found if b.path in declared]
     breaks = [b for b in found if b.path not in declared]

@@ -41,6 +41,11 @@ _SDIST_REQUIRED = (
 # Never in an sdist either: version control, local environments, build output.
 _SDIST_FORBIDDEN_TOP = frozenset({".git", ".venv", "dist", "build"})
 _ENTRY_POINT = "together-queue = together_queue.cli:main"
+# The emulator's dashboard page: data files, which a packaging change could silently drop.
+_DASHBOARD_ASSETS = tuple(
+    f"together_queue/emulator/dashboard/static/{name}"
+    for name in ("index.html", "app.js", "style.css")
+)
 _EXTRAS = ("emulator",)
 
 
@@ -131,6 +136,7 @@ def wheel_problems(names: list[str], entry_points: str, metadata: str, version: 
         for required in ("__init__.py", "py.typed"):
             if f"{package}/{required}" not in names:
                 problems.append(f"wheel lacks {package}/{required}")
+    problems += [f"wheel lacks {asset}" for asset in _DASHBOARD_ASSETS if asset not in names]
     if not any(n.startswith(f"{dist_info}/licenses/") for n in names):
         problems.append("wheel lacks the license file under .dist-info/licenses/")
     if _ENTRY_POINT not in {line.strip() for line in entry_points.splitlines()}:

@@ -120,15 +120,14 @@ def snapshot_versions(root: Path) -> dict[Version, Path]:
 
 
 def baseline_snapshot(root: Path, version: str) -> Path | None:
-    """The snapshot to compare `version` with, or None.
+    """The snapshot to compare the work tree at `version` with, or None.
 
-    The newest snapshot older than `version` (the release before the one being
-    built). When `version` has not been bumped since its own release, its own
-    snapshot is that release: work in progress is compared with it.
+    The newest snapshot not newer than `version`. The version moves only when a
+    release is prepared, which writes its snapshot, so that is the current release:
+    work since it is held to what it shipped. A snapshot newer than `version` (a
+    later release on another branch) is never the baseline.
     """
     current = Version(version)
     found = snapshot_versions(root)
-    older = [v for v in found if v < current]
-    if older:
-        return found[max(older)]
-    return found.get(current)
+    released = [v for v in found if v <= current]
+    return found[max(released)] if released else None

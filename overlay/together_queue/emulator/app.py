@@ -263,6 +263,7 @@ async def worker_status(request: Request) -> Response:
             outputs=outputs,
             info=info,
             claim_id=claim_id,
+            sender=_worker_info(request),
         )
     except JobNotFound:
         raise _not_found(request_id) from None

@@ -339,11 +339,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def announce() -> None:
         print(f"together-queue emulator listening on {url}", flush=True)
-        print(f"dashboard: {url}/ (open it in a browser)", flush=True)
         for line in _served_models_lines(config):
             print(line, flush=True)
         if trust_hint:
             print(trust_hint, flush=True)
+        print(f"dashboard: {url}/ (open it in a browser)", flush=True)
 
     try:
         serve_forever(config, sock, announce, log_level=args.log_level)

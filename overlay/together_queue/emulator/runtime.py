@@ -224,8 +224,9 @@ class Runtime:
         outputs: Mapping[str, Any] | None = None,
         info: Mapping[str, Any] | None = None,
         claim_id: str | None = None,
+        sender: WorkerInfo | None = None,
     ) -> Job:
-        """A worker's status update (see ``JobStore.update``) with this emulator's timeout."""
+        """A worker's status update (see `JobStore.update`) with this emulator's timeout."""
         return self.store.update(
             request_id,
             model,
@@ -234,6 +235,7 @@ class Runtime:
             info=info,
             claim_id=claim_id,
             claim_timeout=self.config.claim_timeout,
+            sender=sender,
         )
 
     # -- background tasks ------------------------------------------------------------

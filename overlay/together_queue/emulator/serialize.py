@@ -141,4 +141,7 @@ def claim_json(claim: Claim) -> dict[str, Any]:
         "worker_version": claim.worker_version,
         "user_agent": claim.user_agent,
         "idle_time": claim.idle_time,
+        "lapsed_at": _optional_time(claim.lapsed_at),
+        "refused_updates": claim.refused_updates,
+        "double_run": claim.double_run,
     }

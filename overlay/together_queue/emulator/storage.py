@@ -134,6 +134,11 @@ class Signer:
         nonce = secrets.token_hex(8)
         return expires, nonce, self._mac(action, name, expires, nonce)
 
+    def query(self, action: Action, name: str, lifetime: float) -> str:
+        """The query string of a new signed URL: `expires=..&nonce=..&signature=..`."""
+        expires, nonce, signature = self.sign(action, name, lifetime)
+        return f"expires={expires}&nonce={nonce}&signature={signature}"
+
     def _mac(self, action: Action, name: str, expires: int, nonce: str) -> str:
         message = f"{action}\n{name}\n{expires}\n{nonce}".encode("utf-8", "surrogatepass")
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()

@@ -5,6 +5,10 @@ a signed URL of its own (every request gets a new one) that takes one ``PUT`` of
 bytes without a key (Together's worker SDK
 sends its usual headers along, which are ignored). ``GET /v1/storage/{filename}`` (with
 the key) answers 307 to a signed download URL that serves the bytes without a key.
+
+A worker names its files ``<request_id>-<name>``. Once that job is finished, its files
+are final: a worker whose claim lapsed cannot replace the file another worker's result
+points to (409).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from together_queue.emulator.storage import Action, check_filename
 if TYPE_CHECKING:
     from together_queue.emulator.runtime import Runtime
 
-__all__ = ["DOWNLOAD_PREFIX", "UPLOAD_PREFIX", "storage_routes"]
+__all__ = ["DOWNLOAD_PREFIX", "UPLOAD_PREFIX", "signed_path", "storage_routes"]
 
 UPLOAD_PREFIX = "/_storage/upload/"
 """Where signed upload URLs point (no key; the signature is the permission)."""
@@ -32,7 +36,8 @@ DOWNLOAD_PREFIX = "/_storage/download/"
 """Where signed download URLs point."""
 
 _UPLOAD_URL_SECONDS = 15 * 60
-_DOWNLOAD_URL_SECONDS = 5 * 60
+DOWNLOAD_URL_SECONDS = 5 * 60
+"""How long a signed download URL stays valid, in seconds."""
 
 
 async def _runtime(request: Request, *, auth: bool) -> Runtime:
@@ -50,14 +55,38 @@ def _filename(name: str, param: str = "filename") -> str:
         raise ApiError(400, "invalid_value", str(exc), param=param) from None
 
 
-def _signed_url(request: Request, runtime: Runtime, action: Action, name: str) -> str:
+_REQUEST_ID_LENGTH = 36  # a UUID in its text form, as the store makes request ids
+
+
+def _check_not_final(runtime: Runtime, name: str) -> None:
+    """Refuse a file of a finished job (the files a result points to do not change)."""
+    request_id, dash = name[:_REQUEST_ID_LENGTH], name[_REQUEST_ID_LENGTH : _REQUEST_ID_LENGTH + 1]
+    if dash != "-":
+        return
+    status = runtime.store.finished_status(request_id)
+    if status is not None:
+        raise ApiError(
+            409,
+            "job_finished",
+            f"job {request_id} is {status}: its files are final (a worker whose claim "
+            "lapsed may not replace them)",
+            type_="conflict_error",
+            param="filename",
+        )
+
+
+def signed_path(runtime: Runtime, action: Action, name: str, lifetime: float) -> str:
+    """The path and query of a signed `action` URL for `name`, valid `lifetime` seconds."""
     prefix = UPLOAD_PREFIX if action == "upload" else DOWNLOAD_PREFIX
-    lifetime = _UPLOAD_URL_SECONDS if action == "upload" else _DOWNLOAD_URL_SECONDS
-    expires, nonce, signature = runtime.signer.sign(action, name, lifetime)
+    query = runtime.signer.query(action, name, lifetime)
+    return f"{prefix}{quote(name, safe='')}?{query}"
+
+
+def _signed_url(request: Request, runtime: Runtime, action: Action, name: str) -> str:
+    lifetime = _UPLOAD_URL_SECONDS if action == "upload" else DOWNLOAD_URL_SECONDS
     # The origin the caller reached us on, so the URL works over TLS and behind any port.
     origin = f"{request.url.scheme}://{request.url.netloc}"
-    query = f"expires={expires}&nonce={nonce}&signature={signature}"
-    return f"{origin}{prefix}{quote(name, safe='')}?{query}"
+    return origin + signed_path(runtime, action, name, lifetime)
 
 
 def _check_signature(request: Request, runtime: Runtime, action: Action, name: str) -> str:
@@ -76,6 +105,7 @@ async def upload_request(request: Request) -> Response:
     runtime = await _runtime(request, auth=True)
     body = await read_json_object(request, runtime.config.max_body_bytes)
     name = _filename(require_string(body, "filename"))
+    _check_not_final(runtime, name)
     url = _signed_url(request, runtime, "upload", name)
     return JSONResponse({"upload_url": {"url": url, "method": "PUT"}})
 
@@ -89,6 +119,7 @@ async def signed_upload(request: Request) -> Response:
     runtime = await _runtime(request, auth=False)
     name = _filename(request.path_params["filename"])
     signature = _check_signature(request, runtime, "upload", name)
+    _check_not_final(runtime, name)
     limit = runtime.config.max_upload_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -107,6 +138,7 @@ async def signed_upload(request: Request) -> Response:
             if size > limit:
                 raise _too_large(limit)
             chunks.append(chunk)
+        _check_not_final(runtime, name)  # again: the job may have finished meanwhile
         runtime.files.put(name, b"".join(chunks))
         stored = True
     finally:

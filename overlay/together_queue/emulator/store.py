@@ -12,6 +12,7 @@ that should already have lapsed.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -19,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import attrs
 
@@ -35,6 +36,8 @@ __all__ = [
     "WorkerInfo",
 ]
 
+logger = logging.getLogger("together_queue.emulator")
+
 UpdateStatus = Literal["running", "done", "failed"]
 
 MAX_INFO_BYTES = 65_536
@@ -44,7 +47,7 @@ It bounds what every status answer carries: `running` updates merge their keys i
 `info`, so without it a worker could grow one job's answers without end.
 """
 
-_SCHEMA_VERSION = 2
+_SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -85,7 +88,10 @@ CREATE TABLE IF NOT EXISTS claims (
     claim_timeout REAL,
     worker_version TEXT,
     user_agent TEXT,
-    idle_time TEXT
+    idle_time TEXT,
+    lapsed_at REAL,
+    refused_updates INTEGER NOT NULL DEFAULT 0,
+    double_run TEXT
 );
 -- Active (pending/running) jobs per model, kept by triggers in the same transaction as
 -- the change: metrics is one primary-key lookup instead of a COUNT over the queue.
@@ -129,6 +135,14 @@ ALTER TABLE claims ADD COLUMN claim_timeout REAL;
 ALTER TABLE claims ADD COLUMN worker_version TEXT;
 ALTER TABLE claims ADD COLUMN user_agent TEXT;
 ALTER TABLE claims ADD COLUMN idle_time TEXT;
+"""
+
+# Version 2 (0.2.0) did not record when a claim lapsed, nor the updates that came from a
+# worker other than the holder.
+_MIGRATE_2_TO_3 = """
+ALTER TABLE claims ADD COLUMN lapsed_at REAL;
+ALTER TABLE claims ADD COLUMN refused_updates INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE claims ADD COLUMN double_run TEXT;
 """
 
 _MAX_SEQ = 2**63 - 1
@@ -243,7 +257,13 @@ class Job:
 
 @attrs.frozen
 class Claim:
-    """One entry of the claim log: which job was handed to which worker, in order."""
+    """One entry of the claim log: which job was handed to which worker, in order.
+
+    `lapsed_at` is when the claim lapsed without an update (None while it holds or
+    after it ended with a result). `refused_updates` counts updates refused because
+    they came from this claim's worker after it lost the job. `double_run` says why
+    the job is known or suspected to have run twice while this claim held it.
+    """
 
     n: int
     seq: int
@@ -258,6 +278,9 @@ class Claim:
     worker_version: str | None = None
     user_agent: str | None = None
     idle_time: str | None = None
+    lapsed_at: float | None = None
+    refused_updates: int = 0
+    double_run: str | None = None
 
 
 @attrs.frozen
@@ -268,6 +291,16 @@ class WorkerInfo:
     worker_version: str | None = None
     user_agent: str | None = None
     idle_time: str | None = None
+
+    def headers_match(self, claim: Claim) -> bool | None:
+        """Whether these headers are the ones `claim` was made with; None: they say nothing.
+
+        Only `x-worker-version` and `User-Agent` travel with every call (the hostname
+        goes with retrieve only). A worker that sends neither cannot be told apart.
+        """
+        if self.worker_version is None and self.user_agent is None:
+            return None
+        return (self.worker_version, self.user_agent) == (claim.worker_version, claim.user_agent)
 
 
 def _dumps(value: object) -> str:
@@ -327,13 +360,14 @@ class JobStore:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, 1, _SCHEMA_VERSION):
+        if version not in (0, 1, 2, _SCHEMA_VERSION):
             self._conn.close()
             raise ValueError(f"{path}: unknown emulator database version {version}")
-        if version == 1:
-            # One transaction: a failed migration leaves the version 1 file as it was.
+        if version in (1, 2):
+            steps = (_MIGRATE_1_TO_2 if version == 1 else "") + _MIGRATE_2_TO_3
+            # One transaction: a failed migration leaves the old file as it was.
             self._conn.executescript(
-                f"BEGIN; {_MIGRATE_1_TO_2} PRAGMA user_version={_SCHEMA_VERSION}; COMMIT;"
+                f"BEGIN; {steps} PRAGMA user_version={_SCHEMA_VERSION}; COMMIT;"
             )
         self._conn.executescript(_SCHEMA)
         # Recount once at open: cheap, and right for a database written before the triggers.
@@ -382,12 +416,16 @@ class JobStore:
     def _sweep_lapsed(self, now: float) -> set[str]:
         """Requeue (or fail for good) every running job whose claim lapsed by ``now``."""
         rows = self._conn.execute(
-            "SELECT seq, model, retries, info FROM jobs "
+            "SELECT seq, model, retries, info, claim_id FROM jobs "
             "WHERE status = 'running' AND claim_expires_at <= ?",
             (now,),
         ).fetchall()
         requeued: set[str] = set()
         for row in rows:
+            self._conn.execute(
+                "UPDATE claims SET lapsed_at = ? WHERE seq = ? AND claim_id = ?",
+                (now, row["seq"], row["claim_id"]),
+            )
             if row["retries"] >= self.max_retries:
                 info = json.loads(row["info"])
                 info["error"] = (
@@ -549,8 +587,16 @@ class JobStore:
         info: Mapping[str, Any] | None = None,
         claim_id: str | None = None,
         claim_timeout: float,
+        sender: WorkerInfo | None = None,
     ) -> Job:
         """Apply a worker's update to a running job.
+
+        Only the holder of the job's current claim may update it. `claim_id` names the
+        claim exactly; without it (Together's worker SDK sends none) the update is told
+        apart by `sender`'s headers when the job was claimed more than once: headers of a
+        lapsed claim only are refused, and an update that could come from either worker
+        is applied and recorded as a double run (the claim's `double_run`, the job's
+        warnings, a logged warning).
 
         ``running`` renews the claim by the length it was made with (``claim_timeout``
         only for claims that recorded none) and merges ``info``; ``done`` stores ``outputs``;
@@ -560,12 +606,14 @@ class JobStore:
         exceed `max_info_bytes`, with `InfoTooLarge`.
         """
         outputs_json = _dumps(dict(outputs or {}))  # ValueError/TypeError: not JSON
+        sender = sender or WorkerInfo()
         with self._transaction() as conn:
             job = self._fetch(conn, request_id, model)
-            if job.status != "running":
-                raise JobConflict(job.status, f"job is {job.status}, not running")
-            if claim_id is not None and claim_id != job.claim_id:
-                raise JobConflict(job.status, "the claim lapsed; another worker holds the job")
+            claims = self._claims_of(conn, job.seq)
+            if job.status != "running" or (claim_id is not None and claim_id != job.claim_id):
+                self._refuse_late(conn, job, claims, status, claim_id, sender)
+            if claim_id is None and len(claims) > 1:
+                self._attribute(conn, job, claims, status, sender)
             merged = {**job.info, **(info or {})}
             if status == "failed":
                 merged.setdefault("error", "the worker reported a failure")
@@ -593,6 +641,134 @@ class JobStore:
                     (info_json, now, job.seq),
                 )
             return self._fetch(conn, request_id, model)
+
+    @staticmethod
+    def _claims_of(conn: sqlite3.Connection, seq: int) -> list[Claim]:
+        rows = conn.execute("SELECT * FROM claims WHERE seq = ? ORDER BY n", (seq,))
+        return [Claim(**dict(row)) for row in rows.fetchall()]
+
+    def _refuse_late(
+        self,
+        conn: sqlite3.Connection,
+        job: Job,
+        claims: list[Claim],
+        status: str,
+        claim_id: str | None,
+        sender: WorkerInfo,
+    ) -> NoReturn:
+        """Record an update for a job its sender no longer holds, then refuse it."""
+        if claim_id is not None:
+            origin = next((claim for claim in claims if claim.claim_id == claim_id), None)
+        else:
+            matching = [claim for claim in claims if sender.headers_match(claim)]
+            origin = matching[-1] if matching else (claims[-1] if len(claims) == 1 else None)
+        if origin is not None:
+            conn.execute(
+                "UPDATE claims SET refused_updates = refused_updates + 1 WHERE n = ?",
+                (origin.n,),
+            )
+        reason = (
+            f"job is {job.status}, not running"
+            if job.status != "running"
+            else "the claim lapsed; another worker holds the job"
+        )
+        if claims and (origin is None or origin.n != claims[-1].n):
+            # The job went to another worker after the sender's claim (or we cannot tell
+            # whose claim it was, and there were several): the job ran more than once.
+            who = "a worker" if origin is None else f"the worker of claim {origin.n}"
+            self._note_double_run(
+                conn,
+                job,
+                claims[-1],
+                f"{who} sent a {status!r} update after the job went to claim "
+                f"{claims[-1].n} ({claims[-1].hostname}); refused ({reason})",
+            )
+        logger.debug("refused the %s update of %s: %s", status, job.request_id, reason)
+        raise JobConflict(job.status, reason)
+
+    def _attribute(
+        self,
+        conn: sqlite3.Connection,
+        job: Job,
+        claims: list[Claim],
+        status: str,
+        sender: WorkerInfo,
+    ) -> None:
+        """Tell by its headers which worker sent an update without a claim id.
+
+        Called for a running job claimed more than once: the worker of a lapsed claim
+        may still be running it. Refuses (JobConflict) an update whose headers match
+        only a lapsed claim; records a double run when they cannot tell.
+        """
+        current, earlier = claims[-1], claims[:-1]
+        holder = sender.headers_match(current)
+        lapsed = [claim for claim in earlier if sender.headers_match(claim)]
+        if holder is False and lapsed:
+            origin = lapsed[-1]
+            conn.execute(
+                "UPDATE claims SET refused_updates = refused_updates + 1 WHERE n = ?",
+                (origin.n,),
+            )
+            self._note_double_run(
+                conn,
+                job,
+                current,
+                f"the worker of lapsed claim {origin.n} ({origin.hostname}) kept running "
+                f"the job: its {status!r} update was refused (told apart by "
+                "x-worker-version and User-Agent)",
+            )
+            logger.debug(
+                "refused the %s update of %s: its headers are those of lapsed claim %d",
+                status,
+                job.request_id,
+                origin.n,
+            )
+            raise JobConflict(
+                job.status,
+                f"this update carries the headers of claim {origin.n}, which lapsed; "
+                f"claim {current.n} holds the job now",
+            )
+        if holder is True and not lapsed:
+            logger.debug("%s update of %s from claim %d", status, job.request_id, current.n)
+            return
+        self._note_double_run(
+            conn,
+            job,
+            current,
+            f"a {status!r} update without claim_id came after claim {earlier[-1].n} lapsed, "
+            "with headers that cannot tell its worker from the holder's; applied, and the "
+            "job may have run twice",
+        )
+        logger.debug(
+            "%s update of %s applied to claim %d; it may come from the worker of a lapsed claim",
+            status,
+            job.request_id,
+            current.n,
+        )
+
+    @staticmethod
+    def _note_double_run(conn: sqlite3.Connection, job: Job, claim: Claim, why: str) -> None:
+        """Record a double run on `claim` and the job's warnings, once per claim; log it."""
+        row = conn.execute("SELECT double_run FROM claims WHERE n = ?", (claim.n,)).fetchone()
+        if row is None or row["double_run"] is not None:
+            return
+        conn.execute("UPDATE claims SET double_run = ? WHERE n = ?", (why, claim.n))
+        warning = f"double run: {why}"
+        conn.execute(
+            "UPDATE jobs SET warnings = ? WHERE seq = ?",
+            (_dumps([*job.warnings, warning]), job.seq),
+        )
+        logger.warning("job %s (%s): %s", job.request_id, job.model, warning)
+
+    def finished_status(self, request_id: str) -> str | None:
+        """The status of job `request_id` (any model) if it is finished, else None."""
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT status FROM jobs WHERE request_id = ? "
+                "AND status IN ('done', 'failed', 'canceled')",
+                (request_id,),
+            ).fetchone()
+        return None if row is None else str(row["status"])
 
     def jobs(self, model: str | None = None) -> list[Job]:
         """Every job (of ``model`` if given) in submission order."""

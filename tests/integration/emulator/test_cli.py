@@ -45,7 +45,7 @@ def test_cli_serves_then_stops_cleanly(stop_signal: signal.Signals) -> None:
         text=True,
     )
     try:
-        line, dashboard, *banner = _first_lines(proc, 4)
+        line, *banner, dashboard = _first_lines(proc, 4)
         prefix = "together-queue emulator listening on http://127.0.0.1:"
         assert line.startswith(prefix), line
         url = line.strip().removeprefix("together-queue emulator listening on ")

@@ -36,6 +36,17 @@ def _lines(proc: subprocess.Popen[str], count: int, timeout: float = 20.0) -> li
     return [got.get(timeout=timeout).rstrip("\n") for _ in range(count)]
 
 
+def _banner_until(proc: subprocess.Popen[str], marker: str, limit: int = 10) -> list[str]:
+    """Startup lines up to and including the first that holds `marker` (at most `limit`)."""
+    lines: list[str] = []
+    for _ in range(limit):
+        (line,) = _lines(proc, 1)
+        lines.append(line)
+        if marker in line:
+            return lines
+    raise AssertionError(f"no line with {marker!r} in the first {limit}: {lines}")
+
+
 def test_the_local_ca_signs_a_localhost_certificate(tmp_path: Path) -> None:
     files = write_self_signed(tmp_path / "tls")
     assert files == TlsFiles.in_dir(tmp_path / "tls")
@@ -192,7 +203,7 @@ def test_cli_tls_self_signed_prints_the_https_url_and_how_to_trust_it(tmp_path: 
     tls_dir = tmp_path / "certs"
     proc = _serve(["--tls-self-signed", str(tls_dir), "--model", "e=echo"])
     try:
-        first, _, _, trust = _lines(proc, 4)
+        first, *_, trust = _banner_until(proc, "SSL_CERT_FILE=")
         url = first.removeprefix("together-queue emulator listening on ")
         assert url.startswith("https://127.0.0.1:"), first
         assert f"SSL_CERT_FILE={tls_dir / 'ca.pem'}" in trust
@@ -207,7 +218,7 @@ def test_cli_tls_self_signed_prints_the_https_url_and_how_to_trust_it(tmp_path: 
 def test_cli_prints_an_absolute_ca_path_for_a_relative_folder(tmp_path: Path) -> None:
     proc = _serve(["--tls-self-signed", "certs", "--model", "e=echo"], cwd=tmp_path)
     try:
-        *_, trust = _lines(proc, 4)
+        *_, trust = _banner_until(proc, "SSL_CERT_FILE=")
         assert f"SSL_CERT_FILE={tmp_path / 'certs' / 'ca.pem'} " in trust
     finally:
         err = _stop(proc)

@@ -228,7 +228,7 @@ def test_a_version_1_database_is_migrated(tmp_path: Path) -> None:
     finally:
         store.close()
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
     conn.close()
 
 

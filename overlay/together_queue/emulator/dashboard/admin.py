@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -19,7 +19,7 @@ from together_queue.emulator import serialize
 from together_queue.emulator._http import ApiError, check_auth
 from together_queue.emulator.dashboard.rates import RateSampler
 from together_queue.emulator.dashboard.syntax import rule_spec, syntax_json
-from together_queue.emulator.storage_routes import DOWNLOAD_PREFIX
+from together_queue.emulator.storage_routes import DOWNLOAD_URL_SECONDS, signed_path
 
 if TYPE_CHECKING:
     from together_queue.emulator.runtime import Runtime
@@ -29,7 +29,6 @@ __all__ = ["files", "job_detail", "jobs_page", "overview", "syntax", "workers"]
 MAX_PAGE = 200
 """The most jobs one page of ``/_emulator/jobs/search`` holds."""
 
-_DOWNLOAD_LINK_SECONDS = 15 * 60
 _STORAGE_PATH = "/v1/storage/"
 _STATUSES = ("pending", "running", "done", "failed", "canceled")
 
@@ -179,9 +178,8 @@ def _storage_links(runtime: Runtime, value: object, links: dict[str, str], depth
 
 
 def _download_href(runtime: Runtime, name: str) -> str:
-    """A same-origin signed download path for ``name`` (no key needed, expires)."""
-    expires, signature = runtime.signer.sign("download", name, _DOWNLOAD_LINK_SECONDS)
-    return f"{DOWNLOAD_PREFIX}{quote(name, safe='')}?expires={expires}&signature={signature}"
+    """A same-origin signed download path for `name` (no key needed, expires)."""
+    return signed_path(runtime, "download", name, DOWNLOAD_URL_SECONDS)
 
 
 async def job_detail(request: Request) -> Response:

@@ -1,0 +1,82 @@
+# Generated from overlay/together_queue/_async/download.py by tools/unasync.py: do not edit.
+# Edit the async source, then run `nox -s unasync`.
+"""The loop of a sync download: send each hop, stream the body into a part file.
+
+Every decision (which URL, which hop, which file, which error) is `_download`'s.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from together_queue._auth import origin_of
+from together_queue._download import (
+    CHUNK,
+    MAX_REDIRECTS,
+    check_hop,
+    expected_length,
+    open_part,
+    parse_url,
+    redirect_target,
+    status_error,
+    too_many_redirects,
+    transport_error_of,
+)
+from together_queue._sync._io import file_io
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from together_queue._download import Dest, ProgressCallback
+
+__all__ = ["download"]
+
+
+def download(
+    http: httpx.Client,
+    auth: httpx.Auth,
+    base_url: str,
+    url: str,
+    dest: Dest,
+    *,
+    timeout: Any,
+    on_progress: ProgressCallback | None = None,
+) -> Path:
+    """Download `url` to `dest`, one checked hop at a time (see `_download`)."""
+    api_origin = origin_of(httpx.URL(base_url))
+    current = parse_url(url)
+    for _ in range(MAX_REDIRECTS + 1):
+        check_hop(current, api_origin)
+        request = http.build_request("GET", current, timeout=timeout)
+        try:
+            response = http.send(request, auth=auth, stream=True, follow_redirects=False)
+        except httpx.RequestError as exc:
+            raise transport_error_of(exc, current) from exc
+        try:
+            following = redirect_target(response)
+            if following is not None:
+                current = following
+                continue
+            if not response.is_success:
+                response.read()
+                raise status_error(response)
+            part = file_io(open_part, dest, current)
+            try:
+                expected = expected_length(response)
+                for chunk in response.iter_bytes(CHUNK):
+                    file_io(part.write, chunk)
+                    if on_progress is not None:
+                        on_progress(part.received, expected)
+                return file_io(part.commit, expected, current)
+            except httpx.RequestError as exc:
+                file_io(part.discard)
+                raise transport_error_of(exc, current) from exc
+            except BaseException:
+                # Here, not through `file_io`: a cancelled task may get no later chance.
+                part.discard()
+                raise
+        finally:
+            response.close()
+    raise too_many_redirects(url)

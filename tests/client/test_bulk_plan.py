@@ -1,0 +1,120 @@
+"""The submit plan both bulk engines follow, and the pace a rate limit sets (no I/O)."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from together_queue import AdaptiveLimit, SubmitStream
+from together_queue._bulk import RATE_LIMIT_ROUNDS, SubmitPlan
+from together_queue._retry import SendObserver
+
+
+def test_the_plan_starts_items_up_to_the_limit_then_waits_for_an_answer() -> None:
+    plan: SubmitPlan[str, int] = SubmitPlan(range(5), AdaptiveLimit(2), backlog=2)
+    assert plan.take(0.0) == (0, 0)
+    assert plan.take(0.0) == (1, 1)
+    assert plan.take(0.0) == math.inf  # two in flight: wait until woken
+    assert plan.finish(0, 0, "a", None) == 1  # one slot free
+    assert plan.take(0.0) == (2, 2)
+    assert [o.value for o in plan.take_outcomes()] == ["a"]
+
+
+def test_the_plan_holds_back_while_outcomes_are_not_taken() -> None:
+    plan: SubmitPlan[str, int] = SubmitPlan(range(10), AdaptiveLimit(1), backlog=1)
+    for _ in range(2):  # the backlog and one more
+        step = plan.take(0.0)
+        assert isinstance(step, tuple)
+        index, item = step
+        plan.finish(index, item, str(item), None)
+    assert plan.take(0.0) == math.inf and plan.room() == 0
+    plan.ready.popleft()
+    assert plan.take(0.0) == (2, 2)
+
+
+def test_the_plan_ends_on_exhaustion_stop_or_an_items_error() -> None:
+    plan: SubmitPlan[str, int] = SubmitPlan([], AdaptiveLimit(2), backlog=2)
+    assert plan.take(0.0) is None and plan.finished
+
+    stopped: SubmitPlan[str, int] = SubmitPlan(range(3), AdaptiveLimit(2), backlog=2)
+    stopped.stop()
+    assert stopped.take(0.0) is None and stopped.finished
+
+    def broken() -> Iterator[object]:
+        yield 1
+        raise ValueError("bad line")
+
+    failing: SubmitPlan[str, object] = SubmitPlan(broken(), AdaptiveLimit(2), backlog=2)
+    assert failing.take(0.0) == (0, 1)
+    assert failing.take(0.0) is None
+    assert isinstance(failing.error, ValueError) and failing.stopped
+    assert not failing.finished  # item 0 is still in flight
+
+
+def test_the_plan_waits_for_a_pause_and_resends_a_refused_submit_a_bounded_number_of_times() -> (
+    None
+):
+    limit = AdaptiveLimit(4)
+    plan: SubmitPlan[str, int] = SubmitPlan(range(3), limit, backlog=4)
+    limit.on_rate_limited(30.0)
+    delay = plan.take(time.monotonic())
+    assert isinstance(delay, float) and 29 < delay <= 30
+    assert 29 < (plan.resend_delay(0) or 0) <= 30
+    assert plan.resend_delay(RATE_LIMIT_ROUNDS) is None
+    plan.stop()
+    assert plan.resend_delay(0) is None
+
+
+def _pace(limit: AdaptiveLimit) -> float:
+    assert limit.rate is not None
+    return limit.rate
+
+
+def test_a_cut_sets_the_pace_a_token_bucket_would_have_let_through() -> None:
+    limit = AdaptiveLimit(16)
+    limit.started(time.monotonic())
+    assert limit.rate is None and limit.start_delay(time.monotonic()) == 0
+    for _ in range(50):
+        limit.on_success()
+    limit.on_rate_limited(1.0)  # 50 passed, then "wait 1 s": about 50 per second at most
+    rate = _pace(limit)
+    assert 40 < rate <= 50
+    now = time.monotonic() + 2  # after the pause
+    limit.started(now)
+    assert limit.start_delay(now) == pytest.approx(1 / rate)
+    for _ in range(round(rate)):  # a second's worth of successes: about one more per second
+        limit.on_success()
+    assert rate + 0.9 < _pace(limit) < rate + 1.1
+
+
+def test_fixed_concurrency_sets_no_pace() -> None:
+    limit = AdaptiveLimit(16, adaptive=False)
+    limit.on_rate_limited(None)
+    assert limit.rate is None
+
+
+def test_sync_stream_refills_a_freed_slot_without_waiting_for_the_consumer() -> None:
+    # The same rule as the async stream: a slot freed by an answer goes to the next item
+    # at once, bounded by one round of outcomes not yet taken.
+    started: list[int] = []
+    four_started = threading.Event()
+    lock = threading.Lock()
+
+    def send(item: int, observer: SendObserver) -> int:
+        with lock:
+            started.append(item)
+            if len(started) >= 4:
+                four_started.set()
+        return item
+
+    stream = SubmitStream(iter(range(100)), send, concurrency=2)
+    first = next(stream)
+    assert first.ok
+    assert four_started.wait(timeout=5)  # the consumer takes nothing meanwhile
+    rest = stream.close()
+    assert len(started) <= 2 + 2 + 1
+    assert sorted(o.index for o in [first, *rest]) == sorted(started)
