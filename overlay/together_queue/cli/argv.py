@@ -75,7 +75,14 @@ def _words(action: argparse.Action, value: Any) -> list[str]:
     if isinstance(action, argparse._CountAction):
         return [flag] * (value or 0)
     if isinstance(action, argparse._AppendAction):
-        return [word for item in value or () for word in (flag, str(item))]
+        return [word for item in value or () for word in (flag, _text(item))]
     if value is None or value is False or value == action.default:
         return []
-    return [flag, str(value)]
+    return [flag, _text(value)]
+
+
+def _text(value: Any) -> str:
+    """A parsed value as the option's text: a (name, value) pair as `NAME: VALUE`."""
+    if isinstance(value, tuple) and len(value) == 2:
+        return f"{value[0]}: {value[1]}"
+    return str(value)
