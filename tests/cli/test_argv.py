@@ -18,7 +18,7 @@ def test_the_resume_command_parses_back_to_the_same_run() -> None:
     line = command_line(args, "submit", overrides={"resume": True})
     assert "sk-secret" not in line and "--api-key" not in line
     again = shlex.split(line)
-    assert again[:2] == ["together-queue", "submit"]
+    assert again[0] == "together-queue"
     resumed = build_parser().parse_args(again[1:])
     expected = {**vars(args), "api_key": None, "resume": True}
     assert vars(resumed) == expected
@@ -27,3 +27,13 @@ def test_the_resume_command_parses_back_to_the_same_run() -> None:
 def test_options_at_their_defaults_are_left_out() -> None:
     args = build_parser().parse_args(["submit", "--file", "j.jsonl", "--output", "o.jsonl"])
     assert command_line(args, "submit") == ("together-queue submit --file j.jsonl --output o.jsonl")
+
+
+def test_global_options_given_after_the_command_are_kept() -> None:
+    args = build_parser().parse_args(
+        ["submit", "--base-url", "http://127.0.0.1:9", "--json", "--file", "j", "--output", "o"]
+    )
+    line = command_line(args, "submit", overrides={"resume": True})
+    assert line == (
+        "together-queue --base-url http://127.0.0.1:9 --json submit --file j --output o --resume"
+    )

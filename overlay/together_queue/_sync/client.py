@@ -507,12 +507,20 @@ class QueueClient(ClientBase[httpx.Client]):
         return sorted(outcomes, key=lambda outcome: outcome.index)
 
     def download(
-        self, url: str, dest: Dest, *, on_progress: ProgressCallback | None = None
+        self,
+        url: str,
+        dest: Dest,
+        *,
+        on_progress: ProgressCallback | None = None,
+        overwrite: bool = False,
     ) -> Path:
         """Download a file output at `url` to `dest` (a file, or a folder); return the file.
 
         The API key goes only to the API's own origin, never across a redirect to another;
-        the body streams into a temporary file renamed over `dest` once complete.
+        the body streams into a temporary file that becomes the file once complete. In a
+        folder the file is named after `url` itself, never after a redirect; a name with a
+        leading dot or a control character is a `ConfigurationError`. An existing file is
+        a `FileExistsError` unless `overwrite=True`.
         `on_progress(received, total)` follows each chunk (total None when unknown).
         """
         return _lazy.sync_download.download(
@@ -523,6 +531,7 @@ class QueueClient(ClientBase[httpx.Client]):
             dest,
             timeout=self._request_timeout,
             on_progress=on_progress,
+            overwrite=overwrite,
         )
 
 

@@ -770,7 +770,7 @@ class JobStore:
             row = conn.execute("SELECT * FROM jobs WHERE request_id = ?", (request_id,)).fetchone()
             if row is None or row["status"] != "running":
                 return
-            job = Job.from_row(row)
+            job = StoredJob.from_row(row)
             claims = self._claims_of(conn, job.seq)
             if len(claims) > 1:
                 self._attribute(conn, job, claims, f"upload of {filename!r}", sender)
