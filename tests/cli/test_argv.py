@@ -37,3 +37,22 @@ def test_global_options_given_after_the_command_are_kept() -> None:
     assert line == (
         "together-queue --base-url http://127.0.0.1:9 --json submit --file j --output o --resume"
     )
+
+
+def test_repeated_global_options_before_and_after_the_command_are_all_kept() -> None:
+    from together_queue.cli import _merge_repeated
+
+    parser = build_parser()
+    args = parser.parse_args(
+        ["--header", "X-A: 1", "-v", "submit", "--header", "X-B: 2", "-v", "--file", "j",
+         "--output", "o"]
+    )  # fmt: skip
+    _merge_repeated(args)
+    line = command_line(args, "submit", overrides={"resume": True})
+    assert line == (
+        "together-queue --header 'X-A: 1' --header 'X-B: 2' --verbose --verbose "
+        "submit --file j --output o --resume"
+    )
+    again = parser.parse_args(shlex.split(line)[1:])
+    _merge_repeated(again)
+    assert (again.header, again.verbose) == (args.header, args.verbose)
