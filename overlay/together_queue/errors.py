@@ -278,7 +278,8 @@ def status_error(response: httpx.Response) -> APIStatusError:
     """The typed error for an error response: its class by status, its `QueueError` fields.
 
     A body that is not a `QueueError` leaves the fields None; the raw body is kept
-    either way. The URL in the error has no query (a signed URL's signature stays out).
+    either way. The URL in the error has no query and no userinfo (a signed URL's
+    signature and a `user:pw@` stay out).
     """
     error: QueueError | None = None
     try:
@@ -306,7 +307,7 @@ def queue_error(response: httpx.Response, error: QueueError | None) -> APIStatus
         type=None if error is None else text(error.type_),
         headers={k.lower(): v for k, v in response.headers.items()},
         method=request.method,
-        url=str(request.url.copy_with(query=None)),
+        url=str(request.url.copy_with(query=None, userinfo=b"")),
     )
 
 
