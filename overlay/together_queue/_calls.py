@@ -35,6 +35,7 @@ from together_queue.errors import (
     SHAPE_ERRORS,
     APIStatusError,
     ResponseValidationError,
+    public_url,
     queue_error,
     status_error,
 )
@@ -294,7 +295,7 @@ def _status_error(response: httpx.Response, *, route_hint: bool = False) -> APIS
     if response.status_code == 404 and (route_hint or result.param is None):
         # No job or model named in the answer: the path itself was not found.
         result.hint = (
-            f"no such endpoint at {response.request.url.copy_with(query=None)}; "
+            f"no such endpoint at {public_url(response.request.url)}; "
             "check the base URL (it should be the API root, e.g. https://api.together.ai/v1)"
         )
     return result

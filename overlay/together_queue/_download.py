@@ -39,6 +39,7 @@ from together_queue.errors import (
     APIConnectionError,
     ConfigurationError,
     InsecureTransportError,
+    public_url,
     transport_error,
 )
 
@@ -84,11 +85,6 @@ def check_hop(url: httpx.URL, api_origin: Origin) -> None:
         )
 
 
-def _public(url: httpx.URL) -> str:
-    """`url` without its query and userinfo: a signature or a `user:pw@` stays out of messages."""
-    return str(url.copy_with(query=None, userinfo=b""))
-
-
 _USERINFO = re.compile(r"(//)[^/?#@]*@")
 
 
@@ -123,7 +119,7 @@ def download_target(dest: Dest, url: httpx.URL, *, overwrite: bool) -> Path:
         problem = _bad_name(name)
         if problem is not None:
             raise ConfigurationError(
-                f"cannot name the file of {_public(url)}: its name {name!r} {problem}; "
+                f"cannot name the file of {public_url(url)}: its name {name!r} {problem}; "
                 "give a file path as dest, not a folder"
             )
         path = path / name
@@ -150,7 +146,7 @@ def redirect_target(response: httpx.Response) -> httpx.URL | None:
 
 def transport_error_of(exc: httpx.RequestError, url: httpx.URL) -> APIConnectionError:
     """The typed error for a transport failure; the signed URL's query stays out of it."""
-    return transport_error(exc, "GET", _public(url))
+    return transport_error(exc, "GET", public_url(url))
 
 
 def expected_length(response: httpx.Response) -> int | None:
@@ -185,9 +181,9 @@ class PartFile:
         """Make the file the target once all `expected` bytes came; return the target."""
         if expected is not None and self.received != expected:
             raise APIConnectionError(
-                f"incomplete download of {_public(url)}: {self.received} of {expected} bytes",
+                f"incomplete download of {public_url(url)}: {self.received} of {expected} bytes",
                 method="GET",
-                url=_public(url),
+                url=public_url(url),
             )
         self._file.flush()
         os.fsync(self._file.fileno())
@@ -216,5 +212,5 @@ class PartFile:
 def too_many_redirects(url: str) -> APIConnectionError:
     """The error for a download that was redirected more than `MAX_REDIRECTS` times."""
     return APIConnectionError(
-        f"more than {MAX_REDIRECTS} redirects downloading {_public(parse_url(url))}"
+        f"more than {MAX_REDIRECTS} redirects downloading {public_url(parse_url(url))}"
     )

@@ -274,12 +274,16 @@ def status_error_class(status_code: int) -> type[APIStatusError]:
 SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
 
 
+def public_url(url: httpx.URL) -> str:
+    """`url` as an error or log line may show it: no query (a signature), no `user:pw@`."""
+    return str(url.copy_with(query=None, userinfo=b""))
+
+
 def status_error(response: httpx.Response) -> APIStatusError:
     """The typed error for an error response: its class by status, its `QueueError` fields.
 
     A body that is not a `QueueError` leaves the fields None; the raw body is kept
-    either way. The URL in the error has no query and no userinfo (a signed URL's
-    signature and a `user:pw@` stay out).
+    either way. The URL in the error is `public_url`'s.
     """
     error: QueueError | None = None
     try:
@@ -307,7 +311,7 @@ def queue_error(response: httpx.Response, error: QueueError | None) -> APIStatus
         type=None if error is None else text(error.type_),
         headers={k.lower(): v for k, v in response.headers.items()},
         method=request.method,
-        url=str(request.url.copy_with(query=None, userinfo=b"")),
+        url=public_url(request.url),
     )
 
 

@@ -1,12 +1,12 @@
 """A local, spec-faithful Together Queue service for development, demos and tests.
 
-Run it with ``together-queue emulator`` (or ``python -m together_queue.emulator``),
-in a test with ``start_emulator()`` or the ``together_queue.testing`` fixtures, or in
-process with ``create_app(EmulatorConfig(...))`` and ``httpx.ASGITransport``.
+Run it with `together-queue emulator` (or `python -m together_queue.emulator`),
+in a test with `start_emulator()` or the `together_queue.testing` fixtures, or in
+process with `create_app(EmulatorConfig(...))` and `httpx.ASGITransport`.
 
-Routes: the public API under ``/v1/queue`` (the spec), the worker API that Together's
-worker SDK speaks under ``/internal/v1``, storage for worker outputs under
-``/v1/storage`` and ``/_storage``, and the admin API under ``/_emulator``. The route
+Routes: the public API under `/v1/queue` (the spec), the worker API that Together's
+worker SDK speaks under `/internal/v1`, storage for worker outputs under
+`/v1/storage` and `/_storage`, and the admin API under `/_emulator`. The route
 table, `together_queue.emulator.routes.ROUTES`, is the one list of them (the docs'
 route list is generated from it); `faults.FAULT_SYNTAX` and
 `ratelimit.RATE_LIMIT_SYNTAX` describe the text forms of fault rules and rate limits.
@@ -14,12 +14,12 @@ route list is generated from it); `faults.FAULT_SYNTAX` and
 Dashboard (`together_queue.emulator.dashboard`): the page at `/` (no key needed;
 it asks for one and sends it as a bearer header), its assets under `/_dashboard/`.
 
-HTTPS: ``--ssl-certfile/--ssl-keyfile``, ``--tls-self-signed DIR`` or
-``start_emulator(tls=DIR)`` (see ``together_queue.emulator.tls``).
+HTTPS: `--ssl-certfile/--ssl-keyfile`, `--tls-self-signed DIR` or
+`start_emulator(tls=DIR)` (see `together_queue.emulator.tls`).
 
-Only ``config``, ``faults``, ``ratelimit``, ``routes`` and ``cli`` load without the
-``[emulator]`` extra; the names needing starlette/uvicorn (``create_app``,
-``start_emulator``, ``EmulatorHandle``) load on first access.
+Only `config`, `faults`, `ratelimit`, `routes` and `cli` load without the
+`[emulator]` extra; the names needing starlette/uvicorn (`create_app`,
+`start_emulator`, `EmulatorHandle`) load on first access.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ _TOO_DEEP = f"request body nests objects and arrays deeper than {MAX_JSON_DEPTH}
 
 
 class ApiError(Exception):
-    """An error answer: HTTP status plus the fields of a spec ``QueueError`` body."""
+    """An error answer: HTTP status plus the fields of a spec `QueueError` body."""
 
     def __init__(
         self,
@@ -56,7 +56,7 @@ class ApiError(Exception):
         headers: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> None:
-        """Describe the error; ``extra`` adds keys to the body (internal API only)."""
+        """Describe the error; `extra` adds keys to the body (internal API only)."""
         super().__init__(message)
         self.status = status
         self.code = code
@@ -68,7 +68,7 @@ class ApiError(Exception):
 
 
 def error_response(err: ApiError) -> JSONResponse:
-    """The JSON response for ``err``, built through the generated ``QueueError`` model."""
+    """The JSON response for `err`, built through the generated `QueueError` model."""
     model = QueueError(
         code=err.code,
         message=err.message,
@@ -84,7 +84,7 @@ def _invalid(code: str, message: str, param: str | None) -> NoReturn:
 
 
 def is_authorized(authorization: str, api_keys: tuple[str, ...]) -> bool:
-    """Whether an ``Authorization`` header value passes (always, when auth is off)."""
+    """Whether an `Authorization` header value passes (always, when auth is off)."""
     if not api_keys:
         return True
     scheme, _, token = authorization.partition(" ")
@@ -141,7 +141,7 @@ def _finite(text: str) -> float:
 
 
 async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
-    """Read the body (413 past ``limit`` bytes) as a JSON object (400 otherwise)."""
+    """Read the body (413 past `limit` bytes) as a JSON object (400 otherwise)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
@@ -188,7 +188,7 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
 
 
 def require_string(data: Mapping[str, Any], name: str) -> str:
-    """The non-empty string field ``name`` of a JSON body (400 naming it otherwise)."""
+    """The non-empty string field `name` of a JSON body (400 naming it otherwise)."""
     if name not in data:
         _invalid("missing_parameter", f"{name} is required", name)
     value = data[name]
@@ -202,7 +202,7 @@ def require_string(data: Mapping[str, Any], name: str) -> str:
 def optional_object(
     data: Mapping[str, Any], name: str, *, required: bool = False
 ) -> dict[str, Any] | None:
-    """The JSON-object field ``name`` (None when absent and not required)."""
+    """The JSON-object field `name` (None when absent and not required)."""
     if name not in data:
         if required:
             _invalid("missing_parameter", f"{name} is required", name)
@@ -214,9 +214,9 @@ def optional_object(
 
 
 def optional_int(data: Mapping[str, Any], name: str, default: int) -> int:
-    """The 64-bit integer field ``name``.
+    """The 64-bit integer field `name`.
 
-    As in JSON Schema, a number with a zero fraction (``5.0``) is an integer; booleans
+    As in JSON Schema, a number with a zero fraction (`5.0`) is an integer; booleans
     and other fractions are not.
     """
     if name not in data:
@@ -232,7 +232,7 @@ def optional_int(data: Mapping[str, Any], name: str, default: int) -> int:
 
 
 def query_string(request: Request, name: str) -> str:
-    """The non-empty query parameter ``name`` (400 naming it otherwise)."""
+    """The non-empty query parameter `name` (400 naming it otherwise)."""
     value = request.query_params.get(name)
     if value is None:
         _invalid("missing_parameter", f"query parameter {name} is required", name)
@@ -242,7 +242,7 @@ def query_string(request: Request, name: str) -> str:
 
 
 def query_digits(request: Request, name: str, max_digits: int) -> int | None:
-    """The query parameter ``name`` as 1 to ``max_digits`` ASCII digits (None if absent)."""
+    """The query parameter `name` as 1 to `max_digits` ASCII digits (None if absent)."""
     value = request.query_params.get(name)
     if value is None:
         return None

@@ -1,8 +1,8 @@
-"""The ``together-queue emulator`` command (also ``python -m together_queue.emulator``).
+"""The `together-queue emulator` command (also `python -m together_queue.emulator`).
 
 Importing this module is cheap: starlette and uvicorn load only when the command runs,
-so the main CLI can mount ``build_parser()`` without the ``[emulator]`` extra installed.
-It imports nothing from ``together_queue.cli``, which loads it only when the command runs.
+so the main CLI can mount `build_parser()` without the `[emulator]` extra installed.
+It imports nothing from `together_queue.cli`, which loads it only when the command runs.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ __all__ = ["API_KEYS_ENV", "add_arguments", "build_parser", "config_from_args", 
 API_KEYS_ENV = "TOGETHER_QUEUE_EMULATOR_API_KEYS"
 """Environment variable with API keys the emulator accepts (comma-separated).
 
-Its own name, not ``TOGETHER_API_KEY``: a real Together key in the environment must
+Its own name, not `TOGETHER_API_KEY`: a real Together key in the environment must
 not silently turn on auth in a local emulator (nor end up in its memory).
 """
 
@@ -104,7 +104,7 @@ def _port(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the emulator's options to ``parser`` (for mounting as a subcommand)."""
+    """Add the emulator's options to `parser` (for mounting as a subcommand)."""
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)"
     )
@@ -241,7 +241,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``together-queue emulator``."""
+    """The argument parser of `together-queue emulator`."""
     parser = argparse.ArgumentParser(
         prog="together-queue emulator",
         description="Run a local Together Queue service (the public API under /v1, the "
@@ -254,14 +254,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _read_key_file(path: str) -> list[str]:
-    """The keys in ``path``: one per line, blank lines and ``#`` comments skipped."""
+    """The keys in `path`: one per line, blank lines and `#` comments skipped."""
     with open(path, encoding="utf-8") as lines:
         keys = [line.strip() for line in lines]
     return [key for key in keys if key and not key.startswith("#")]
 
 
 def api_keys_from(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str, ...]:
-    """Every accepted key: ``--api-key``, ``--api-key-file`` and ``$API_KEYS_ENV``.
+    """Every accepted key: `--api-key`, `--api-key-file` and `$API_KEYS_ENV`.
 
     OSError or UnicodeDecodeError when a key file cannot be read.
     """
@@ -275,7 +275,7 @@ def api_keys_from(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple
 def config_from_args(
     args: argparse.Namespace, environ: Mapping[str, str] | None = None
 ) -> EmulatorConfig:
-    """The EmulatorConfig that parsed options (and ``environ``'s API keys) describe.
+    """The EmulatorConfig that parsed options (and `environ`'s API keys) describe.
 
     ValueError for options that contradict each other; OSError for an unreadable key file.
     """

@@ -27,7 +27,7 @@ MAX_PORT = 65535
 """The highest TCP port number."""
 
 DEFAULT_CLAIM_TIMEOUT = 360.0
-"""Seconds a claim lasts without an update when the worker asks for no ``claim_timeout``.
+"""Seconds a claim lasts without an update when the worker asks for no `claim_timeout`.
 
 A sync worker of Together's SDK asks for none and sends no heartbeat, and the SDK
 bounds a prediction at 300 s: six minutes holds such a job, its downloads and uploads.
@@ -38,7 +38,7 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 """The `Host` names the emulator always answers (any `127.x.y.z` address as well)."""
 
 MAX_CLAIM_TIMEOUT = 86400.0
-"""The longest claim, in seconds, a worker or ``--claim-timeout`` may ask for (one day)."""
+"""The longest claim, in seconds, a worker or `--claim-timeout` may ask for (one day)."""
 
 
 def _freeze_models(models: Mapping[str, str]) -> Mapping[str, str]:
@@ -98,16 +98,16 @@ def _check_non_negative(instance: object, attribute: attrs.Attribute[int], value
 class EmulatorConfig:
     """Settings of one emulator instance (the CLI options, as a value object).
 
-    ``db`` None keeps jobs in memory; ``models`` maps a model name to its in-process
-    handler (``echo``, ``sleep``, ``fail`` or ``module:func``); a model not listed has
-    no in-process handler and waits for external workers. ``api_keys`` empty disables
-    auth. ``claim_timeout`` is the lease in seconds of a claim that asks for none;
-    ``max_retries`` is how many lapsed claims a job survives before it fails for good.
-    ``ssl_certfile``/``ssl_keyfile`` (PEM, both or neither) serve HTTPS.
-    ``rate_limits`` are token buckets per operation (429 with Retry-After when empty).
-    ``max_upload_bytes`` bounds one stored file. ``unpolled_warning_seconds`` is how
+    `db` None keeps jobs in memory; `models` maps a model name to its in-process
+    handler (`echo`, `sleep`, `fail` or `module:func`); a model not listed has
+    no in-process handler and waits for external workers. `api_keys` empty disables
+    auth. `claim_timeout` is the lease in seconds of a claim that asks for none;
+    `max_retries` is how many lapsed claims a job survives before it fails for good.
+    `ssl_certfile`/`ssl_keyfile` (PEM, both or neither) serve HTTPS.
+    `rate_limits` are token buckets per operation (429 with Retry-After when empty).
+    `max_upload_bytes` bounds one stored file. `unpolled_warning_seconds` is how
     long a job of a model nobody serves waits before the emulator logs a warning.
-    ``allowed_hosts`` are the ``Host`` names served besides the loopback ones (``*``: any).
+    `allowed_hosts` are the `Host` names served besides the loopback ones (`*`: any).
     """
 
     host: str = "127.0.0.1"
@@ -133,12 +133,12 @@ class EmulatorConfig:
 
     @property
     def scheme(self) -> str:
-        """``https`` when a certificate is configured, else ``http``."""
+        """`https` when a certificate is configured, else `http`."""
         return "http" if self.ssl_certfile is None else "https"
 
 
 def parse_model_spec(spec: str) -> tuple[str, str]:
-    """Split ``NAME=HANDLER`` (HANDLER: echo, sleep, fail or module:func)."""
+    """Split `NAME=HANDLER` (HANDLER: echo, sleep, fail or module:func)."""
     name, sep, handler = spec.partition("=")
     name, handler = name.strip(), handler.strip()
     if not sep or not name or not handler:

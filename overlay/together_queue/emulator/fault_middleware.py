@@ -1,7 +1,7 @@
 """FaultMiddleware: the ASGI layer that injects the faults a FaultInjector decides on.
 
-It sits in front of the routes, so a ``before`` fault answers without the operation
-running at all, and an ``after`` fault lets the operation run to completion (the job
+It sits in front of the routes, so a `before` fault answers without the operation
+running at all, and an `after` fault lets the operation run to completion (the job
 is stored, the claim made), throws its answer away and answers with the fault.
 """
 
@@ -30,7 +30,7 @@ class InjectedDrop(httpx.RemoteProtocolError):
     """Raised to cut a connection mid-response.
 
     Over a socket, uvicorn closes the connection after the response has started and the
-    client sees ``httpx.RemoteProtocolError``. In process (``httpx.ASGITransport``) this
+    client sees `httpx.RemoteProtocolError`. In process (`httpx.ASGITransport`) this
     exception itself reaches the client, so it is that same httpx type.
     """
 
@@ -53,7 +53,7 @@ def _install_log_filter() -> None:
 
 
 async def _discard(message: Message) -> None:
-    """Swallow the real answer of an operation hit by an ``after`` fault."""
+    """Swallow the real answer of an operation hit by an `after` fault."""
 
 
 def _json_error(code: str, message: str, type_: str) -> bytes:
@@ -103,12 +103,12 @@ class FaultMiddleware:
         injector: FaultInjector,
         pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        """Wrap ``app``; ``injector`` decides, per call, which fault strikes.
+        """Wrap `app`; `injector` decides, per call, which fault strikes.
 
-        ``pause(seconds)`` waits out a latency fault; it returns early when the emulator
+        `pause(seconds)` waits out a latency fault; it returns early when the emulator
         stops, so a held call ends instead of holding the shutdown. A call without a
-        good key passes straight to ``app`` for its 401: faults strike after auth, so
-        unauthenticated calls never use up ``next=N``.
+        good key passes straight to `app` for its 401: faults strike after auth, so
+        unauthenticated calls never use up `next=N`.
         """
         self.app = app
         self.injector = injector

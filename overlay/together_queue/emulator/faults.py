@@ -1,11 +1,11 @@
 """Fault plans: which injected failures strike which emulator operations, and when.
 
-A plan is a tuple of rules. Each rule names an operation (or ``*``), a kind of fault,
+A plan is a tuple of rules. Each rule names an operation (or `*`), a kind of fault,
 and how often it strikes: a probability per call drawn from a seeded RNG (reproducible),
-or ``next=N`` (deterministic: exactly the next N matching calls). ``when`` says whether
+or `next=N` (deterministic: exactly the next N matching calls). `when` says whether
 the fault strikes before the operation takes effect or after it (the job *is* stored,
-the answer is lost). `FAULT_SYNTAX` describes the text form (``--fault`` and
-``POST /_emulator/faults``); the operations are the route table's (`routes.OPERATIONS`).
+the answer is lost). `FAULT_SYNTAX` describes the text form (`--fault` and
+`POST /_emulator/faults`); the operations are the route table's (`routes.OPERATIONS`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ OP:KIND:AMOUNT[:WHEN][:OPTION...]
           | after (it happens, the answer is lost; not for 429)
   OPTION  retry_after=SECONDS (429, default 1) | seconds=S (latency, default 0.1)
 examples: submit:500:0.1:after  status:429:next=2:retry_after=3  *:latency:1:seconds=0.05"""
-"""The text form of a fault rule, as ``--fault`` and ``POST /_emulator/faults`` read it."""
+"""The text form of a fault rule, as `--fault` and `POST /_emulator/faults` read it."""
 
 FaultKind = Literal["500", "429", "drop", "latency"]
 When = Literal["before", "after"]
@@ -93,11 +93,11 @@ class FaultRule:
         _check_rule(self)
 
     def matches(self, operation: str) -> bool:
-        """Whether this rule applies to ``operation``."""
+        """Whether this rule applies to `operation`."""
         return self.operation in ("*", operation)
 
     def to_json(self) -> dict[str, Any]:
-        """The rule as a JSON object (the shape ``/_emulator/faults`` accepts)."""
+        """The rule as a JSON object (the shape `/_emulator/faults` accepts)."""
         return attrs.asdict(self)
 
     @classmethod
@@ -158,12 +158,12 @@ class FaultPlan:
 
     @classmethod
     def parse(cls, specs: Iterable[str], seed: int = 0) -> FaultPlan:
-        """Build a plan from text specs such as ``submit:500:0.1:after``."""
+        """Build a plan from text specs such as `submit:500:0.1:after`."""
         return cls(rules=tuple(parse_fault(s) for s in specs), seed=seed)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FaultPlan:
-        """Build a plan from ``{"seed": int, "rules": [spec string | rule object, ...]}``."""
+        """Build a plan from `{"seed": int, "rules": [spec string | rule object, ...]}`."""
         unknown = set(data) - {"seed", "rules"}
         if unknown:
             raise ValueError(f"unknown fault plan keys: {', '.join(sorted(unknown))}")
@@ -201,10 +201,10 @@ NO_FAULT = FaultDecision()
 
 
 class FaultInjector:
-    """The live state of a plan: its RNG and the remaining ``next=N`` counts (thread-safe)."""
+    """The live state of a plan: its RNG and the remaining `next=N` counts (thread-safe)."""
 
     def __init__(self, plan: FaultPlan | None = None) -> None:
-        """Start with ``plan`` (default: no faults)."""
+        """Start with `plan` (default: no faults)."""
         self._lock = threading.Lock()
         self._plan = FaultPlan()
         self._rng = random.Random(0)  # noqa: S311 - reproducible faults, not security
@@ -217,7 +217,7 @@ class FaultInjector:
         return self._plan
 
     def set_plan(self, plan: FaultPlan) -> None:
-        """Replace the plan, reseeding the RNG and resetting every ``next=N`` count."""
+        """Replace the plan, reseeding the RNG and resetting every `next=N` count."""
         with self._lock:
             self._plan = plan
             self._rng = random.Random(plan.seed)  # noqa: S311
@@ -229,7 +229,7 @@ class FaultInjector:
             return list(self._remaining)
 
     def decide(self, operation: str) -> FaultDecision:
-        """Roll the dice for one call of ``operation``; the first striking error rule wins."""
+        """Roll the dice for one call of `operation`; the first striking error rule wins."""
         with self._lock:
             if not self._plan.rules:
                 return NO_FAULT

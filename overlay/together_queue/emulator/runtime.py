@@ -2,9 +2,9 @@
 
 It holds the long-poll waiters, the task that sweeps lapsed claims and the in-process
 workers. In-process workers call what an external worker's HTTP calls reach,
-``Runtime.claim`` (the long poll behind ``/internal/v1/rabbitmq/retrieve``) and
-``Runtime.update`` (behind ``/internal/v1/videos/status``), but not over HTTP: they
-skip auth and ``FaultMiddleware``, so injected faults never strike them.
+`Runtime.claim` (the long poll behind `/internal/v1/rabbitmq/retrieve`) and
+`Runtime.update` (behind `/internal/v1/videos/status`), but not over HTTP: they
+skip auth and `FaultMiddleware`, so injected faults never strike them.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class Runtime:
     """One emulator's state: config, store, faults, waiters and background tasks."""
 
     def __init__(self, config: EmulatorConfig) -> None:
-        """Load handlers (ValueError on a bad ``module:func``) and open the store."""
+        """Load handlers (ValueError on a bad `module:func`) and open the store."""
         self.config = config
         self.handlers: dict[str, Handler] = {
             model: load_handler(spec) for model, spec in config.models.items()
@@ -93,7 +93,7 @@ class Runtime:
             self._wake(model)
 
     async def pause(self, seconds: float) -> None:
-        """Wait ``seconds``, or until the emulator begins to stop (latency faults use it)."""
+        """Wait `seconds`, or until the emulator begins to stop (latency faults use it)."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
@@ -118,7 +118,7 @@ class Runtime:
                 future.set_result(None)
 
     def notify(self, model: str) -> None:
-        """Wake the long polls of ``model`` (callable from any thread)."""
+        """Wake the long polls of `model` (callable from any thread)."""
         loop = self._loop
         if loop is None:
             return
@@ -142,10 +142,10 @@ class Runtime:
         claim_timeout: float | None = None,
         worker: WorkerInfo | None = None,
     ) -> StoredJob | None:
-        """Claim the next job of ``model``, waiting up to ``timeout`` seconds for one.
+        """Claim the next job of `model`, waiting up to `timeout` seconds for one.
 
-        The claim lasts ``claim_timeout`` seconds without an update (default: the
-        emulator's ``--claim-timeout``).
+        The claim lasts `claim_timeout` seconds without an update (default: the
+        emulator's `--claim-timeout`).
         """
         await self.ensure_started()
         lease = self.config.claim_timeout if claim_timeout is None else claim_timeout
@@ -190,12 +190,12 @@ class Runtime:
     # -- a model nobody serves -------------------------------------------------------
 
     def note_poll(self, model: str) -> None:
-        """Record that a worker polled for ``model`` (it is served, no warning needed)."""
+        """Record that a worker polled for `model` (it is served, no warning needed)."""
         self._polled.add(model)
         self.last_polls[model] = time.time()
 
     def _watch_unpolled(self, model: str) -> None:
-        """Warn later if a job of ``model`` still waits and no worker ever polled for it."""
+        """Warn later if a job of `model` still waits and no worker ever polled for it."""
         if model in self.handlers or model in self._polled or model in self._warned:
             return
         try:

@@ -35,7 +35,7 @@ _LAST_MOMENT = datetime.datetime.max.replace(tzinfo=datetime.UTC)
 
 
 def rfc3339(timestamp: float) -> str:
-    """``timestamp`` (epoch seconds) as RFC 3339 in UTC with microseconds and a ``Z``.
+    """`timestamp` (epoch seconds) as RFC 3339 in UTC with microseconds and a `Z`.
 
     A time past year 9999 (a database written before claims had a cap may hold one)
     is written as the last moment of 9999, so that every answer that shows it still works.
@@ -52,7 +52,7 @@ def _optional_time(timestamp: float | None) -> str | None:
 
 
 def submit_body(job: StoredJob) -> dict[str, Any]:
-    """The 200 body of submit: ``{"requestId": ...}``."""
+    """The 200 body of submit: `{"requestId": ...}`."""
     return QueueJobResponse(request_id=job.request_id).to_dict()
 
 
@@ -95,9 +95,9 @@ def metrics_body(waiting: int, running: int) -> dict[str, Any]:
 
 
 def worker_job_json(job: StoredJob, claim_timeout: float) -> dict[str, Any]:
-    """The ``data`` object of a worker's retrieve answer (the SDK reads request_id, payload).
+    """The `data` object of a worker's retrieve answer (the SDK reads request_id, payload).
 
-    Its ``claim_timeout`` is the claim's own lease; ``claim_timeout`` (the emulator's
+    Its `claim_timeout` is the claim's own lease; `claim_timeout` (the emulator's
     default) stands in for a claim that recorded none.
     """
     return {

@@ -1,12 +1,12 @@
 """The storage routes: upload requests, signed uploads, and downloads through a redirect.
 
-``POST /v1/storage/upload-request`` (with the key) answers ``{"upload_url": {"url"}}``,
-a signed URL of its own (every request gets a new one) that takes one ``PUT`` of the
+`POST /v1/storage/upload-request` (with the key) answers `{"upload_url": {"url"}}`,
+a signed URL of its own (every request gets a new one) that takes one `PUT` of the
 bytes without a key (Together's worker SDK
-sends its usual headers along, which are ignored). ``GET /v1/storage/{filename}`` (with
+sends its usual headers along, which are ignored). `GET /v1/storage/{filename}` (with
 the key) answers 307 to a signed download URL that serves the bytes without a key.
 
-A worker names its files ``<request_id>-<name>``. Once that job is finished, its files
+A worker names its files `<request_id>-<name>`. Once that job is finished, its files
 are final: a worker whose claim lapsed cannot replace the file another worker's result
 points to (409). While it runs, an upload whose worker headers match only a lapsed claim
 of the job is refused too (409), as its updates are.

@@ -1,9 +1,9 @@
-"""JobStore: every job and every state transition, in SQLite (stdlib ``sqlite3``).
+"""JobStore: every job and every state transition, in SQLite (stdlib `sqlite3`).
 
 The store is the single place where the queue rules live: strict priority then FIFO
 (a monotonic sequence number, never a timestamp), claims with a deadline, lapsed
-claims requeued at their original place with ``retries + 1`` and failed for good
-past ``max_retries``. Every method is one transaction under one lock, so concurrent
+claims requeued at their original place with `retries + 1` and failed for good
+past `max_retries`. Every method is one transaction under one lock, so concurrent
 submitters, pollers and workers (threads or tasks) see a consistent queue. Lapsed
 claims are swept at the start of every transaction, so no reader ever sees a claim
 that should already have lapsed.
@@ -186,7 +186,7 @@ class JobNotFound(LookupError):
 
 
 class JobConflict(Exception):
-    """The job is not in a state that allows the operation; ``status`` is its current one."""
+    """The job is not in a state that allows the operation; `status` is its current one."""
 
     def __init__(self, status: str, message: str) -> None:
         """Record the job's current status and why the operation was refused."""
@@ -232,7 +232,7 @@ class StoredJob:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> StoredJob:
-        """Decode a ``jobs`` row."""
+        """Decode a `jobs` row."""
         return cls(
             seq=row["seq"],
             request_id=row["request_id"],
@@ -332,7 +332,7 @@ def _create_private(path: str) -> None:
 
 
 class JobStore:
-    """The queue in SQLite: in memory (``path`` None) or in a file that survives restarts."""
+    """The queue in SQLite: in memory (`path` None) or in a file that survives restarts."""
 
     def __init__(
         self,
@@ -386,7 +386,7 @@ class JobStore:
             self._conn.close()
 
     def add_requeue_listener(self, listener: Callable[[str], None]) -> None:
-        """Call ``listener(model)`` after a job of ``model`` becomes pending again."""
+        """Call `listener(model)` after a job of `model` becomes pending again."""
         self._listeners.append(listener)
 
     @contextmanager
@@ -414,7 +414,7 @@ class JobStore:
                     listener(model)
 
     def _sweep_lapsed(self, now: float) -> set[str]:
-        """Requeue (or fail for good) every running job whose claim lapsed by ``now``."""
+        """Requeue (or fail for good) every running job whose claim lapsed by `now`."""
         rows = self._conn.execute(
             "SELECT seq, model, retries, info, claim_id FROM jobs "
             "WHERE status = 'running' AND claim_expires_at <= ?",
@@ -489,7 +489,7 @@ class JobStore:
             return self._fetch(conn, request_id, model)
 
     def get(self, request_id: str, model: str) -> StoredJob:
-        """The job ``request_id`` of ``model``; JobNotFound when unknown or of another model."""
+        """The job `request_id` of `model`; JobNotFound when unknown or of another model."""
         with self._transaction() as conn:
             return self._fetch(conn, request_id, model)
 
@@ -504,7 +504,7 @@ class JobStore:
             return self._fetch(conn, request_id, model)
 
     def clear(self, model: str) -> int:
-        """Cancel every pending job of ``model`` in one transaction; return how many.
+        """Cancel every pending job of `model` in one transaction; return how many.
 
         Running jobs are untouched. Claims select pending jobs inside a transaction
         under the same lock, so a worker can never claim a job this call canceled.
@@ -518,7 +518,7 @@ class JobStore:
             return cursor.rowcount
 
     def metrics(self, model: str) -> tuple[int, int]:
-        """``(waiting, running)`` job counts of ``model``."""
+        """`(waiting, running)` job counts of `model`."""
         with self._transaction() as conn:
             counts = dict(
                 conn.execute(
@@ -536,9 +536,9 @@ class JobStore:
         *,
         worker: WorkerInfo | None = None,
     ) -> StoredJob | None:
-        """Hand the next pending job of ``model`` (priority, then FIFO) to a worker, or None.
+        """Hand the next pending job of `model` (priority, then FIFO) to a worker, or None.
 
-        The claim lasts ``claim_timeout`` seconds, and so does every renewal of it.
+        The claim lasts `claim_timeout` seconds, and so does every renewal of it.
         """
         worker = worker or WorkerInfo(hostname=hostname)
         with self._transaction() as conn:
@@ -598,10 +598,10 @@ class JobStore:
         is applied and recorded as a double run (the claim's `double_run`, the job's
         warnings, a logged warning).
 
-        ``running`` renews the claim by the length it was made with (``claim_timeout``
-        only for claims that recorded none) and merges ``info``; ``done`` stores ``outputs``;
-        ``failed`` fails the job for good (no retry) with ``info["error"]``. A job that
-        is not running, or (when ``claim_id`` is given) is held by another claim,
+        `running` renews the claim by the length it was made with (`claim_timeout`
+        only for claims that recorded none) and merges `info`; `done` stores `outputs`;
+        `failed` fails the job for good (no retry) with `info["error"]`. A job that
+        is not running, or (when `claim_id` is given) is held by another claim,
         raises JobConflict and is left unchanged; so does one whose merged `info` would
         exceed `max_info_bytes`, with `InfoTooLarge`.
         """
@@ -786,7 +786,7 @@ class JobStore:
         return None if row is None else str(row["status"])
 
     def jobs(self, model: str | None = None) -> list[StoredJob]:
-        """Every job (of ``model`` if given) in submission order."""
+        """Every job (of `model` if given) in submission order."""
         with self._transaction() as conn:
             if model is None:
                 rows = conn.execute("SELECT * FROM jobs ORDER BY seq").fetchall()
@@ -797,7 +797,7 @@ class JobStore:
         return [StoredJob.from_row(row) for row in rows]
 
     def claims(self, model: str | None = None) -> list[Claim]:
-        """The claim log (of ``model`` if given) in the order the claims were made."""
+        """The claim log (of `model` if given) in the order the claims were made."""
         with self._transaction() as conn:
             if model is None:
                 rows = conn.execute("SELECT * FROM claims ORDER BY n").fetchall()
