@@ -112,12 +112,12 @@ def cancel_dict(result: CancelResult) -> dict[str, Any]:
 
 
 def failure_reason(status: JobStatus) -> str:
-    """Why a job failed, as the library reads it (`JobStatus.error`), or ``""`` if unknown."""
+    """Why a job failed, as the library reads it (`JobStatus.error`), or `""` if unknown."""
     return status.error or ""
 
 
 def progress_text(status: JobStatus) -> str:
-    """`45%` when the job reports progress, else ``""``."""
+    """`45%` when the job reports progress, else `""`."""
     progress = status.progress
     return "" if progress is None else f"{progress:.0%}"
 
