@@ -12,6 +12,10 @@ The command modules are imported only when their command runs, so that
 `--version` and `--help` stay fast. `together-queue emulator ...` (the command
 word first) is handed whole to the emulator's own CLI: the global options do not
 apply to it (`together-queue emulator --api-key KEY` gives the emulator its key).
+
+Records in the CLI are stdlib dataclasses, where the library and the emulator use
+attrs: the command's own modules load no attrs, so an argument error or a resume
+check answers before the client's models are imported.
 """
 
 from __future__ import annotations
