@@ -66,12 +66,21 @@ def git_commit(root: Path) -> str:
     return out.stdout.strip() or "unknown"
 
 
+def load_average() -> str:
+    """The system's load averages, or `n/a` where the OS has none."""
+    try:
+        return ", ".join(f"{load:.2f}" for load in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
 def describe(root: Path) -> list[tuple[str, str]]:
     """(label, value) pairs: CPU, cores, RAM, OS, Python, commit, package versions."""
     rows = [
         ("CPU", cpu_model()),
         ("Cores (logical)", str(os.cpu_count())),
         ("RAM", f"{total_memory_gib():.1f} GiB"),
+        ("Load average at the start (1, 5, 15 min)", load_average()),
         ("OS", platform.platform()),
         ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
         ("Commit", git_commit(root)),

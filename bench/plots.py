@@ -237,7 +237,9 @@ def _bulk(data: Mapping[str, Any]) -> str:
 
 
 def _wait(data: Mapping[str, Any]) -> str:
-    names = {"ours": "ours: wait_all", "fixed": "fixed 1 s polling"}
+    names = {
+        key: key.replace("fixed", "fixed polling, equal requests") for key in data["median_lag_s"]
+    }
     requests = data["requests_per_job"]
     median = data["median_lag_s"]
     p95 = data["p95_lag_s"]

@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", type=Path, help="also write every figure as JSON here")
     parser.add_argument(
+        "--note",
+        action="append",
+        default=[],
+        help="a line for the report's header, e.g. what else ran on the machine (repeatable)",
+    )
+    parser.add_argument(
         "--figures",
         type=Path,
         help="directory for the SVG figures (default: docs/img beside --out)",
@@ -66,6 +72,7 @@ def render(
     command: str,
     started: datetime.datetime,
     seconds: float,
+    notes: Sequence[str] = (),
 ) -> str:
     """The whole BENCHMARKS.md text."""
     env = Table(["", ""])
@@ -81,7 +88,8 @@ def render(
         "Every figure is the median over repeated runs with (min-max); every ratio compares "
         "medians measured in the same run. Written by `bench/run.py`; do not edit by hand.",
         f"- Command: `{command}`\n- Mode: {mode}\n"
-        f"- Date: {started.strftime('%Y-%m-%d %H:%M UTC')}\n- Run time: {seconds:.0f} s",
+        f"- Date: {started.strftime('%Y-%m-%d %H:%M UTC')}\n- Run time: {seconds:.0f} s"
+        + "".join(f"\n- Note: {note}" for note in notes),
         "## Machine and versions",
         env.markdown(),
         f"## Headline: {held} of {total} targets hold",
@@ -122,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sections.append(section)
     seconds = time.monotonic() - begin
     _draw_figures(sections, args.figures or args.out.parent / "docs" / "img", args.out.parent)
-    args.out.write_text(render(sections, config, command.strip(), started, seconds))
+    args.out.write_text(render(sections, config, command.strip(), started, seconds, args.note))
     print(f"bench: wrote {args.out} in {seconds:.0f} s", flush=True)
     if args.json:
         args.json.write_text(json.dumps([s.to_json() for s in sections], indent=1))

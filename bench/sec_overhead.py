@@ -93,7 +93,7 @@ def run(config: Config) -> Section:
                     cpu.setdefault(key, []).append(per_cpu)
         stats = {k: Stat.of(v) for k, v in wall.items()}
         cpus = {k: Stat.of(v) for k, v in cpu.items()}
-        targets = _targets(stats)
+        targets = _targets(stats, cpus)
         if config.always_profile or not all(t.holds for t in targets):
             profile = _profile(url, rid, model, config.profile_calls)
     table = Table(
@@ -133,8 +133,11 @@ def run(config: Config) -> Section:
     return section
 
 
-def _targets(stats: dict[str, Stat]) -> list[Target]:
-    targets = []
+def _targets(stats: dict[str, Stat], cpus: dict[str, Stat]) -> list[Target]:
+    cpu = ratio(cpus["ours sync"], cpus["raw sync"])
+    targets = [
+        Target("status sync client CPU, ours / raw httpx", "<= 1.10x", fmt_ratio(cpu), cpu <= 1.10)
+    ]
     for mode in ("sync", "async"):
         r = ratio(stats[f"ours {mode}"], stats[f"raw {mode}"])
         targets.append(

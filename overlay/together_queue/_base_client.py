@@ -20,6 +20,7 @@ from together_queue import _lazy, _logging, _validate
 from together_queue._auth import BearerAuth, origin_of
 from together_queue._config import (
     API_KEY_ENV,
+    DEFAULT_LIMITS,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     USER_AGENT,
@@ -128,7 +129,7 @@ class ClientBase(Generic[HttpT]):
             return None
         host = httpx.URL(self.base_url).host
         pattern = f"all://[{host}]" if ":" in host else f"all://{host}"
-        return {pattern: self._direct_transport()}
+        return {pattern: self._direct_transport(limits=DEFAULT_LIMITS)}
 
     @property
     def base_url(self) -> str:

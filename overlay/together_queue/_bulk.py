@@ -11,8 +11,11 @@ no new request starts; `close()` waits for the requests in flight (a second Ctrl
 abandons them at once) and hands back every outcome not yet yielded, so no stored
 job is lost. Threads are daemons: an abandoned request never keeps the process alive.
 
-Waiting on many jobs runs from one loop over a schedule of due polls (not a thread
-or task parked per job), pulling jobs from the input as they finish.
+Submitting runs `concurrency` workers (threads, or tasks) over one I/O-free
+`SubmitPlan`: each takes an item, sends it and records its answer, so the two engines
+follow the same rule. Waiting on many jobs runs from one loop over a schedule of due
+polls (not a thread or task parked per job), pulling jobs from the input as they
+finish. Both keep within an `AdaptiveLimit`, which 429s lower and pace.
 """
 
 from __future__ import annotations
@@ -49,6 +52,11 @@ RATE_LIMIT_ROUNDS: Final = 4
 WAIT_WINDOW_PER_SLOT: Final = 64
 #: The slowest pace a rate limit can set, in requests per second.
 MIN_RATE: Final = 0.5
+#: How fast the pace grows back after a cut: requests per second gained each second.
+PACE_GROWTH: Final = 0.5
+#: How far a paced start may make up for lateness (seconds of the pace): a loop woken a
+#: little late sends the requests it owes at once, so the pace holds on a busy machine.
+PACE_CREDIT: Final = 0.1
 
 
 # -- adaptive concurrency and pace ------------------------------------------------------
@@ -58,16 +66,17 @@ class AdaptiveLimit:
     """How many requests may be in flight, and how fast they may start: AIMD on 429.
 
     Additive increase, multiplicative decrease (TCP's rule): a 429 halves the limit, at
-    most once per window of answers (a burst of 429s from one window is one signal, not
-    sixteen); every `limit` successes raise it by one. It starts at the ceiling, so a
-    run that meets no 429 behaves exactly like fixed concurrency. A `Retry-After` pauses
+    most once per window of answers, and not during the pause a 429 asked for (a burst
+    of 429s is one signal, not sixteen); every `limit` successes raise it by one. It
+    starts at the ceiling, so a run that meets no 429 behaves exactly like fixed
+    concurrency. A `Retry-After` pauses
     new requests until it has passed.
 
     Concurrency alone cannot keep under a rate limit when answers come fast, so the same
     cut also sets a pace (`rate`, requests per second): the successes since the last cut
     spread over the time since then plus the pause asked for, the rate a token bucket
     with that refill would have let through. Each success raises the pace so that it
-    grows by about one request per second each second. Unpaced (`rate` None) until a
+    grows by `PACE_GROWTH` requests per second each second. Unpaced (`rate` None) until a
     first 429. With `adaptive=False` the limit stays fixed and unpaced (the pause and
     the counting remain): the baseline the benchmark compares against.
 
@@ -93,9 +102,11 @@ class AdaptiveLimit:
         with self._lock:
             self.rate_limited += 1
             now = time.monotonic()
+            # Refused during a pause: sent before it began, so the signal already taken.
+            echo = now < self._pause_until
             if retry_after is not None:
                 self._pause_until = max(self._pause_until, now + retry_after)
-            if not self.adaptive:
+            if not self.adaptive or echo:
                 return
             window = self._answers_since_cut
             if window is not None and window < self.limit:
@@ -120,7 +131,7 @@ class AdaptiveLimit:
             if not self.adaptive:
                 return
             if self.rate is not None:
-                self.rate += 1.0 / self.rate
+                self.rate += PACE_GROWTH / self.rate
             if self.limit >= self.ceiling:
                 return
             self._successes += 1
@@ -142,7 +153,7 @@ class AdaptiveLimit:
             if self._window_start is None:
                 self._window_start = now
             if self.rate is not None:
-                self._next_start = max(self._next_start, now) + 1.0 / self.rate
+                self._next_start = max(self._next_start, now - PACE_CREDIT) + 1.0 / self.rate
 
 
 # -- submitting: the plan both engines follow ----------------------------------------------
@@ -622,13 +633,15 @@ class _WaitPlan(Generic[H]):
     """The I/O-free part of waiting on many jobs: who is due, and what each outcome means.
 
     Jobs are pulled from `jobs` only while fewer than `window` are being waited on,
-    so memory follows the window, not the number of jobs.
+    so memory follows the window, not the number of jobs. Polls keep within `limit`,
+    the same `AdaptiveLimit` a bulk submit uses (it observes every poll's answer): 429s
+    lower it and set a pace, a `Retry-After` pauses every poll, not only the refused one.
     """
 
     jobs: Iterator[H]
     policy: PollPolicy
     timeout: float | None
-    concurrency: int
+    limit: AdaptiveLimit
     on_update: Callable[[H, JobStatus], object] | None
     window: int
     deadline: float | None = None
@@ -674,17 +687,29 @@ class _WaitPlan(Generic[H]):
         return lambda status: on_update(job, status)
 
     def due(self, in_flight: int) -> list[tuple[int, H]]:
-        """Jobs to poll now, keeping at most `concurrency` polls in flight."""
+        """Jobs to poll now, within the limit's concurrency, pace and pause."""
         self._refill()
-        indices = self.schedule.pop_due(time.monotonic(), self.concurrency - in_flight)
-        return [(index, self.active[index].job) for index in indices]
+        now = time.monotonic()
+        room = self.limit.limit - in_flight
+        polls: list[tuple[int, H]] = []
+        while room > 0 and self.limit.start_delay(now) == 0:
+            indices = self.schedule.pop_due(now, 1)
+            if not indices:
+                break
+            self.limit.started(now)
+            polls.append((indices[0], self.active[indices[0]].job))
+            room -= 1
+        return polls
 
     def wait_timeout(self, in_flight: int) -> float | None:
-        """How long the loop may block: until the next poll is due, or an answer comes."""
-        if in_flight >= self.concurrency:
+        """How long the loop may block: until the next poll may go, or an answer comes."""
+        if in_flight >= self.limit.limit:
             return None  # every slot is busy: only an answer can change anything
         nxt = self.schedule.next_due()
-        return None if nxt is None else max(0.0, nxt - time.monotonic())
+        if nxt is None:
+            return None
+        now = time.monotonic()
+        return max(0.0, nxt - now, self.limit.start_delay(now))
 
     def settle(self, index: int, result: JobStatus | BaseException) -> Outcome[JobStatus, H] | None:
         """Apply a poll's result; the job's final Outcome, or None when it is rescheduled."""
@@ -702,18 +727,22 @@ class _WaitPlan(Generic[H]):
         return None
 
 
+Fetch = Callable[[H, float | None, "SendObserver"], JobStatus]
+AsyncFetch = Callable[[H, float | None, "SendObserver"], Awaitable[JobStatus]]
+
+
 def _poll_outcome(
-    fetch: Callable[[H, float | None], JobStatus], job: H, deadline: float | None
+    fetch: Fetch[H], job: H, deadline: float | None, observer: SendObserver
 ) -> JobStatus | BaseException:
     try:
-        return fetch(job, deadline)
+        return fetch(job, deadline, observer)
     except Exception as exc:  # settled by the plan: transient ones are retried
         return exc
 
 
 def iter_completed(
     jobs: Iterable[H],
-    fetch: Callable[[H, float | None], JobStatus],
+    fetch: Fetch[H],
     *,
     policy: PollPolicy,
     timeout: float | None,
@@ -722,17 +751,25 @@ def iter_completed(
 ) -> Iterator[Outcome[JobStatus, H]]:
     """Yield each job's final Outcome as it completes, polling on daemon threads.
 
-    `fetch(job, deadline)` polls one job within the deadline of the whole wait.
+    `fetch(job, deadline, observer)` polls one job within the deadline of the whole
+    wait, telling `observer` what each answer said about load.
     """
     plan = _WaitPlan(
-        iter(jobs), policy, timeout, concurrency, on_update, concurrency * WAIT_WINDOW_PER_SLOT
+        iter(jobs),
+        policy,
+        timeout,
+        AdaptiveLimit(concurrency),
+        on_update,
+        concurrency * WAIT_WINDOW_PER_SLOT,
     )
     pool = DaemonPool(concurrency, "together-queue-wait")
     in_flight: dict[concurrent.futures.Future[JobStatus | BaseException], int] = {}
     try:
         while plan.pending or in_flight:
             for index, job in plan.due(len(in_flight)):
-                poll = pool.submit(functools.partial(_poll_outcome, fetch, job, plan.deadline))
+                poll = pool.submit(
+                    functools.partial(_poll_outcome, fetch, job, plan.deadline, plan.limit)
+                )
                 in_flight[poll] = index
             wait = plan.wait_timeout(len(in_flight))
             if not in_flight:
@@ -756,24 +793,29 @@ def iter_completed(
 
 async def aiter_completed(
     jobs: Iterable[H],
-    fetch: Callable[[H, float | None], Awaitable[JobStatus]],
+    fetch: AsyncFetch[H],
     *,
     policy: PollPolicy,
     timeout: float | None,
     concurrency: int,
     on_update: Callable[[H, JobStatus], object] | None,
 ) -> AsyncIterator[Outcome[JobStatus, H]]:
-    """Yield each job's final Outcome as it completes, polling with tasks."""
+    """Yield each job's final Outcome as it completes, polling with tasks (see `iter_completed`)."""
     import asyncio
 
     plan = _WaitPlan(
-        iter(jobs), policy, timeout, concurrency, on_update, concurrency * WAIT_WINDOW_PER_SLOT
+        iter(jobs),
+        policy,
+        timeout,
+        AdaptiveLimit(concurrency),
+        on_update,
+        concurrency * WAIT_WINDOW_PER_SLOT,
     )
     in_flight: dict[asyncio.Task[JobStatus | BaseException], int] = {}
 
     async def poll(job: H) -> JobStatus | BaseException:
         try:
-            return await fetch(job, plan.deadline)
+            return await fetch(job, plan.deadline, plan.limit)
         except Exception as exc:  # settled by the plan: transient ones are retried
             return exc
 

@@ -13,7 +13,8 @@ from typing import Any, Final, TypeVar
 
 import httpx
 
-from together_queue._config import DEFAULT_TIMEOUT
+from together_queue._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT
+from together_queue._pool import use_fair_pools
 
 __all__ = [
     "LOOPBACK_PATTERNS",
@@ -40,13 +41,16 @@ def build_http_client(http_type: type[HttpT], **kwargs: Any) -> HttpT:
     `default_http_client` alike.
     """
     transport = httpx.HTTPTransport if http_type is httpx.Client else httpx.AsyncHTTPTransport
-    return http_type(**_with_defaults(kwargs, transport))
+    http = http_type(**_with_defaults(kwargs, transport))
+    use_fair_pools(http)  # many requests in flight reuse their connections (see `_pool`)
+    return http
 
 
 def default_http_client(**kwargs: Any) -> httpx.Client:
     """An `httpx.Client` with the library's defaults; `kwargs` are `httpx.Client` arguments.
 
-    Defaults: the library's timeouts, httpx's pool limits, `follow_redirects=False`, and
+    Defaults: the library's timeouts and pool limits (`DEFAULT_LIMITS`, with `_pool`'s
+    fair assignment of connections), `follow_redirects=False`, and
     loopback hosts (`localhost`, `127.0.0.1`, `::1`) reached without any proxy from the
     environment. An argument given here wins over its default; `mounts=` are added to the
     loopback ones (a caller's pattern wins). With `transport=`, httpx ignores environment
@@ -70,6 +74,7 @@ def _with_defaults(
 ) -> dict[str, Any]:
     options: dict[str, Any] = {
         "timeout": DEFAULT_TIMEOUT,
+        "limits": DEFAULT_LIMITS,
         "follow_redirects": False,
         **kwargs,
     }

@@ -2,9 +2,18 @@
 
 Polling starts fast (short jobs are seen soon after they finish), backs off with
 jitter up to a ceiling (long jobs cost few requests), and, when the model
-reports `info.progress`, aims the next poll at the estimated finish instead.
-The estimate uses two observations on the client's own clock, so server clock
-skew cannot mislead it.
+reports `info.progress`, aims the next poll instead:
+
+- a job first seen at progress p after running t seconds (since its `claimed_at`)
+  ends by about t / p if its progress is even (at 50% after t seconds, near 2t);
+  not before now, nor before t' / p if a poll at t' saw less than p. The next poll
+  goes at the `PollPolicy.aim` share of that span (progress reported in steps runs
+  ahead of even progress, so it is aimed short of the latest end);
+- failing that, at the finish estimated from two observations on the client's own
+  clock.
+
+A job's age compares the client's clock with the service's `claimed_at`: a skewed
+clock only moves aimed polls, within `MIN_AIMED_DELAY` and `max_interval`.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ import heapq
 import itertools
 import math
 import random
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
@@ -36,6 +46,8 @@ K = TypeVar("K")
 TRANSIENT_ERRORS: Final = (APIConnectionError, RateLimitError, ServerError)
 # One jitter source for every waiter: a Random per job costs 2.5 KB of state each.
 _JITTER: Final = random.Random()  # noqa: S311 - jitter, not secrets
+#: The shortest delay an aimed poll waits, in seconds.
+MIN_AIMED_DELAY: Final = 0.05
 
 
 @attrs.frozen
@@ -48,7 +60,8 @@ class PollPolicy:
     `use_progress`, a running job whose `info.progress` has moved is next
     polled at its estimated finish instead (clamped to [`initial`,
     `max_interval`]), which saves polls on long jobs and cuts the lag on short
-    ones. A wait survives up to `max_consecutive_errors` transient errors in a
+    ones: at the `aim` share of the time its progress bound leaves (see the module
+    docstring). A wait survives up to `max_consecutive_errors` transient errors in a
     row (rate limits, 5xx, connection errors) before raising.
     """
 
@@ -58,10 +71,11 @@ class PollPolicy:
     jitter: float = 0.1
     use_progress: bool = True
     max_consecutive_errors: int = 5
+    aim: float = 0.5
 
     def __attrs_post_init__(self) -> None:
         # Checked by hand: attrs.validators costs a few ms of import time for these checks.
-        for name in ("initial", "multiplier", "max_interval", "jitter"):
+        for name in ("initial", "multiplier", "max_interval", "jitter", "aim"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise TypeError(f"{name} must be a number, got {type(value).__name__}")
@@ -79,6 +93,8 @@ class PollPolicy:
             )
         if not 0 <= self.jitter < 1:
             raise ValueError(f"jitter must be in [0, 1), got {self.jitter}")
+        if not 0 < self.aim <= 1:
+            raise ValueError(f"aim must be in (0, 1], got {self.aim}")
         count = self.max_consecutive_errors
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise ValueError(f"max_consecutive_errors must be an int >= 0, got {count!r}")
@@ -103,18 +119,23 @@ class PollState:
     _change: tuple[float, float] | None = None  # (estimated client time, progress) last change
     _previous_poll: float | None = None
     _overdue: bool = False
+    # (progress, wall time first seen at it) and the wall time of the last poll below it
+    _level: tuple[float, float] | None = None
+    _below: float | None = None
+    _last_wall: float | None = None
 
     def __attrs_post_init__(self) -> None:
         self.interval = self.policy.initial
 
-    def observe(self, status: JobStatus, now: float) -> bool:
-        """Record a status seen at `now`; True when it differs from the previous one."""
+    def observe(self, status: JobStatus, now: float, wall: float | None = None) -> bool:
+        """Record a status seen at `now` (`wall`: `time.time()`); True when it changed."""
         changed = self.last is None or (self.last.status, self.last.info) != (
             status.status,
             status.info,
         )
         self.errors_in_a_row = 0
         self._track_progress(status, now)
+        self._track_level(status, time.time() if wall is None else wall)
         self.last = status
         self._previous_poll = now
         return changed
@@ -128,8 +149,16 @@ class PollState:
             return max(error.retry_after, self.policy.initial)
         return self._backoff()
 
-    def next_delay(self, now: float) -> float:
-        """Seconds until the next poll, after the observation just recorded."""
+    def next_delay(self, now: float, wall: float | None = None) -> float:
+        """Seconds until the next poll, after the observation just recorded.
+
+        `wall` is `time.time()` at the observation (for the job's age), now if not given.
+        """
+        aimed = self.aimed_remaining(time.time() if wall is None else wall)
+        if aimed is not None:
+            self._overdue = False
+            self._backoff()  # keep the backoff growing for when aims run out
+            return min(max(aimed, MIN_AIMED_DELAY), self.policy.max_interval)
         estimate = self.estimated_remaining(now)
         if estimate:
             self._overdue = False
@@ -141,6 +170,22 @@ class PollState:
             self._overdue = True
             self.interval = self.policy.initial
         return self._backoff()
+
+    def aimed_remaining(self, wall: float) -> float | None:
+        """Seconds to the next poll aimed by the progress bounds (see the module), or None."""
+        level = self._level
+        if level is None or self.last is None or self.last.claimed_at is None:
+            return None
+        progress, first_seen = level
+        claimed = self.last.claimed_at.timestamp()
+        age = max(0.0, wall - claimed)
+        latest = max(0.0, first_seen - claimed) / progress  # `progress` was reached by then
+        earliest = age
+        if self._below is not None:  # not reached yet then
+            earliest = max(earliest, max(0.0, self._below - claimed) / progress)
+        if latest <= earliest:
+            return None  # later than even progress would say: back to the backoff
+        return earliest + (latest - earliest) * self.policy.aim - age
 
     def estimated_remaining(self, now: float) -> float | None:
         """Seconds until the job should finish, from its progress; None without an estimate."""
@@ -157,6 +202,16 @@ class PollState:
         self.interval = min(self.interval * self.policy.multiplier, self.policy.max_interval)
         spread = delay * self.policy.jitter
         return max(0.0, delay + _JITTER.uniform(-spread, spread))
+
+    def _track_level(self, status: JobStatus, wall: float) -> None:
+        progress = status.progress if status.status == "running" else None
+        if not self.policy.use_progress or not progress:
+            self._level = self._below = None
+        elif self._level is None or progress != self._level[0]:
+            raised = self._level is not None and progress > self._level[0]
+            self._below = self._last_wall if raised else None
+            self._level = (progress, wall)
+        self._last_wall = wall
 
     def _track_progress(self, status: JobStatus, now: float) -> None:
         progress = status.progress if status.status == "running" else None

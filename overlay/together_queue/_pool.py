@@ -48,12 +48,13 @@ def assign_requests(pool: Any) -> list[Any]:
             closing.append(connection)
         else:
             kept.append(connection)
-    # A connection given to a request that has not started on it still reads as idle.
-    taken = {id(request.connection) for request in pool._requests if request.connection is not None}
-    idle = [c for c in kept if id(c) not in taken and c.is_idle()]
-    for request in pool._requests:
-        if request.connection is not None:
-            continue
+    idle = [c for c in kept if c.is_idle()]
+    queued = [request for request in pool._requests if request.connection is None]
+    if queued or len(idle) > pool._max_keepalive_connections:
+        # A connection given to a request that has not started on it still reads as idle.
+        taken = {id(r.connection) for r in pool._requests if r.connection is not None}
+        idle = [c for c in idle if id(c) not in taken]
+    for request in queued:
         origin = request.request.url.origin
         chosen = next((c for c in reversed(idle) if c.can_handle_request(origin)), None)
         if chosen is not None:
@@ -97,6 +98,16 @@ def _fix(transport: Any, fixed: type[Any]) -> None:
     base = fixed.__mro__[1]
     if type(pool) is base and all(hasattr(pool, name) for name in _POOL_MEMBERS):
         pool.__class__ = fixed  # same state, only the assignment pass differs
+
+
+def use_fair_pools(client: httpx.Client | httpx.AsyncClient) -> None:
+    """Give `assign_requests` to the plain connection pools of `client`'s transports.
+
+    Proxy pools, and transports that are not httpx's own, are left as they are.
+    """
+    for transport in (client._transport, *client._mounts.values()):
+        _fix(transport, _SyncPool)
+        _fix(transport, _AsyncPool)
 
 
 def sync_transport(limits: httpx.Limits) -> httpx.HTTPTransport:

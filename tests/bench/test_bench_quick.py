@@ -102,18 +102,26 @@ def test_figures_come_from_repeated_runs_with_ratios(
 def test_bulk_submits_every_job_once(quick_run: tuple[str, dict[str, Any]]) -> None:
     _, sections = quick_run
     data = sections["bulk"]["data"]
+    assert {"ours", "raw", "raw-reuse", "raw-fair", "ours-sync", "raw-threads"} <= set(data["held"])
     for variant, held in data["held"].items():
         assert data["errors"][variant] == [0] * len(held)
         assert len(set(held)) == 1 and held[0] > 0
+    # Our pool keeps its connections: no more opened than requests in flight.
+    assert max(data["connections"]["ours"]) <= 8  # the quick run's concurrency
 
 
 def test_wait_counts_requests_and_sees_every_job(quick_run: tuple[str, dict[str, Any]]) -> None:
     _, sections = quick_run
     data = sections["wait"]["data"]
     # At least one status request per job, and every lag is measured (a job was seen done).
-    assert min(data["requests_per_job"]["ours"]) >= 1
-    assert min(data["requests_per_job"]["fixed"]) >= 1
-    assert min(data["median_lag_s"]["fixed"]) >= 0
+    assert set(data["requests_per_job"]) == {
+        f"{workload} {strategy}"
+        for workload in ("progress", "quiet")
+        for strategy in ("ours", "fixed")
+    }
+    assert all(min(v) >= 1 for v in data["requests_per_job"].values())
+    assert all(min(v) >= 0 for v in data["median_lag_s"].values())
+    assert all(min(v) > 0 for v in data["fixed_interval_s"].values())
 
 
 def test_emulator_depth_is_reached(quick_run: tuple[str, dict[str, Any]]) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 
@@ -84,3 +85,24 @@ def test_sync_pool_reuses_connections_and_gives_each_to_one_request() -> None:
     assert codes == [200] * REQUESTS
     assert counts.opened <= IN_FLIGHT
     assert counts.started == REQUESTS
+
+
+def _pools(http: httpx.Client | httpx.AsyncClient) -> list[Any]:
+    transports = [http._transport, *http._mounts.values()]
+    return [getattr(transport, "_pool", None) for transport in transports]
+
+
+@pytest.mark.anyio
+async def test_a_clients_own_pools_use_the_fair_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    from together_queue import AsyncQueueClient, QueueClient
+    from together_queue._pool import _AsyncPool, _SyncPool
+
+    with QueueClient(base_url="http://127.0.0.1:9", api_key="k") as client:
+        assert {type(pool) for pool in _pools(client._http)} == {_SyncPool}
+    async with AsyncQueueClient(base_url="http://127.0.0.1:9", api_key="k") as aclient:
+        assert {type(pool) for pool in _pools(aclient._http)} == {_AsyncPool}
+    # An environment proxy keeps its own pool: only plain pools get the pass.
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    with QueueClient(base_url="https://queue.example", api_key="k") as remote:
+        kinds = {type(pool) for pool in _pools(remote._http)}
+    assert kinds == {_SyncPool, httpcore.HTTPProxy}

@@ -194,3 +194,53 @@ def test_a_rate_limit_outlasting_the_deadline_ends_the_wait_at_once() -> None:
     with pytest.raises(WaitTimeout) as info:
         waiter.feed(limited, now=1.0)
     assert info.value.__cause__ is limited
+
+
+# -- aiming by the progress bound ---------------------------------------------------------
+
+CLAIMED = 1_000_000.0  # the job's `claimed_at`, epoch seconds
+AIM = PollPolicy(initial=0.1, multiplier=1.0, max_interval=30.0, jitter=0.0, aim=0.5)
+
+
+def _claimed(progress: float) -> JobStatus:
+    import datetime
+
+    return JobStatus(
+        request_id="r",
+        model="m",
+        status="running",
+        info={"progress": progress},
+        claimed_at=datetime.datetime.fromtimestamp(CLAIMED, datetime.UTC),
+    )
+
+
+def test_a_job_at_half_after_t_seconds_is_aimed_at_before_2t() -> None:
+    # One look: 50% after 2 s ends by 4 s (even progress) and not before now: aim halfway.
+    state = PollState(AIM)
+    state.observe(_claimed(0.5), now=0.0, wall=CLAIMED + 2)
+    assert state.next_delay(0.0, wall=CLAIMED + 2) == pytest.approx(1.0)
+
+
+def test_the_bound_comes_from_when_the_progress_was_first_seen() -> None:
+    # Still 50% at 3 s: it was reached by 2 s, so the end is still by 4 s, not 6 s.
+    state = PollState(AIM)
+    state.observe(_claimed(0.5), now=0.0, wall=CLAIMED + 2)
+    state.observe(_claimed(0.5), now=1.0, wall=CLAIMED + 3)
+    assert state.next_delay(1.0, wall=CLAIMED + 3) == pytest.approx(0.5)
+
+
+def test_a_poll_that_saw_less_progress_sets_the_earliest_end() -> None:
+    # 25% at 1 s, 50% at 3 s: 50% came after 1 s (end after 2 s) and by 3 s (end by 6 s);
+    # not before now (3 s): aim halfway between 3 and 6.
+    state = PollState(AIM)
+    state.observe(_claimed(0.25), now=0.0, wall=CLAIMED + 1)
+    state.observe(_claimed(0.5), now=2.0, wall=CLAIMED + 3)
+    assert state.next_delay(2.0, wall=CLAIMED + 3) == pytest.approx(1.5)
+
+
+def test_a_job_past_its_bound_goes_back_to_the_backoff() -> None:
+    state = PollState(AIM)
+    state.observe(_claimed(0.5), now=0.0, wall=CLAIMED + 2)
+    state.observe(_claimed(0.5), now=3.0, wall=CLAIMED + 5)  # later than 4 s
+    assert state.aimed_remaining(CLAIMED + 5) is None
+    assert state.next_delay(3.0, wall=CLAIMED + 5) == pytest.approx(0.1)

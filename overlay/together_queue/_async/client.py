@@ -469,9 +469,9 @@ class AsyncQueueClient(ClientBase[httpx.AsyncClient]):
         """
         options = request_options(extra_headers=extra_headers, extra_query=extra_query)
 
-        async def fetch(job: AsyncJob, deadline: float | None) -> JobStatus:
+        async def fetch(job: AsyncJob, deadline: float | None, observer: SendObserver) -> JobStatus:
             call = _lazy.calls.status_call(job.request_id, job.model)
-            return await self._send(call, deadline=deadline, options=options)
+            return await self._send(call, deadline=deadline, observer=observer, options=options)
 
         return _lazy.bulk.aiter_completed(
             jobs,

@@ -469,9 +469,9 @@ class QueueClient(ClientBase[httpx.Client]):
         """
         options = request_options(extra_headers=extra_headers, extra_query=extra_query)
 
-        def fetch(job: Job, deadline: float | None) -> JobStatus:
+        def fetch(job: Job, deadline: float | None, observer: SendObserver) -> JobStatus:
             call = _lazy.calls.status_call(job.request_id, job.model)
-            return self._send(call, deadline=deadline, options=options)
+            return self._send(call, deadline=deadline, observer=observer, options=options)
 
         return _lazy.bulk.iter_completed(
             jobs,
