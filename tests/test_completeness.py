@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from together_queue import AsyncQueueClient, QueueClient
 from together_queue.cli import build_parser
@@ -71,12 +71,18 @@ def _signature(cls: type, name: str) -> list[tuple[str, Any, Any]] | None:
 
 def _emulator_routes() -> set[tuple[str, str]]:
     app = create_app(EmulatorConfig())
-    return {
-        (method, route.path)
-        for route in app.routes
-        if isinstance(route, Route)
-        for method in (route.methods or ())
-    }
+    return set(_served(app.routes, ""))
+
+
+def _served(routes: list[BaseRoute], prefix: str) -> list[tuple[str, str]]:
+    """(method, full path) of every route, inside mounts too."""
+    found: list[tuple[str, str]] = []
+    for route in routes:
+        if isinstance(route, Mount):
+            found += _served(route.routes, prefix + route.path)
+        elif isinstance(route, Route):
+            found += [(method, prefix + route.path) for method in route.methods or ()]
+    return found
 
 
 def _cli_commands() -> set[str]:

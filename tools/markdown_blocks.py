@@ -3,8 +3,11 @@
 A block is a fence of three or more backticks whose info string names a language and
 optional flags: ```` ```python ````, ```` ```bash no-run ````. Only ``python`` and
 ``bash`` blocks are run; ``no-run`` marks one that must not be (still type-checked or
-syntax-checked). Aliases such as ``py`` or ``sh`` are refused, so that no example is
-skipped by a spelling the runner does not know.
+syntax-checked). ```` ```bash emulator ```` is the page's emulator command: the
+``together-queue emulator ...`` line its examples run against, which the runner starts
+(once per page, at that point of the page) instead of running it as a script. Aliases
+such as ``py`` or ``sh`` are refused, so that no example is skipped by a spelling the
+runner does not know.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ _REFUSED = {
     "shell": "bash",
     "zsh": "bash",
 }
-_FLAGS = frozenset({"no-run"})
+_FLAGS = frozenset({"no-run", "emulator"})
 _FENCE = re.compile(r"^(?P<indent>[ ]{0,3})(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 
 
@@ -54,6 +57,8 @@ class Block:
     language: str
     run: bool
     code: str
+    emulator: bool = False
+    """A ``bash emulator`` block: the page's emulator command (never run as a script)."""
 
     @property
     def where(self) -> str:
@@ -90,8 +95,15 @@ def blocks_of(path: Path, text: str | None = None) -> list[Block]:
                     f"{path}:{i + 1}: unknown flag(s) {sorted(unknown)} on a {language} block"
                     f" (known: {sorted(_FLAGS)})"
                 )
+            if "emulator" in flags and (language != "bash" or len(flags) > 1):
+                raise MarkdownBlockError(
+                    f"{path}:{i + 1}: the emulator command is a ```bash emulator block"
+                    " with no other flag"
+                )
             code = "\n".join(_dedent(line, indent) for line in lines[i + 1 : end])
-            blocks.append(Block(path, i + 2, language, "no-run" not in flags, code + "\n"))
+            emulator = "emulator" in flags
+            run = not flags & {"no-run", "emulator"}
+            blocks.append(Block(path, i + 2, language, run, code + "\n", emulator))
         i = end + 1
     return blocks
 

@@ -1,17 +1,23 @@
-"""Run every example in README.md and docs/ against a fresh emulator (`nox -s examples`).
+"""Run every example in README.md and docs/, each page against its own emulator command.
 
 A pytest module, run by path (``python tools/run_examples.py`` or ``pytest
-tools/run_examples.py``), with one test per Markdown file's Python blocks, one per
-file's bash blocks, and one mypy check per file:
+tools/run_examples.py``), with one test per Markdown file's examples and one mypy
+check per file:
 
-- ``python`` blocks of a file run in order in one shared namespace, in a temporary
-  directory, with ``TOGETHER_BASE_URL`` pointing at a fresh emulator on loopback (no
-  auth; models ``my-model`` (echo), ``echo``, ``sleep``, ``fail``) and
-  ``TOGETHER_API_KEY`` unset. Code is compiled under the Markdown file's name with
-  its own line numbers, so a traceback says ``README.md, line 42``.
-- ``bash`` blocks of a file run in order, each with ``bash -euo pipefail``, in one
-  temporary directory (so a later block sees the files an earlier one wrote), same
-  environment and a fresh emulator, ``together-queue`` on PATH.
+- a page states the emulator its examples run against in a ```` ```bash emulator ````
+  block (one ``together-queue emulator ...`` command). The runner starts exactly that
+  command (on a free port) when the page reaches it, and exports what a reader would:
+  ``TOGETHER_BASE_URL``, the key the command names, ``SSL_CERT_FILE`` for its CA
+  (see ``example_emulator``). Before that point, and on a page with no such block,
+  ``TOGETHER_BASE_URL`` is a loopback port that refuses connections, so an example
+  that needs an emulator fails at once, and ``TOGETHER_API_KEY`` is unset.
+- the ``python`` and ``bash`` blocks of a page run in the page's order, in one
+  temporary directory (a later block sees the files an earlier one wrote): python
+  blocks in one shared namespace, compiled under the Markdown file's name with its own
+  line numbers (a traceback says ``README.md, line 42``); bash blocks each with
+  ``bash -euo pipefail``, ``together-queue`` on PATH.
+- an example that waits for a model the page's emulator does not serve fails as soon
+  as the emulator warns about it (after its ten-second grace), naming the model.
 - every file's python blocks, ``no-run`` ones included, are type-checked together by
   mypy (one module per file, lines aligned with the Markdown); ``bash no-run`` blocks
   are syntax-checked with ``bash -n``.
@@ -24,56 +30,136 @@ import linecache
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
+from example_emulator import EmulatorCommandError, PageEmulator, closed_url, executable_path
 from markdown_blocks import Block, blocks_of, markdown_files, padded_module
 
 # EXAMPLES_ROOT: another project tree to take README.md and docs/ from (the runner's tests).
 ROOT = Path(os.environ.get("EXAMPLES_ROOT") or Path(__file__).resolve().parent.parent).resolve()
-EXAMPLE_MODELS = {"my-model": "echo", "echo": "echo", "sleep": "sleep", "fail": "fail"}
-"""The in-process models every example can use."""
 
 _BLOCK_TIMEOUT_SECONDS = 120.0
 _FILES = list(markdown_files(ROOT))
 
 
-def _blocks(rel: Path, language: str) -> list[Block]:
-    return [b for b in blocks_of(ROOT / rel) if b.language == language]
+def _blocks(rel: Path, language: str | None = None) -> list[Block]:
+    return [b for b in blocks_of(ROOT / rel) if language is None or b.language == language]
 
 
 def _display(block: Block) -> Block:
     # Report paths relative to the project root: `README.md:41`, not an absolute path.
-    return Block(block.path.relative_to(ROOT), block.line, block.language, block.run, block.code)
+    return Block(
+        block.path.relative_to(ROOT),
+        block.line,
+        block.language,
+        block.run,
+        block.code,
+        block.emulator,
+    )
 
 
-_PYTHON_FILES = [rel for rel in _FILES if any(b.run for b in _blocks(rel, "python"))]
+_PAGES = [rel for rel in _FILES if any(b.run or b.emulator for b in _blocks(rel))]
 _TYPED_FILES = [rel for rel in _FILES if _blocks(rel, "python")]
-_BASH_FILES = [rel for rel in _FILES if _blocks(rel, "bash")]
+
+
+class ExampleFailed(Exception):
+    """One block of a page failed; the message names the page, the line and why."""
+
+
+class _UnservedModel(BaseException):
+    """Raised in a running python example when the emulator warns of an unserved model.
+
+    A BaseException, so that an example's own `except Exception` does not swallow it.
+    """
+
+
+class _Page:
+    """One page's run: its directory, its environment, its emulator once started."""
+
+    def __init__(self, rel: Path, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.rel = rel
+        self.cwd = cwd
+        self.monkeypatch = monkeypatch
+        self.namespace: dict[str, Any] = {"__name__": "__example__"}
+        self.emulator: PageEmulator | None = None
+        self.unserved = threading.Event()
+        self.in_python = False
+
+    def start_emulator(self, block: Block) -> None:
+        if self.emulator is not None:
+            raise ExampleFailed(f"{block.where}: a page states one emulator command")
+        try:
+            self.emulator = PageEmulator(block.code, self.cwd, self.bash_env())
+        except (EmulatorCommandError, OSError) as exc:
+            raise ExampleFailed(f"{block.where}: {exc}") from None
+        self.emulator.on_unserved = self._on_unserved
+        for name, value in self.emulator.environment().items():
+            self.monkeypatch.setenv(name, value)
+
+    def _on_unserved(self, model: str) -> None:
+        # The emulator's reader thread: interrupt a python example at once; a bash one
+        # is watched by the loop that waits for it.
+        self.unserved.set()
+        if self.in_python:
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
+
+    def unserved_message(self, block: Block) -> str:
+        assert self.emulator is not None
+        models = ", ".join(repr(m) for m in dict.fromkeys(self.emulator.unserved))
+        return (
+            f"{block.where}: the example waits for model {models}, which the page's emulator "
+            f"does not serve: `{self.emulator.command}` (state the command the page needs)\n"
+            f"--- emulator output\n{self.emulator.tail()}"
+        )
+
+    def bash_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PATH"] = executable_path()
+        return env
+
+    def hint(self) -> str:
+        if self.emulator is None:
+            return (
+                "\n(this page states no emulator command: TOGETHER_BASE_URL refuses "
+                "connections; add a ```bash emulator block with the command its examples need)"
+            )
+        return f"\n--- emulator output (`{self.emulator.command}`)\n{self.emulator.tail()}"
 
 
 @contextlib.contextmanager
-def _emulator() -> Iterator[str]:
-    from together_queue.emulator import start_emulator
+def _page(rel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Page]:
+    """A page's run: cwd a temporary dir, no key, TOGETHER_BASE_URL refusing connections."""
+    url, release = closed_url()
+    page = _Page(rel, tmp_path, monkeypatch)
 
-    with start_emulator(models=EXAMPLE_MODELS, claim_timeout=2.0) as handle:
-        yield handle.url
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        if page.in_python:
+            raise _UnservedModel
 
-
-@pytest.fixture
-def example_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
-    """A fresh emulator, its URL in TOGETHER_BASE_URL, no API key, cwd a temporary dir."""
-    with _emulator() as url, _logging_restored():
-        monkeypatch.setenv("TOGETHER_BASE_URL", url)
-        monkeypatch.delenv("TOGETHER_API_KEY", raising=False)
-        monkeypatch.chdir(tmp_path)
-        yield url
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    try:
+        with _logging_restored():
+            monkeypatch.setenv("TOGETHER_BASE_URL", url)
+            monkeypatch.delenv("TOGETHER_API_KEY", raising=False)
+            monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+            monkeypatch.chdir(tmp_path)
+            yield page
+    finally:
+        if page.emulator is not None:
+            page.emulator.stop()
+        page.in_python = False
+        signal.signal(signal.SIGUSR1, previous)
+        release()
 
 
 @contextlib.contextmanager
@@ -89,73 +175,98 @@ def _logging_restored() -> Iterator[None]:
         ours.setLevel(levels[1])
 
 
-@pytest.mark.timeout(600)
-@pytest.mark.parametrize("rel", _PYTHON_FILES, ids=str)
-def test_python_examples(rel: Path, example_env: str) -> None:
-    """Every runnable python block of one file, in order, in one namespace."""
-    namespace: dict[str, Any] = {"__name__": "__example__"}
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("rel", _PAGES, ids=str)
+def test_examples(rel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every block of one page, in the page's order, against the page's emulator command."""
     text = (ROOT / rel).read_text(encoding="utf-8")
     # Tracebacks show the example's own lines: the Markdown file is the "source".
     linecache.cache[str(rel)] = (len(text), None, text.splitlines(True), str(rel))
-    for block in _blocks(rel, "python"):
-        if not block.run:
-            continue
-        failure = _run_python(block, rel, namespace)
-        if failure is not None:
-            # Outside the except block, so pytest shows no chained exception.
-            pytest.fail(f"{rel}:{block.line - 1}: python example failed\n{failure}", pytrace=False)
+    work = tmp_path / "page"
+    work.mkdir()
+    failure = None
+    with _page(rel, work, monkeypatch) as page:
+        try:
+            for block in map(_display, _blocks(rel)):
+                if block.emulator:
+                    page.start_emulator(block)
+                elif block.language == "python" and block.run:
+                    _run_python(block, rel, page)
+                elif block.language == "bash":
+                    _run_bash(block, page, tmp_path)
+        except ExampleFailed as exc:
+            failure = str(exc)
+        if failure is not None and not page.unserved.is_set():
+            failure += page.hint()
+    if failure is not None:
+        # Outside the except block, so pytest shows no chained exception.
+        pytest.fail(failure, pytrace=False)
 
 
-def _run_python(block: Block, rel: Path, namespace: dict[str, Any]) -> str | None:
-    """Run one block; return its traceback (the example's frames) if it raised."""
+def _run_python(block: Block, rel: Path, page: _Page) -> None:
+    """Run one block in the page's namespace; ExampleFailed with its traceback if it raised."""
     # Pad with blank lines so that the code object's line numbers are the file's.
     source = "\n" * (block.line - 1) + block.code
+    page.in_python = True
     try:
-        exec(compile(source, str(rel), "exec"), namespace)  # noqa: S102 (running examples is the job)
+        if page.unserved.is_set():
+            raise _UnservedModel
+        exec(compile(source, str(rel), "exec"), page.namespace)  # noqa: S102 (running examples is the job)
+    except _UnservedModel:
+        page.in_python = False
+        raise ExampleFailed(page.unserved_message(block)) from None
     except Exception as exc:
+        page.in_python = False
         frames = traceback.format_exception(exc)
-        # Drop this runner's own frame: the reader wants the example's lines.
-        return "".join(f for f in frames if __file__ not in f)
-    return None
+        # Drop this runner's own frames: the reader wants the example's lines.
+        shown = "".join(f for f in frames if __file__ not in f)
+        raise ExampleFailed(f"{block.where}: python example failed\n{shown}") from None
+    finally:
+        page.in_python = False
 
 
-@pytest.mark.timeout(600)
-@pytest.mark.parametrize("rel", _BASH_FILES, ids=str)
-def test_bash_examples(rel: Path, example_env: str, tmp_path: Path) -> None:
-    """Every bash block of one file, in order, in one directory (``bash -n`` if no-run)."""
-    env = dict(os.environ)
-    # The venv's scripts first, so `together-queue` is this checkout's.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    for block in map(_display, _blocks(rel, "bash")):
-        _run_bash(block, env, tmp_path)
-
-
-def _run_bash(block: Block, env: dict[str, str], cwd: Path) -> None:
-    script = cwd.parent / f"block-{block.line}.sh"  # outside cwd: examples may list it
+def _run_bash(block: Block, page: _Page, scripts: Path) -> None:
+    script = scripts / f"block-{block.line}.sh"  # outside the page's dir: examples may list it
     script.write_text(block.code, encoding="utf-8")
     args = ["bash", "-euo", "pipefail", str(script)] if block.run else ["bash", "-n", str(script)]
-    try:
-        proc = subprocess.run(
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(
             args,
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=_BLOCK_TIMEOUT_SECONDS,
+            cwd=page.cwd,
+            env=page.bash_env(),
             stdin=subprocess.DEVNULL,
-            check=False,
+            stdout=out,
+            stderr=err,
+            text=True,
+            start_new_session=True,  # its own process group: stopped whole on failure
         )
-    except subprocess.TimeoutExpired:
-        pytest.fail(
-            f"{block.where}: bash example still running after {_BLOCK_TIMEOUT_SECONDS:.0f} s",
-            pytrace=False,
+        try:
+            returncode = _wait(process, page, block)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if returncode != 0:
+        raise ExampleFailed(
+            f"{block.where}: bash example exited {returncode}\n"
+            f"--- stdout\n{stdout}--- stderr\n{stderr}"
         )
-    if proc.returncode != 0:
-        pytest.fail(
-            f"{block.where}: bash example exited {proc.returncode}\n"
-            f"--- stdout\n{proc.stdout}--- stderr\n{proc.stderr}",
-            pytrace=False,
-        )
+
+
+def _wait(process: subprocess.Popen[str], page: _Page, block: Block) -> int:
+    """The exit status of a bash example; ExampleFailed on a timeout or an unserved model."""
+    for _ in range(int(_BLOCK_TIMEOUT_SECONDS / 0.1)):
+        try:
+            return process.wait(0.1)
+        except subprocess.TimeoutExpired:
+            if page.unserved.is_set():
+                raise ExampleFailed(page.unserved_message(block)) from None
+    raise ExampleFailed(
+        f"{block.where}: bash example still running after {_BLOCK_TIMEOUT_SECONDS:.0f} s"
+    )
 
 
 def _module_name(rel: Path) -> str:

@@ -7,9 +7,15 @@ outputs = client.run("my-model", {"prompt": "hello"})
 """
 
 # Every public name loads on first use (PEP 562), so `import together_queue` and the
-# `together-queue --help` path pay for no client, generated or model module. The
-# imports under TYPE_CHECKING are what type checkers and IDEs see; `_EXPORTS` is what
-# runs, and tests/unit/test_imports.py keeps the two and `__all__` in step.
+# `together-queue --help` path pay for no client, generated or model module.
+#
+# Three readers, three listings, kept in step by tests/unit/test_imports.py:
+# - type checkers and IDEs read the imports under TYPE_CHECKING (running them would
+#   load every module at once);
+# - griffe (the API reference, `nox -s api_diff`) and `import *` read `__all__`, which
+#   must be a literal list: griffe does not evaluate a computed one, and then takes
+#   every name here for private;
+# - what runs is `_EXPORTS`, each public name's defining module.
 import importlib
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +35,9 @@ if TYPE_CHECKING:
         QueueMetrics,
         Success,
     )
+    from together_queue._options import NOT_GIVEN, NotGiven
     from together_queue._polling import PollPolicy
+    from together_queue._raw import RawResponse
     from together_queue.client import AsyncQueueClient, QueueClient
     from together_queue.errors import (
         APIConnectionError,
@@ -55,6 +63,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KNOWN_STATUSES",
+    "NOT_GIVEN",
     "TERMINAL_STATUSES",
     "APIConnectionError",
     "APIStatusError",
@@ -77,11 +86,13 @@ __all__ = [
     "JobRequest",
     "JobStatus",
     "NotFoundError",
+    "NotGiven",
     "Outcome",
     "PollPolicy",
     "QueueClient",
     "QueueMetrics",
     "RateLimitError",
+    "RawResponse",
     "RequestTooLargeError",
     "ResponseValidationError",
     "ServerError",
@@ -114,6 +125,9 @@ _EXPORTS: dict[str, str] = {
     "AsyncSubmitStream": "together_queue._bulk",
     "QueueMetrics": _MODELS,
     "PollPolicy": "together_queue._polling",
+    "NOT_GIVEN": "together_queue._options",
+    "NotGiven": "together_queue._options",
+    "RawResponse": "together_queue._raw",
     "default_http_client": "together_queue._http_client",
     "default_async_http_client": "together_queue._http_client",
     "AsyncQueueClient": _CLIENT,

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import copy
 import itertools
-import logging
 import time
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeAlias, TypeVar
 
 import httpx
 
-from together_queue import _validate
+from together_queue import _lazy, _logging, _validate
 from together_queue._auth import BearerAuth, origin_of
 from together_queue._config import (
     API_KEY_ENV,
@@ -26,44 +25,36 @@ from together_queue._config import (
     DEFAULT_TIMEOUT,
     USER_AGENT,
     ClientConfig,
+    Secret,
     TimeoutTypes,
     resolve_config,
     to_timeout,
 )
+from together_queue._http_client import build_http_client
+from together_queue._options import NOT_GIVEN, NotGiven, RequestOptions, check_headers
+from together_queue._raw import RawResponse
 from together_queue._retry import (
     RetryPolicy,
     RetryState,
     SendObserver,
     cap_timeout,
-    parse_retry_after,
 )
-from together_queue.errors import AuthenticationError, TogetherQueueError
+from together_queue.errors import AuthenticationError, TogetherQueueError, retry_after
 
 if TYPE_CHECKING:
     from together_queue._calls import Call
-    from together_queue._models import CancelResult, ClearResult, JobStatus, QueueMetrics
+    from together_queue._models import CancelResult
     from together_queue._polling import PollPolicy, Waiter
     from together_queue.jobs import AsyncJob, Job, JobRequest, UpdateCallback
 
     #: What a bulk submit takes: a payload for `model=`, or a full `JobRequest`.
-    Item = JobRequest | Mapping[str, Any]
+    Item: TypeAlias = JobRequest | Mapping[str, Any]
 
-logger = logging.getLogger("together_queue")
 T = TypeVar("T")
 HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 DEFAULT_CONCURRENCY = 16
 # Sent with every request; the key is not here: BearerAuth adds it while httpx sends.
 HEADERS: Final = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-
-
-class _NotGiven:
-    """Marks an argument the caller left out (None means "no timeout")."""
-
-    def __repr__(self) -> str:
-        return "NOT_GIVEN"
-
-
-NOT_GIVEN = _NotGiven()
 
 
 class ClientBase(Generic[HttpT]):
@@ -78,34 +69,39 @@ class ClientBase(Generic[HttpT]):
         *,
         api_key: str | None = None,
         base_url: str | None = None,
-        timeout: TimeoutTypes | _NotGiven = NOT_GIVEN,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         max_retries: int = DEFAULT_MAX_RETRIES,
         retry_submits: bool = False,
         allow_insecure_http: bool = False,
         poll: PollPolicy | None = None,
         http_client: HttpT | None = None,
+        default_headers: Mapping[str, str] | None = None,
     ) -> None:
+        _logging.setup_from_env()
+        # Checked first: a refused header (Authorization) fails before anything else.
+        self._headers: dict[str, str] = {
+            **HEADERS,
+            **check_headers(default_headers, "default_headers"),
+        }
+        # Kept for `with_options`, which resolves a new base URL as the constructor would.
+        self._api_key_arg = None if api_key is None else Secret(api_key)
+        self._allow_insecure_http = allow_insecure_http
         self._config: ClientConfig = resolve_config(
             api_key=api_key,
             base_url=base_url,
-            timeout=DEFAULT_TIMEOUT if isinstance(timeout, _NotGiven) else timeout,
+            timeout=DEFAULT_TIMEOUT if isinstance(timeout, NotGiven) else timeout,
             max_retries=max_retries,
             retry_submits=retry_submits,
             allow_insecure_http=allow_insecure_http,
         )
-        if http_client is not None and not isinstance(http_client, self._http_type):
-            raise TypeError(
-                f"http_client must be an {self._http_type.__module__}.{self._http_type.__name__}, "
-                f"got {type(http_client).__name__}"
-            )
-        from together_queue._polling import PollPolicy  # on first use: see the imports
-
-        if poll is not None and not isinstance(poll, PollPolicy):
+        if http_client is not None:
+            self._check_http_client(http_client)
+        if poll is not None and not isinstance(poll, _lazy.polling.PollPolicy):
             raise TypeError(f"poll must be a PollPolicy, got {type(poll).__name__}")
         self._retry_policy = RetryPolicy(max_retries=self._config.max_retries)
-        self._poll = poll or PollPolicy()
+        self._poll = poll or _lazy.polling.PollPolicy()
         # A user's own http client keeps its own timeout unless one was passed here.
-        explicit = http_client is None or not isinstance(timeout, _NotGiven)
+        explicit = http_client is None or not isinstance(timeout, NotGiven)
         self._request_timeout: httpx.Timeout | Any = (
             self._config.timeout if explicit else httpx.USE_CLIENT_DEFAULT
         )
@@ -115,16 +111,11 @@ class ClientBase(Generic[HttpT]):
         self._auth = BearerAuth(self._config.api_key, origin_of(httpx.URL(self.base_url)))
 
     def _new_http(self) -> HttpT:
-        from together_queue._pool import use_fair_pools  # on first use: see the imports
-
-        http = self._http_type(
-            timeout=self._config.timeout,
-            limits=DEFAULT_LIMITS,
-            follow_redirects=False,  # a redirect must never carry the key to another host
-            mounts=self._direct_mounts(),
+        # The library's defaults (`default_http_client`): timeouts, no redirects (a
+        # redirect must never carry the key to another host), the loopback proxy bypass.
+        return build_http_client(
+            self._http_type, timeout=self._config.timeout, mounts=self._direct_mounts()
         )
-        use_fair_pools(http)  # many requests in flight reuse their connections (see `_pool`)
-        return http
 
     def _direct_mounts(self) -> dict[str, Any] | None:
         """A proxy-free transport for a loopback base URL.
@@ -165,18 +156,40 @@ class ClientBase(Generic[HttpT]):
     def with_options(
         self,
         *,
-        timeout: TimeoutTypes | _NotGiven = NOT_GIVEN,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         max_retries: int | None = None,
         retry_submits: bool | None = None,
         poll: PollPolicy | None = None,
+        http_client: HttpT | None = None,
     ) -> Self:
         """A client with some options changed, sharing this one's connection pool.
 
-        The copy never closes the shared pool; close the original when done.
+        Takes every constructor option; the ones left out keep this client's values.
+        `default_headers` add to this client's. A new `base_url` without `api_key` is
+        resolved as the constructor would (a key from the environment reaches a
+        loopback URL given in code only through `api_key=`). The copy never closes the
+        shared pool (nor a given `http_client`); close the original when done.
         """
         clone = copy.copy(self)
+        if default_headers is not None:
+            clone._headers = {**self._headers, **check_headers(default_headers, "default_headers")}
         config = self._config
-        if not isinstance(timeout, _NotGiven):
+        if api_key is not None or base_url is not None:
+            key = api_key if api_key is not None else self._api_key_arg
+            config = resolve_config(
+                api_key=key.reveal() if isinstance(key, Secret) else key,
+                base_url=base_url if base_url is not None else self.base_url,
+                timeout=config.timeout,
+                max_retries=config.max_retries,
+                retry_submits=config.retry_submits,
+                allow_insecure_http=self._allow_insecure_http,
+            )
+            clone._api_key_arg = Secret(api_key) if api_key is not None else self._api_key_arg
+            clone._auth = BearerAuth(config.api_key, origin_of(httpx.URL(config.base_url)))
+        if not isinstance(timeout, NotGiven):
             config = config._replace(timeout=to_timeout(timeout))
             clone._request_timeout = config.timeout
         if max_retries is not None:
@@ -185,33 +198,51 @@ class ClientBase(Generic[HttpT]):
             )
         if retry_submits is not None:
             config = config._replace(retry_submits=bool(retry_submits))
+        if http_client is not None:
+            clone._http = self._check_http_client(http_client)
+            if isinstance(timeout, NotGiven):  # as in the constructor: its own timeout
+                clone._request_timeout = httpx.USE_CLIENT_DEFAULT
+        if poll is not None and not isinstance(poll, _lazy.polling.PollPolicy):
+            raise TypeError(f"poll must be a PollPolicy, got {type(poll).__name__}")
         clone._config = config
         clone._retry_policy = RetryPolicy(max_retries=config.max_retries)
         clone._poll = poll or self._poll
         clone._owns_http = False
         return clone
 
+    def _check_http_client(self, http_client: object) -> HttpT:
+        if not isinstance(http_client, self._http_type):
+            raise TypeError(
+                f"http_client must be an {self._http_type.__module__}.{self._http_type.__name__}, "
+                f"got {type(http_client).__name__}"
+            )
+        return http_client
+
     # -- building calls (validation happens here, before any I/O) --------------------
 
-    def _attempt_timeout(self, remaining: float | None) -> httpx.Timeout | Any:
-        """The timeout of one attempt: the configured one, cut to the time left (if any)."""
-        if remaining is None:
-            return self._request_timeout
+    def _attempt_timeout(
+        self, remaining: float | None, options: RequestOptions | None = None
+    ) -> httpx.Timeout | Any:
+        """The timeout of one attempt: the call's or the client's, cut to the time left."""
         configured = self._request_timeout
+        if options is not None and options.timeout is not None:
+            configured = options.timeout
+        if remaining is None:
+            return configured
         if not isinstance(configured, httpx.Timeout):  # the caller's own client's default
             configured = self._http.timeout
         return cap_timeout(configured, remaining)
 
-    def _final(self, call: Call[T], state: RetryState, response: httpx.Response) -> T:
-        """Parse the final response; a failure goes through the retry rules' one seam."""
+    def _parse_response(self, call: Call[T], state: RetryState, response: httpx.Response) -> T:
+        """The value of the response no retry follows; its error goes through `state`."""
         try:
             return call.parse(response)
         except TogetherQueueError as exc:
-            settled = state.settle(exc)
-            self._explain(settled)
-            if settled is exc:
+            error = state.error_to_raise(exc)
+            self._explain(error)
+            if error is exc:
                 raise
-            raise settled from exc
+            raise error from exc
 
     def _explain(self, error: BaseException) -> None:
         """Add what the client knows and the service cannot say (why no key was sent)."""
@@ -223,6 +254,11 @@ class ClientBase(Generic[HttpT]):
                 else "no API key was sent: pass api_key=... or set " + API_KEY_ENV
             )
 
+    def _request_kwargs(self, call: Call[Any], options: RequestOptions | None) -> dict[str, Any]:
+        """The call's `httpx` arguments, with the client's headers and the call's options."""
+        kwargs = call.request_kwargs(self.base_url, self._headers)
+        return kwargs if options is None else options.apply(kwargs)
+
     def _retry_state(self, call: Call[Any], url: str) -> RetryState:
         return RetryState(
             operation=call.operation,
@@ -233,58 +269,6 @@ class ClientBase(Generic[HttpT]):
             model=call.model,
         )
 
-    @staticmethod
-    def _submit_call(
-        model: str, payload: Mapping[str, Any], priority: int, info: Mapping[str, Any] | None
-    ) -> Call[str]:
-        from together_queue import _calls  # on first use: see the imports
-
-        return _calls.submit_call(
-            _validate.model_name(model),
-            _validate.json_object(payload, "payload"),
-            _validate.priority(priority),
-            _validate.optional_json_object(info, "info"),
-        )
-
-    @staticmethod
-    def _item_call(
-        item: JobRequest | Mapping[str, Any],
-        model: str | None,
-        priority: int,
-        info: Mapping[str, Any] | None,
-    ) -> Call[str]:
-        from together_queue.jobs import JobRequest  # on first use: see the imports
-
-        if isinstance(item, JobRequest):
-            return ClientBase._submit_call(item.model, item.payload, item.priority, item.info)
-        if model is None:
-            raise TypeError("submit_many needs model=... when items are payloads, not JobRequests")
-        return ClientBase._submit_call(model, item, priority, info)
-
-    @staticmethod
-    def _status_call(request_id: str, model: str) -> Call[JobStatus]:
-        from together_queue import _calls  # on first use: see the imports
-
-        return _calls.status_call(_validate.request_id(request_id), _validate.model_name(model))
-
-    @staticmethod
-    def _cancel_call(request_id: str, model: str) -> Call[CancelResult]:
-        from together_queue import _calls  # on first use: see the imports
-
-        return _calls.cancel_call(_validate.request_id(request_id), _validate.model_name(model))
-
-    @staticmethod
-    def _metrics_call(model: str) -> Call[QueueMetrics]:
-        from together_queue import _calls  # on first use: see the imports
-
-        return _calls.metrics_call(_validate.model_name(model))
-
-    @staticmethod
-    def _clear_call(model: str) -> Call[ClearResult]:
-        from together_queue import _calls  # on first use: see the imports
-
-        return _calls.clear_call(_validate.model_name(model))
-
     def _waiter(
         self,
         job: Job | AsyncJob,
@@ -294,14 +278,13 @@ class ClientBase(Generic[HttpT]):
         raise_on_failure: bool,
     ) -> Waiter:
         seconds = _validate.optional_seconds(timeout, "timeout")
-        from together_queue._polling import Waiter  # on first use: see the imports
-
-        return Waiter(
+        return _lazy.polling.Waiter(
             label=f"job {job.request_id} ({job.model})",
             policy=poll or self._poll,
             deadline=None if seconds is None else time.monotonic() + seconds,
             on_update=on_update,
             raise_on_failure=raise_on_failure,
+            job=job,
         )
 
 
@@ -317,9 +300,7 @@ def payloads_need_model(items: Iterable[Item], model: str | None) -> Iterable[It
     first = next(source, _END)
     if first is _END:
         return ()
-    from together_queue.jobs import JobRequest  # on first use: see the imports
-
-    if not isinstance(first, JobRequest):
+    if not isinstance(first, _lazy.jobs.JobRequest):
         raise TypeError(
             "submit_many/submit_iter need model=... when the items are payloads, not JobRequests"
         )
@@ -334,25 +315,46 @@ def observe(observer: SendObserver | None, response: httpx.Response) -> None:
     if observer is None:
         return
     if response.status_code == 429:
-        observer.on_rate_limited(parse_retry_after(response.headers.get("retry-after")))
+        observer.on_rate_limited(retry_after(response.headers))
     elif 200 <= response.status_code < 300:
         observer.on_success()
 
 
 def log_response(call: Call[Any], response: httpx.Response, started: float) -> None:
-    """Log one exchange at DEBUG: method, path, status, milliseconds since `started`."""
-    if logger.isEnabledFor(logging.DEBUG):
-        elapsed = (time.perf_counter() - started) * 1000
-        logger.debug("%s %s -> %d (%.1f ms)", call.method, call.path, response.status_code, elapsed)
-
-
-def log_retry(call: Call[Any], attempt: int, delay: float, reason: str) -> None:
-    """Log at INFO that `call` is retried in `delay` seconds, and why."""
-    logger.info(
-        "retrying %s %s (retry %d) in %.2fs after %s",
+    """Log one exchange at DEBUG (see `_logging`): never a header value or a body."""
+    _logging.log_response(
         call.method,
         call.path,
-        attempt,
-        delay,
-        reason,
+        response.status_code,
+        time.perf_counter() - started,
+        _logging.http_request_id(response.headers),
     )
+
+
+def log_retry(
+    call: Call[Any], state: RetryState, delay: float, reason: str, response: httpx.Response | None
+) -> None:
+    """Log at INFO that `call` is retried in `delay` seconds, why, and what is left."""
+    _logging.log_retry(
+        call.method,
+        call.path,
+        reason=reason,
+        delay=delay,
+        # `state.attempt` counts the retry just scheduled: it and the rest are left.
+        attempts_left=state.policy.max_retries - state.attempt + 1,
+        request_id=None if response is None else _logging.http_request_id(response.headers),
+    )
+
+
+def raw_response(value: T, response: httpx.Response, retries: int) -> RawResponse[T]:
+    """The `RawResponse` of a call that parsed to `value` after `retries` retries."""
+    return RawResponse(response, value, retries_taken=retries)
+
+
+def cancel_note(result: CancelResult | TogetherQueueError) -> str:
+    """What `cancel_on_timeout` achieved, as a note on the `WaitTimeout`."""
+    if isinstance(result, TogetherQueueError):
+        return f"cancel_on_timeout: the cancel failed: {result}"
+    if result.canceled:
+        return "cancel_on_timeout: the job is canceled"
+    return f"cancel_on_timeout: not canceled, the job is {result.status} (only a pending job is)"

@@ -2,7 +2,12 @@
 
 A `Call` holds everything needed to send one request and turn its response
 into a value or a typed error. The sync and async clients only differ in how
-they send it; nothing here does I/O.
+they send it; nothing here does I/O. Each builder checks its arguments first
+(`_validate`: a typed error naming the bad one, before anything is sent).
+
+The generated models load one by one as they are used (the generated `models`
+package is lazy); each operation's generated module loads with its first call,
+through `_lazy`.
 """
 
 from __future__ import annotations
@@ -10,11 +15,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 import httpx
 
+from together_queue import _lazy, _validate
 from together_queue._models import (
     KNOWN_CANCEL_STATUSES,
     KNOWN_STATUSES,
@@ -26,20 +32,18 @@ from together_queue._models import (
 )
 from together_queue._retry import Operation
 from together_queue.errors import (
+    SHAPE_ERRORS,
     APIStatusError,
     ResponseValidationError,
-    status_error_class,
+    public_url,
+    queue_error,
+    status_error,
 )
-
-# The generated modules are imported inside the functions that use them, not here:
-# `from together_queue import QueueClient` must not pay for the generated layer
-# (issue 14: startup within 15% of `import httpx`); each loads on its first call.
-if TYPE_CHECKING:
-    from together_queue_api.models import QueueError
+from together_queue.jobs import JobRequest
+from together_queue_api import models as api
+from together_queue_api.types import UNSET, Unset
 
 T = TypeVar("T")
-# Exceptions the generated `from_dict` methods raise on a body of the wrong shape.
-_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
 
 
 @attrs.frozen
@@ -86,32 +90,27 @@ def submit_call(
     info: Mapping[str, Any] | None,
 ) -> Call[str]:
     """POST /queue/submit; the parsed value is the new request id."""
-    from together_queue_api.api.queue import submit_queue_job  # on first use: see top
-    from together_queue_api.models import (
-        QueueJobRequest,
-        QueueJobRequestInfo,
-        QueueJobRequestPayload,
-        QueueJobResponse,
-    )
-    from together_queue_api.types import UNSET, Unset
-
-    body = QueueJobRequest(
+    model = _validate.model_name(model)
+    payload = _validate.json_object(payload, "payload")
+    priority = _validate.priority(priority)
+    info = _validate.optional_json_object(info, "info")
+    body = api.QueueJobRequest(
         model=model,
-        payload=QueueJobRequestPayload.from_dict(payload),
+        payload=api.QueueJobRequestPayload.from_dict(payload),
         priority=priority,
-        info=QueueJobRequestInfo.from_dict(info) if info is not None else UNSET,
+        info=api.QueueJobRequestInfo.from_dict(info) if info is not None else UNSET,
     )
-    method, path, kwargs = _request_of(submit_queue_job._get_kwargs, body=body)
+    method, path, kwargs = _request_of(_lazy.submit_queue_job._get_kwargs, body=body)
 
     def parse(response: httpx.Response) -> str:
         # A 5xx or an unreadable 2xx raises its typed error here; the send loop turns it
         # into SubmitOutcomeUnknown (`_retry.submit_fate_unknown` decides, in one place).
         data = _expect_success(response, route_hint=True)
-        parsed = _shape(QueueJobResponse.from_dict, data, response)
+        parsed = _shape(api.QueueJobResponse.from_dict, data, response)
         if isinstance(parsed.request_id, str) and parsed.request_id:
             return parsed.request_id
         if not isinstance(parsed.error, Unset):
-            raise _error_from_queue_error(response, parsed.error)
+            raise queue_error(response, parsed.error)
         raise ResponseValidationError(
             "submit answered without a requestId",
             status_code=response.status_code,
@@ -121,13 +120,26 @@ def submit_call(
     return Call(Operation.SUBMIT, model, method, path, kwargs, parse)
 
 
+def item_call(
+    item: JobRequest | Mapping[str, Any],
+    model: str | None,
+    priority: int,
+    info: Mapping[str, Any] | None,
+) -> Call[str]:
+    """The submit of one bulk item: a `JobRequest` as it is, or a payload for `model`."""
+    if isinstance(item, JobRequest):
+        return submit_call(item.model, item.payload, item.priority, item.info)
+    if model is None:
+        raise TypeError("submit_many needs model=... when items are payloads, not JobRequests")
+    return submit_call(model, item, priority, info)
+
+
 def status_call(request_id: str, model: str) -> Call[JobStatus]:
     """GET /queue/status."""
-    from together_queue_api.api.queue import get_queue_job_status  # on first use: see top
-    from together_queue_api.models import QueueJobStatusResponse
-
+    request_id = _validate.request_id(request_id)
+    model = _validate.model_name(model)
     method, path, kwargs = _request_of(
-        get_queue_job_status._get_kwargs, request_id=request_id, model=model
+        _lazy.get_queue_job_status._get_kwargs, request_id=request_id, model=model
     )
 
     def parse(response: httpx.Response) -> JobStatus:
@@ -138,7 +150,7 @@ def status_call(request_id: str, model: str) -> Call[JobStatus]:
         # A status from a newer service must not crash the caller: parse the rest
         # with a known placeholder, then keep the raw value.
         shadow = data if raw_status in KNOWN_STATUSES else {**data, "status": "pending"}
-        parsed = _shape(QueueJobStatusResponse.from_dict, shadow, response)
+        parsed = _shape(api.QueueJobStatusResponse.from_dict, shadow, response)
         try:
             return JobStatus.from_generated(parsed, raw_status=raw_status)
         except InvalidField as exc:
@@ -149,11 +161,10 @@ def status_call(request_id: str, model: str) -> Call[JobStatus]:
 
 def cancel_call(request_id: str, model: str) -> Call[CancelResult]:
     """POST /queue/cancel; 409 (not pending) is an outcome, not an error."""
-    from together_queue_api.api.queue import cancel_queue_job  # on first use: see top
-    from together_queue_api.models import QueueCancelRequest, QueueCancelResponse
-
-    body = QueueCancelRequest(model=model, request_id=request_id)
-    method, path, kwargs = _request_of(cancel_queue_job._get_kwargs, body=body)
+    request_id = _validate.request_id(request_id)
+    model = _validate.model_name(model)
+    body = api.QueueCancelRequest(model=model, request_id=request_id)
+    method, path, kwargs = _request_of(_lazy.cancel_queue_job._get_kwargs, body=body)
 
     def parse(response: httpx.Response) -> CancelResult:
         data = _expect_success(response, also_ok=(409,))
@@ -161,7 +172,7 @@ def cancel_call(request_id: str, model: str) -> Call[CancelResult]:
         if not isinstance(raw_status, str):
             raise _invalid(response, "status: expected a string")
         shadow = data if raw_status in KNOWN_CANCEL_STATUSES else {**data, "status": "canceled"}
-        _shape(QueueCancelResponse.from_dict, shadow, response)
+        _shape(api.QueueCancelResponse.from_dict, shadow, response)
         return CancelResult(request_id=request_id, model=model, status=raw_status)
 
     return Call(Operation.CANCEL, model, method, path, kwargs, parse)
@@ -169,14 +180,12 @@ def cancel_call(request_id: str, model: str) -> Call[CancelResult]:
 
 def metrics_call(model: str) -> Call[QueueMetrics]:
     """GET /queue/metrics."""
-    from together_queue_api.api.queue import get_queue_metrics  # on first use: see top
-    from together_queue_api.models import QueueMetricsResponse
-
-    method, path, kwargs = _request_of(get_queue_metrics._get_kwargs, model=model)
+    model = _validate.model_name(model)
+    method, path, kwargs = _request_of(_lazy.get_queue_metrics._get_kwargs, model=model)
 
     def parse(response: httpx.Response) -> QueueMetrics:
         data = _expect_success(response, route_hint=True)
-        parsed = _shape(QueueMetricsResponse.from_dict, data, response)
+        parsed = _shape(api.QueueMetricsResponse.from_dict, data, response)
         try:
             return QueueMetrics.from_generated(model, parsed)
         except InvalidField as exc:
@@ -187,15 +196,13 @@ def metrics_call(model: str) -> Call[QueueMetrics]:
 
 def clear_call(model: str) -> Call[ClearResult]:
     """POST /queue/clear; the parsed value says how many pending jobs were canceled."""
-    from together_queue_api.api.queue import clear_queue  # on first use: see top
-    from together_queue_api.models import QueueClearRequest, QueueClearResponse
-
-    body = QueueClearRequest(model=model)
-    method, path, kwargs = _request_of(clear_queue._get_kwargs, body=body)
+    model = _validate.model_name(model)
+    body = api.QueueClearRequest(model=model)
+    method, path, kwargs = _request_of(_lazy.clear_queue._get_kwargs, body=body)
 
     def parse(response: httpx.Response) -> ClearResult:
         data = _expect_success(response, route_hint=True)
-        parsed = _shape(QueueClearResponse.from_dict, data, response)
+        parsed = _shape(api.QueueClearResponse.from_dict, data, response)
         try:
             return ClearResult.from_generated(model, parsed)
         except InvalidField as exc:
@@ -235,7 +242,7 @@ def _shape(from_dict: Callable[[dict[str, Any]], T], data: dict[str, Any], r: ht
     """Parse `data` with a generated `from_dict`, turning any shape error into a typed one."""
     try:
         parsed = from_dict(data)
-    except _SHAPE_ERRORS as exc:
+    except SHAPE_ERRORS as exc:
         retried = _parse_upper_timestamps(from_dict, data)
         if retried is None:
             detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
@@ -263,7 +270,7 @@ def _parse_upper_timestamps(
         return None
     try:
         return from_dict(normalized)
-    except _SHAPE_ERRORS:
+    except SHAPE_ERRORS:
         return None
 
 
@@ -283,60 +290,12 @@ def _invalid(response: httpx.Response, message: str) -> ResponseValidationError:
 
 
 def _status_error(response: httpx.Response, *, route_hint: bool = False) -> APIStatusError:
-    """The typed error for an error response; tolerant of bodies that are not QueueError."""
-    from together_queue_api.models import QueueError  # on first use: see top
-
-    error: QueueError | None = None
-    try:
-        data = json.loads(response.content)
-        if isinstance(data, dict):
-            error = QueueError.from_dict(data)
-    except (*_SHAPE_ERRORS, ValueError):
-        error = None
-    if error is None:
-        result = _make_status_error(response, code=None, message=None, param=None, type_=None)
-    else:
-        result = _error_from_queue_error(response, error)
+    """The typed error for an error response, with a hint when the path itself was not found."""
+    result = status_error(response)
     if response.status_code == 404 and (route_hint or result.param is None):
         # No job or model named in the answer: the path itself was not found.
         result.hint = (
-            f"no such endpoint at {response.request.url.copy_with(query=None)}; "
+            f"no such endpoint at {public_url(response.request.url)}; "
             "check the base URL (it should be the API root, e.g. https://api.together.ai/v1)"
         )
     return result
-
-
-def _error_from_queue_error(response: httpx.Response, error: QueueError) -> APIStatusError:
-    def text(value: object) -> str | None:
-        return value if isinstance(value, str) else None
-
-    return _make_status_error(
-        response,
-        code=text(error.code),
-        message=text(error.message),
-        param=text(error.param),
-        type_=text(error.type_),
-    )
-
-
-def _make_status_error(
-    response: httpx.Response,
-    *,
-    code: str | None,
-    message: str | None,
-    param: str | None,
-    type_: str | None,
-) -> APIStatusError:
-    cls = status_error_class(response.status_code)
-    request = response.request
-    return cls(
-        status_code=response.status_code,
-        body=response.text,
-        code=code,
-        message=message,
-        param=param,
-        type=type_,
-        headers={k.lower(): v for k, v in response.headers.items()},
-        method=request.method,
-        url=str(request.url.copy_with(query=None)),
-    )

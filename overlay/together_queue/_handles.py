@@ -8,12 +8,18 @@ from together_queue import _validate
 from together_queue.errors import ConfigurationError
 
 C = TypeVar("C")
+# Each concrete handle class by name, for unpickling (see `_restore`).
+_KINDS: dict[str, type[Handle[Any]]] = {}
 
 
 class Handle(Generic[C]):
     """A job's identity, (model, request_id), and the client it talks through."""
 
     __slots__ = ("_client", "model", "request_id")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _KINDS[cls.__name__] = cls
 
     def __init__(self, request_id: str, *, model: str, client: C | None = None) -> None:
         self.request_id = _validate.request_id(request_id)
@@ -33,8 +39,6 @@ class Handle(Generic[C]):
 
     def __reduce__(self) -> tuple[Any, tuple[str, str, str]]:
         # Only the identity travels: a client holds sockets and the API key.
-        from together_queue.jobs import _restore  # the public module: where pickles point
-
         return (_restore, (type(self).__name__, self.request_id, self.model))
 
     def to_dict(self) -> dict[str, str]:
@@ -48,3 +52,8 @@ class Handle(Generic[C]):
                 "attach one with job.bind(client) or client.job(request_id, model=...)"
             )
         return self._client
+
+
+def _restore(kind: str, request_id: str, model: str) -> Handle[Any]:
+    """The handle a pickle holds: `kind` names its class (a `Job` when unknown)."""
+    return _KINDS.get(kind, _KINDS["Job"])(request_id, model=model)

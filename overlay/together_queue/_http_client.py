@@ -1,7 +1,7 @@
 """httpx clients with this library's defaults, for callers who bring their own `http_client`.
 
 A client built by `httpx.Client()` directly lacks what the library sets up for itself:
-its timeouts, pool limits, no redirects, and a proxy-free path to this machine (an
+its timeouts, no redirects, and a proxy-free path to this machine (an
 `HTTP(S)_PROXY` from the environment would otherwise receive every request to a local
 emulator, the key included, in clear text). `default_http_client(**kwargs)` keeps them
 and takes any `httpx.Client` argument on top (event hooks, mounts, a transport, ...).
@@ -9,7 +9,7 @@ and takes any `httpx.Client` argument on top (event hooks, mounts, a transport, 
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import httpx
 
@@ -17,43 +17,51 @@ from together_queue._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT
 from together_queue._pool import use_fair_pools
 
 __all__ = [
-    "DEFAULT_LIMITS",
     "LOOPBACK_PATTERNS",
+    "build_http_client",
     "default_async_http_client",
     "default_http_client",
 ]
 
-#: The hosts that always bypass an environment proxy (any port, http and https).
-LOOPBACK_PATTERNS: Final = (
-    "all://localhost",
-    "all://*.localhost",
-    "all://127.0.0.1",
-    "all://[::1]",
-)
+#: The hosts that always bypass an environment proxy (any port, http and https): the
+#: loopback names `is_loopback_host` accepts without DNS (`*.localhost` is not one).
+LOOPBACK_PATTERNS: Final = ("all://localhost", "all://127.0.0.1", "all://[::1]")
 # `httpx.Client` arguments that shape the connections of its own transport: the proxy-free
 # transports get the same ones, so that `verify=`, `http2=` and `limits=` hold for them too.
 _TRANSPORT_ARGS: Final = ("verify", "cert", "trust_env", "http1", "http2", "limits")
 
 
+HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
+
+
+def build_http_client(http_type: type[HttpT], **kwargs: Any) -> HttpT:
+    """An `http_type` (`httpx.Client` or `httpx.AsyncClient`) with the library's defaults.
+
+    The one place that builds the clients' own pools: the library's clients and
+    `default_http_client` alike.
+    """
+    transport = httpx.HTTPTransport if http_type is httpx.Client else httpx.AsyncHTTPTransport
+    http = http_type(**_with_defaults(kwargs, transport))
+    use_fair_pools(http)  # many requests in flight reuse their connections (see `_pool`)
+    return http
+
+
 def default_http_client(**kwargs: Any) -> httpx.Client:
     """An `httpx.Client` with the library's defaults; `kwargs` are `httpx.Client` arguments.
 
-    Defaults: the library's timeouts, `DEFAULT_LIMITS`, `follow_redirects=False`, and
+    Defaults: the library's timeouts and pool limits (`DEFAULT_LIMITS`, with `_pool`'s
+    fair assignment of connections), `follow_redirects=False`, and
     loopback hosts (`localhost`, `127.0.0.1`, `::1`) reached without any proxy from the
     environment. An argument given here wins over its default; `mounts=` are added to the
     loopback ones (a caller's pattern wins). With `transport=`, httpx ignores environment
     proxies altogether, and no loopback mounts are added.
     """
-    http = httpx.Client(**_with_defaults(kwargs, httpx.HTTPTransport))
-    use_fair_pools(http)
-    return http
+    return build_http_client(httpx.Client, **kwargs)
 
 
 def default_async_http_client(**kwargs: Any) -> httpx.AsyncClient:
     """An `httpx.AsyncClient` with the library's defaults; see `default_http_client`."""
-    http = httpx.AsyncClient(**_with_defaults(kwargs, httpx.AsyncHTTPTransport))
-    use_fair_pools(http)
-    return http
+    return build_http_client(httpx.AsyncClient, **kwargs)
 
 
 def direct_mount(host: str) -> str:

@@ -15,12 +15,12 @@ re-encoded by the generated models) without a RecursionError.
 
 
 def reject_constant(name: str) -> NoReturn:
-    """``parse_constant`` for ``json.loads``: NaN and Infinity are not JSON."""
+    """`parse_constant` for `json.loads`: NaN and Infinity are not JSON."""
     raise ValueError(f"{name} is not valid JSON")
 
 
 def nesting_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether ``value`` (decoded JSON) nests objects/arrays deeper than ``limit`` levels.
+    """Whether `value` (decoded JSON) nests objects/arrays deeper than `limit` levels.
 
     Iterative, so it cannot itself run out of stack on a hostile value.
     """

@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Literal, NoReturn, TypeAl
 import attrs
 
 # Only the two status enums are needed at import time; the models package loads each
-# model on first use, so `from together_queue import QueueClient` does not pay for the
-# response models (issue 14: startup within 15% of `import httpx`). `Unset` stays at
-# the top: imported inside the helpers it cost ~6 us per parsed status (measured).
+# model on first use, so this module does not pay for the response models. `Unset`
+# stays at the top: imported inside the helpers it cost ~6 us per parsed status.
 from together_queue_api.models import QueueCancelResponseStatus, QueueJobStatusResponseStatus
 from together_queue_api.types import Unset
 

@@ -50,6 +50,8 @@ class NotGiven:
 NOT_GIVEN: Final = NotGiven()
 
 
+# A NamedTuple, not an attrs class, as `_config.ClientConfig`: this module loads with
+# `from together_queue import QueueClient`, which loads no attrs.
 class RequestOptions(NamedTuple):
     """What one call adds to each of its requests, already checked.
 

@@ -24,7 +24,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterator
-from typing import Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
 import attrs
 
@@ -37,6 +37,9 @@ from together_queue.errors import (
     ServerError,
     WaitTimeout,
 )
+
+if TYPE_CHECKING:
+    from together_queue.jobs import AsyncJob, Job
 
 K = TypeVar("K")
 # Errors a long wait rides out (bounded by its deadline and by `max_consecutive_errors`).
@@ -254,8 +257,9 @@ class Waiter:
     I/O-free so the sync and async clients, and the bulk helpers, share it.
     `feed` returns None when the job reached a terminal status (then `final`
     holds it), raises `JobFailed`/`JobCanceled` for a failed/canceled job when
-    `raise_on_failure`, `WaitTimeout` past the deadline, and re-raises errors
-    that are not transient (or transient ones past the policy's patience).
+    `raise_on_failure`, `WaitTimeout` (carrying `job`, the handle waited on) past
+    the deadline, and re-raises errors that are not transient (or transient ones past
+    the policy's patience).
     """
 
     label: str
@@ -263,6 +267,7 @@ class Waiter:
     deadline: float | None
     on_update: Callable[[JobStatus], object] | None = None
     raise_on_failure: bool = True
+    job: Job | AsyncJob | None = None
     final: JobStatus | None = None
     _state: PollState = attrs.field(init=False)
 
@@ -303,7 +308,11 @@ class Waiter:
     def _timeout(self) -> WaitTimeout:
         last = self._state.last
         seen = f"; last status {last.status!r}" if last else ""
-        return WaitTimeout(f"{self.label} did not finish in time{seen}", last_status=last)
+        return WaitTimeout(
+            f"{self.label} did not finish in time{seen}",
+            last_status=last,
+            job=self.job,
+        )
 
     def _finish(self, status: JobStatus) -> None:
         self.final = status

@@ -19,7 +19,6 @@ async clients (`RetryState`), which only differ in how they sleep.
 
 from __future__ import annotations
 
-import email.utils
 import enum
 import random
 import time
@@ -28,12 +27,13 @@ from typing import Final, NamedTuple, Protocol
 import httpx
 
 from together_queue.errors import (
-    APIConnectionError,
     APIStatusError,
     APITimeoutError,
     ResponseValidationError,
     SubmitOutcomeUnknown,
     TogetherQueueError,
+    retry_after,
+    transport_error,
 )
 
 RETRYABLE_STATUS: Final = frozenset({429, 500, 502, 503, 504})
@@ -102,24 +102,6 @@ class RetryPolicy(NamedTuple):
         """Delay before retry number `attempt` (0-based): half fixed, half random."""
         ceiling = min(self.max_delay, self.base_delay * (2.0**attempt))
         return ceiling / 2 + (rng or _RNG).uniform(0, ceiling / 2)
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds from a `Retry-After` header (delta-seconds or HTTP-date); None if absent/bad."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds:  # NaN
-        return None
-    return max(0.0, seconds)
 
 
 def submit_fate_unknown(error: BaseException) -> bool:
@@ -193,7 +175,7 @@ class RetryState:
             return None
         if status != 429 and not self._may_repeat:
             return None
-        return self._next_delay(parse_retry_after(response.headers.get("retry-after")), remaining)
+        return self._next_delay(retry_after(response.headers), remaining)
 
     def on_exception(self, exc: httpx.HTTPError, remaining: float | None = None) -> float:
         """Delay before retrying after a transport error; raise the typed error when final."""
@@ -204,9 +186,9 @@ class RetryState:
             delay = self._next_delay(None, remaining)
             if delay is not None:
                 return delay
-        raise self.settle(exc) from exc
+        raise self.error_to_raise(exc) from exc
 
-    def settle(self, error: BaseException) -> BaseException:
+    def error_to_raise(self, error: BaseException) -> BaseException:
         """The error to raise for a call that failed for good with `error`.
 
         Transport errors become `APIConnectionError`/`APITimeoutError`; for a submit,
@@ -258,16 +240,6 @@ class RetryState:
             return None  # the retry could not start before the deadline
         self.attempt += 1
         return delay
-
-
-def transport_error(exc: httpx.HTTPError, method: str, url: str) -> APIConnectionError:
-    """The typed error for a transport failure of `method url` (timeouts apart)."""
-    where = f"{method} {url}"
-    if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"timed out: {where} ({type(exc).__name__})", method=method, url=url)
-    return APIConnectionError(
-        f"connection error: {where} ({type(exc).__name__}: {exc})", method=method, url=url
-    )
 
 
 def cap_timeout(timeout: httpx.Timeout, remaining: float | None) -> httpx.Timeout:

@@ -47,10 +47,15 @@ def optional_json_object(value: object, name: str) -> dict[str, Any] | None:
     return None if value is None else json_object(value, name)
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
 def priority(value: object) -> int:
-    """An int (not a bool) job priority."""
+    """An int (not a bool) job priority that fits in 64 bits, as the spec's `int64` says."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"priority must be an int, got {type(value).__name__}")
+    if not _INT64_MIN <= value <= _INT64_MAX:
+        raise ValueError(f"priority must fit in 64 bits (-2**63 to 2**63 - 1), got {value}")
     return value
 
 

@@ -7,9 +7,10 @@ are documented and pickled under this module, their public home.
 
 from __future__ import annotations
 
-from together_queue._async.client import AsyncQueueClient
-from together_queue._sync.client import QueueClient
+from together_queue._async.client import AsyncQueueClient, AsyncRawResponses
+from together_queue._sync.client import QueueClient, RawResponses
 
-__all__ = ["AsyncQueueClient", "QueueClient"]
+__all__ = ["AsyncQueueClient", "AsyncRawResponses", "QueueClient", "RawResponses"]
 
 QueueClient.__module__ = AsyncQueueClient.__module__ = __name__
+RawResponses.__module__ = AsyncRawResponses.__module__ = __name__

@@ -13,17 +13,29 @@ Grouped by what the caller can do about it:
 
 Messages never contain the API key: they are built from status codes, URLs and
 response bodies only.
+
+The mapping to these errors is here too, and only here: `status_error` for an
+error response (the client's calls and downloads alike), `transport_error` for a
+transport failure, `retry_after` for the `Retry-After` header.
 """
 
 from __future__ import annotations
 
+import email.utils
+import json
+import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+import httpx
+
+from together_queue import _lazy
 from together_queue._logging import http_request_id
 
 if TYPE_CHECKING:
     from together_queue._models import JobStatus
     from together_queue.jobs import AsyncJob, Job
+    from together_queue_api.models import QueueError
 
 __all__ = [
     "APIConnectionError",
@@ -192,9 +204,7 @@ class RateLimitError(APIStatusError):
     @property
     def retry_after(self) -> float | None:
         """Seconds the service asked the caller to wait, from `Retry-After`."""
-        from together_queue._retry import parse_retry_after
-
-        return parse_retry_after(self.headers.get("retry-after"))
+        return retry_after(self.headers)
 
 
 class ServerError(APIStatusError):
@@ -256,6 +266,86 @@ def status_error_class(status_code: int) -> type[APIStatusError]:
     if status_code >= 500:
         return ServerError
     return _STATUS_ERRORS.get(status_code, APIStatusError)
+
+
+# -- the mapping ---------------------------------------------------------------------
+
+# What a generated `from_dict` raises on a body of the wrong shape.
+SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
+
+
+def public_url(url: httpx.URL) -> str:
+    """`url` as an error or log line may show it: no query (a signature), no `user:pw@`."""
+    return str(url.copy_with(query=None, userinfo=b""))
+
+
+def status_error(response: httpx.Response) -> APIStatusError:
+    """The typed error for an error response: its class by status, its `QueueError` fields.
+
+    A body that is not a `QueueError` leaves the fields None; the raw body is kept
+    either way. The URL in the error is `public_url`'s.
+    """
+    error: QueueError | None = None
+    try:
+        data = json.loads(response.content)
+        if isinstance(data, dict):
+            error = _lazy.api_models.QueueError.from_dict(data)
+    except SHAPE_ERRORS:  # json's errors are ValueErrors
+        error = None
+    return queue_error(response, error)
+
+
+def queue_error(response: httpx.Response, error: QueueError | None) -> APIStatusError:
+    """The typed error for `response`, which carries the parsed `QueueError` `error`."""
+
+    def text(value: object) -> str | None:
+        return value if isinstance(value, str) else None
+
+    request = response.request
+    return status_error_class(response.status_code)(
+        status_code=response.status_code,
+        body=response.text,
+        code=None if error is None else text(error.code),
+        message=None if error is None else text(error.message),
+        param=None if error is None else text(error.param),
+        type=None if error is None else text(error.type_),
+        headers={k.lower(): v for k, v in response.headers.items()},
+        method=request.method,
+        url=public_url(request.url),
+    )
+
+
+def transport_error(exc: httpx.HTTPError, method: str, url: str) -> APIConnectionError:
+    """The typed error for a transport failure of `method url` (timeouts apart)."""
+    where = f"{method} {url}"
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"timed out: {where} ({type(exc).__name__})", method=method, url=url)
+    return APIConnectionError(
+        f"connection error: {where} ({type(exc).__name__}: {exc})", method=method, url=url
+    )
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from the `Retry-After` header of `headers`; None if absent or unreadable."""
+    return parse_retry_after(headers.get("retry-after"))
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a `Retry-After` value (delta-seconds or HTTP-date); None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
 
 
 def _excerpt(text: str, limit: int = 300) -> str:

@@ -18,6 +18,7 @@ import attrs
 
 from together_queue._async.jobs import AsyncJob
 from together_queue._handles import C as C  # public here since the first release
+from together_queue._handles import _restore
 from together_queue._models import JobStatus
 from together_queue._sync.jobs import Job
 
@@ -26,7 +27,8 @@ __all__ = ["AsyncJob", "Job", "JobRequest", "UpdateCallback"]
 UpdateCallback = Callable[[JobStatus], object]
 """`on_update(status)`: called with each observed change of a job's status or info."""
 
-Job.__module__ = AsyncJob.__module__ = __name__
+# Pickles name `together_queue.jobs._restore`, whichever module defines it.
+Job.__module__ = AsyncJob.__module__ = _restore.__module__ = __name__
 
 
 def _copy(value: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -51,8 +53,3 @@ class JobRequest:
     payload: Mapping[str, Any] = attrs.field(converter=_copy, hash=False)
     priority: int = 0
     info: Mapping[str, Any] | None = attrs.field(default=None, converter=_copy_optional, hash=False)
-
-
-def _restore(kind: str, request_id: str, model: str) -> Job | AsyncJob:
-    cls: type[Job] | type[AsyncJob] = AsyncJob if kind == "AsyncJob" else Job
-    return cls(request_id, model=model)

@@ -1,19 +1,19 @@
-"""Pytest fixtures that run the local Queue emulator (a ``pytest11`` plugin).
+"""Pytest fixtures that run the local Queue emulator (a `pytest11` plugin).
 
 Fixtures:
 
-- ``queue_emulator``: an emulator served by uvicorn on a free loopback port for one
-  test, with in-process models ``echo``, ``sleep`` and ``fail`` and a short claim
-  timeout; yields its handle (``.url``, ``.api_url``, ``.dashboard_url``, ``.config``,
-  ``.set_faults()``).
-- ``queue_emulator_factory``: ``start(config=None, *, tls=False, **overrides)`` starts
-  more emulators; ``overrides`` are ``EmulatorConfig`` fields (``models``, ``api_keys``,
-  ``claim_timeout``, ``db``, ``faults``, ...); ``tls=True`` serves HTTPS with a fresh
-  local CA (``handle.ca_file``, ``handle.ssl_context()``), ``tls=DIR`` writes it into
+- `queue_emulator`: an emulator served by uvicorn on a free loopback port for one
+  test, with in-process models `echo`, `sleep` and `fail` and a short claim
+  timeout; yields its handle (`.url`, `.api_url`, `.dashboard_url`, `.config`,
+  `.set_faults()`).
+- `queue_emulator_factory`: `start(config=None, *, tls=False, **overrides)` starts
+  more emulators; `overrides` are `EmulatorConfig` fields (`models`, `api_keys`,
+  `claim_timeout`, `db`, `faults`, ...); `tls=True` serves HTTPS with a fresh
+  local CA (`handle.ca_file`, `handle.ssl_context()`), `tls=DIR` writes it into
   DIR. All stop at the end of the test.
-- ``queue_client`` / ``async_queue_client``: ``together_queue.QueueClient`` /
-  ``AsyncQueueClient`` pointed at ``queue_emulator`` (the async one is an async fixture:
-  use it from an anyio test, ``@pytest.mark.anyio``).
+- `queue_client` / `async_queue_client`: `together_queue.QueueClient` /
+  `AsyncQueueClient` pointed at `queue_emulator` (the async one is an async fixture:
+  use it from an anyio test, `@pytest.mark.anyio`).
 
 Importing this module is cheap: starlette, uvicorn and the client load only when a
 fixture runs, so installing the package never slows down unrelated test suites.
@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 DEFAULT_TEST_MODELS = {"echo": "echo", "sleep": "sleep", "fail": "fail"}
-"""The in-process models of ``queue_emulator``."""
+"""The in-process models of `queue_emulator`."""
 
 _DEFAULT_TEST_CLAIM_TIMEOUT = 2.0
 _INSTALL_HINT = "install it with pip install 'together-queue[emulator]'"
@@ -62,10 +62,10 @@ def _start_emulator() -> Callable[..., contextlib.AbstractContextManager[Emulato
 
 @pytest.fixture
 def queue_emulator_factory() -> Iterator[EmulatorFactory]:
-    """Yield ``start(config=None, *, tls=False, **overrides)``: an emulator until test end.
+    """Yield `start(config=None, *, tls=False, **overrides)`: an emulator until test end.
 
-    ``tls=True`` serves HTTPS with a new local CA in a temporary directory; ``tls=DIR``
-    uses (or creates) the CA in DIR. The handle's ``ca_file`` is the CA to trust.
+    `tls=True` serves HTTPS with a new local CA in a temporary directory; `tls=DIR`
+    uses (or creates) the CA in DIR. The handle's `ca_file` is the CA to trust.
     """
     start_emulator = _start_emulator()
 
@@ -104,7 +104,7 @@ def _client_class(name: str) -> Any:
 
 @pytest.fixture
 def queue_client(queue_emulator: EmulatorHandle) -> Iterator[Any]:
-    """A ``together_queue.QueueClient`` talking to ``queue_emulator``."""
+    """A `together_queue.QueueClient` talking to `queue_emulator`."""
     # api_key="": never send the user's TOGETHER_API_KEY, even to a loopback emulator.
     client = _client_class("QueueClient")(api_key="", base_url=queue_emulator.url)
     try:
@@ -115,7 +115,7 @@ def queue_client(queue_emulator: EmulatorHandle) -> Iterator[Any]:
 
 @pytest.fixture
 async def async_queue_client(queue_emulator: EmulatorHandle) -> AsyncIterator[Any]:
-    """A ``together_queue.AsyncQueueClient`` talking to ``queue_emulator``."""
+    """A `together_queue.AsyncQueueClient` talking to `queue_emulator`."""
     client = _client_class("AsyncQueueClient")(api_key="", base_url=queue_emulator.url)
     try:
         yield client

@@ -39,7 +39,7 @@ def playwright() -> Iterator[Playwright]:
 @pytest.fixture(scope="session")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)")
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (nox -s browser does it)")
     launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
     yield launched
     launched.close()

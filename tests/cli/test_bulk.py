@@ -57,7 +57,7 @@ def test_bad_lines_are_reported_and_do_not_stop_the_others(
     assert "priority" in records[6]["error"]
     assert records[1]["outputs"] == {"n": 1}
     assert records[5]["outputs"] == {"n": 5}
-    assert 'unknown key "extra"' in records[8]["error"]  # issue 16 item 4: named, not sent
+    assert 'unknown key "extra"' in records[8]["error"]  # named, not sent
     assert (records[7]["status"], records[7]["error"]) == ("failed", "line 7 fails")
 
     by_id = {job["request_id"]: job for job in emulator_jobs(emulator, "echo")}

@@ -1,4 +1,4 @@
-"""Bulk submit hardening (issue 16): resume identity, pipes and links, fatal errors, wording."""
+"""Bulk submit hardening: resume identity, pipes and links, fatal errors, wording."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CLI bulk memory is flat in the number of lines (issue 15).
+"""CLI bulk memory is flat in the number of lines.
 
 Measured as the peak resident set (VmHWM, Linux) of the CLI process itself, at N and
 4N lines against the same emulator: before the streaming rewrite the CLI held about

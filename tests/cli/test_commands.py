@@ -118,7 +118,7 @@ def test_wait_timeout_exits_4(emulator: EmulatorHandle, model: str) -> None:
     result = run_cli(
         "wait", request_id.strip(), "--model", model, "--timeout", "0.3", url=emulator.url
     )
-    assert result.returncode == 4  # its own code (issue 16 item 22)
+    assert result.returncode == 4  # its own code: the wait timed out
     assert "did not finish in time" in result.stderr
 
 

@@ -37,7 +37,7 @@ async def test_sync_and_async_clients_share_one_vocabulary() -> None:
     assert sync.keys() == async_.keys()
     for name, signature in sync.items():
         assert list(signature.parameters) == list(async_[name].parameters), name
-    assert set(_public_methods(AsyncJob)) == {"status", "cancel", "wait", "result"} | {
+    assert set(_public_methods(AsyncJob)) == {"status", "cancel", "wait", "updates", "result"} | {
         "bind",
         "to_dict",
     }

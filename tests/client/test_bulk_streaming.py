@@ -60,7 +60,7 @@ def test_streaming_submit_memory_does_not_grow_with_the_count() -> None:
     assert large < small * 1.5 + 64 * 1024, (small, large)
 
 
-# -- interrupts and errors (issue 16 item 5) -----------------------------------------------------
+# -- interrupts and errors --------------------------------------------------------------------
 
 
 def test_ctrl_c_in_submit_many_stops_new_submits_and_hands_back_every_stored_job(
@@ -145,7 +145,7 @@ async def test_async_submit_iter_streams_outcomes(server: ScriptedServer) -> Non
     assert sorted(await collect()) == list(range(10))
 
 
-# -- no spin (item 7) ------------------------------------------------------------------------------
+# -- no spin ------------------------------------------------------------------------------------
 
 
 def test_as_completed_does_not_spin_while_every_slot_is_busy(
@@ -205,7 +205,7 @@ def test_a_submit_refused_with_429_is_resent_and_stored_once(
     assert len(server.received(*SUBMIT)) == 5
 
 
-# -- Ctrl-C does not wait for polls in flight (item 8) ---------------------------------------------
+# -- Ctrl-C does not wait for polls in flight ------------------------------------------------
 
 _WAITER = """
 import sys

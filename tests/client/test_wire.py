@@ -232,6 +232,8 @@ def test_submit_answer_without_request_id_is_a_typed_error(
         (lambda c: c.submit("m", {1: "x"}), TypeError, "payload"),
         (lambda c: c.submit("m", {}, priority=True), TypeError, "priority"),
         (lambda c: c.submit("m", {}, priority="1"), TypeError, "priority"),
+        (lambda c: c.submit("m", {}, priority=2**63), ValueError, "priority"),
+        (lambda c: c.submit("m", {}, priority=-(2**63) - 1), ValueError, "priority"),
         (lambda c: c.submit("m", {}, info=[("a", 1)]), TypeError, "info"),
         (lambda c: c.status("", model="m"), ValueError, "request_id"),
         (lambda c: c.status("r", model=None), TypeError, "model"),

@@ -5,13 +5,9 @@ every check schemathesis registers: server errors, status codes, content types,
 response headers and bodies against the spec, rejection of schema-violating data,
 acceptance of schema-valid data, missing required headers (Authorization included:
 the emulator runs with an API key), unsupported methods, Allow headers, ignored auth,
-and the stateful ones. One narrowing, named below with its reason:
-
-- `positive_data_acceptance` skips a body whose integer field was sent as an
-  integral float (`"priority": 5.0`). JSON Schema 2020-12 counts 5.0 as an integer,
-  so no schema can say what the service does (it takes integer literals only, and
-  the emulator refuses 5.0 with 400, tests/integration/emulator/test_validation.py);
-  every other schema-valid request must be accepted.
+and the stateful ones, with no narrowing: every schema-valid request must be accepted
+(an integral float such as `"priority": 5.0` is an integer to JSON Schema, and to the
+emulator).
 
 Checks that find nothing to do here, and why, so that their silence is understood:
 `use_after_free` and `ensure_resource_availability` need a DELETE, which the Queue API
@@ -32,7 +28,6 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import CHECKS as REGISTRY
 from schemathesis.checks import CheckFunction, load_all_checks
 from schemathesis.core.parameters import ParameterLocation
-from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.contract.params import API_KEY, SCHEMATHESIS_EXAMPLES
 from tests.support.openapi_check import SPEC_PATH
@@ -43,33 +38,8 @@ load_all_checks()
 schema = schemathesis.openapi.from_path(str(SPEC_PATH))
 
 
-def _integer_fields(case: schemathesis.Case[Any]) -> set[str]:
-    """Top-level properties of the operation's JSON body that the spec types as integer."""
-    body = case.operation.definition.raw.get("requestBody", {})
-    ref = body.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref", "")
-    if not ref:
-        return set()
-    spec = case.operation.schema.raw_schema
-    properties = spec["components"]["schemas"][ref.rsplit("/", 1)[1]].get("properties", {})
-    return {name for name, prop in properties.items() if prop.get("type") == "integer"}
-
-
-def positive_data_acceptance_of_integer_literals(
-    ctx: Any, response: Any, case: schemathesis.Case[Any]
-) -> bool | None:
-    """`positive_data_acceptance`, except for integral floats in integer fields (see above)."""
-    if isinstance(case.body, dict) and any(
-        isinstance(case.body.get(name), float) for name in _integer_fields(case)
-    ):
-        return None
-    result: bool | None = positive_data_acceptance(ctx, response, case)
-    return result
-
-
 CHECKS: list[CheckFunction] = [
-    positive_data_acceptance_of_integer_literals
-    if check is positive_data_acceptance
-    else cast(CheckFunction, check)  # every registered check is a function today
+    cast(CheckFunction, check)  # every registered check is a function today
     for check in REGISTRY.get_all()
 ]
 
@@ -111,11 +81,9 @@ def served_emulator() -> Iterator[EmulatorHandle]:
 
 
 def test_every_registered_check_runs() -> None:
-    """A schemathesis upgrade that adds a check adds it here too (only the one swap)."""
+    """A schemathesis upgrade that adds a check adds it here too, unchanged."""
     names = {getattr(check, "__name__", "") for check in CHECKS}
-    assert names == set(REGISTRY.get_all_names()) - {"positive_data_acceptance"} | {
-        "positive_data_acceptance_of_integer_literals"
-    }
+    assert names == set(REGISTRY.get_all_names())
 
 
 @schema.parametrize()

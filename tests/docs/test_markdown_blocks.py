@@ -76,12 +76,20 @@ def test_padded_module_keeps_markdown_line_numbers() -> None:
         ("```sh\nls\n```\n", "write ```bash instead of ```sh"),
         ("```python norun\nx\n```\n", "unknown flag(s) ['norun']"),
         ("```python\nx = 1\n", "never closed"),
+        ("```python emulator\nx\n```\n", "```bash emulator block with no other flag"),
+        ("```bash emulator no-run\nx\n```\n", "```bash emulator block with no other flag"),
     ],
 )
 def test_fences_the_runner_would_skip_silently_are_errors(fence: str, message: str) -> None:
     with pytest.raises(MarkdownBlockError, match=r"^doc\.md:1: ") as info:
         blocks_of(Path("doc.md"), fence)
     assert message in str(info.value)
+
+
+def test_an_emulator_block_is_the_pages_command_not_a_script() -> None:
+    (block,) = blocks_of(Path("doc.md"), "```bash emulator\ntogether-queue emulator\n```\n")
+    assert (block.language, block.run, block.emulator) == ("bash", False, True)
+    assert block.code == "together-queue emulator\n"
 
 
 def test_markdown_files_are_readme_and_docs(tmp_path: Path) -> None:

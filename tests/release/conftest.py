@@ -69,3 +69,26 @@ def repo(pristine_repo: Path, tmp_path: Path) -> Path:
     dest = tmp_path / "repo"
     git(tmp_path, "clone", "-q", str(pristine_repo), str(dest))
     return dest
+
+
+SYNC_CLIENT = "overlay/together_queue/_sync/client.py"
+"""Where `QueueClient`'s methods are written (generated from the async source)."""
+
+METRICS_OPTIONS = (
+    "        *,\n"
+    "        extra_headers: Mapping[str, str] | None = None,\n"
+    "        extra_query: Mapping[str, Any] | None = None,\n"
+    "        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,\n"
+    "    ) -> QueueMetrics:"
+)
+"""The rest of `QueueClient.metrics`'s signature after `model`: unique in `SYNC_CLIENT`
+(the raw-response twin returns a `RawResponse`)."""
+
+
+def break_metrics(repo: Path) -> None:
+    """Retype `QueueClient.metrics(model)` from `str` to `bytes` in `repo`: an API break."""
+    client = repo / SYNC_CLIENT
+    old = "        model: str,\n" + METRICS_OPTIONS
+    source = client.read_text(encoding="utf-8")
+    assert source.count(old) == 1, f"QueueClient.metrics's signature is not in {client}"
+    client.write_text(source.replace(old, old.replace("str,", "bytes,", 1)), encoding="utf-8")

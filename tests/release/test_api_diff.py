@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.release.conftest import git
+from tests.release.conftest import METRICS_OPTIONS, git
 
 
 def api_diff(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -292,15 +292,15 @@ def retype(path: Path, old: str, new: str) -> None:
     [
         (
             "overlay/together_queue/_sync/client.py",
-            "    def metrics(self, model: str) -> QueueMetrics:",
-            "    def metrics(self, model: str) -> dict[str, int]:",
+            "    ) -> QueueMetrics:",
+            "    ) -> dict[str, int]:",
             "together_queue.QueueClient.metrics -> return: annotation changed: "
             "QueueMetrics -> dict[str, int]",
         ),
         (
             "overlay/together_queue/_sync/client.py",
-            "    def metrics(self, model: str) -> QueueMetrics:",
-            "    def metrics(self, model: bytes) -> QueueMetrics:",
+            "        model: str,\n" + METRICS_OPTIONS,
+            "        model: bytes,\n" + METRICS_OPTIONS,
             "together_queue.QueueClient.metrics(model): annotation changed: str -> bytes",
         ),
         (

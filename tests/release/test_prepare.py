@@ -13,7 +13,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from tests.release.conftest import git
+from tests.release.conftest import break_metrics, git
 
 ENTRY = "### Added\n- A feature for the next release."
 
@@ -113,10 +113,7 @@ def test_prepare_refuses_a_bad_or_older_version(repo: Path) -> None:
 
 
 def _break_metrics(repo: Path) -> None:
-    client = repo / "overlay/together_queue/client.py"
-    old = "    def metrics(self, model: str) -> QueueMetrics:"
-    assert client.read_text().count(old) == 1
-    client.write_text(client.read_text().replace(old, old.replace("str", "bytes")))
+    break_metrics(repo)
     git(repo, "commit", "-q", "-am", "a break")
 
 

@@ -207,3 +207,31 @@ def test_generated_package_resolves_its_clients_lazily() -> None:
         _ = together_queue_api.Nope  # type: ignore[attr-defined]
     with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
         _ = together_queue_api.models.Nope  # type: ignore[attr-defined]
+
+
+def test_the_lazy_modules_map_matches_what_type_checkers_see() -> None:
+    from together_queue import _lazy
+
+    tree = ast.parse(Path(_lazy.__file__).read_text())
+    block = next(
+        n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING"
+    )
+    assigned = {
+        stmt.targets[0].id
+        for stmt in block.body
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)
+    }
+    modules: dict[str, str] = _lazy._MODULES
+
+    assert assigned == set(modules)
+    for name, module in modules.items():
+        assert getattr(_lazy, name) is importlib.import_module(module)
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        _ = _lazy.nope  # type: ignore[attr-defined]
+
+
+def test_importing_queue_client_loads_no_asyncio() -> None:
+    loaded = _modules_after("from together_queue import QueueClient, AsyncQueueClient")
+
+    assert _under(loaded, "asyncio") == set()
+    assert "together_queue._async.client" in loaded

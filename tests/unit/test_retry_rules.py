@@ -12,7 +12,6 @@ from together_queue._retry import (
     Operation,
     RetryPolicy,
     RetryState,
-    parse_retry_after,
     submit_fate_unknown,
 )
 from together_queue.errors import (
@@ -20,6 +19,7 @@ from together_queue.errors import (
     APITimeoutError,
     ResponseValidationError,
     SubmitOutcomeUnknown,
+    parse_retry_after,
     status_error_class,
 )
 

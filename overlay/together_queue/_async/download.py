@@ -14,15 +14,16 @@ from together_queue._auth import origin_of
 from together_queue._download import (
     CHUNK,
     MAX_REDIRECTS,
+    PartFile,
     check_hop,
+    download_target,
     expected_length,
-    open_part,
     parse_url,
     redirect_target,
-    status_error,
     too_many_redirects,
     transport_error_of,
 )
+from together_queue.errors import status_error
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -41,10 +42,13 @@ async def download(
     *,
     timeout: Any,
     on_progress: ProgressCallback | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Download `url` to `dest`, one checked hop at a time (see `_download`)."""
     api_origin = origin_of(httpx.URL(base_url))
     current = parse_url(url)
+    # Named from the caller's URL, and refused before anything is sent if it exists.
+    target = await file_io(download_target, dest, current, overwrite=overwrite)
     for _ in range(MAX_REDIRECTS + 1):
         check_hop(current, api_origin)
         request = http.build_request("GET", current, timeout=timeout)
@@ -60,7 +64,7 @@ async def download(
             if not response.is_success:
                 await response.aread()
                 raise status_error(response)
-            part = await file_io(open_part, dest, current)
+            part = await file_io(PartFile, target, overwrite=overwrite)
             try:
                 expected = expected_length(response)
                 async for chunk in response.aiter_bytes(CHUNK):

@@ -12,6 +12,10 @@ The command modules are imported only when their command runs, so that
 `--version` and `--help` stay fast. `together-queue emulator ...` (the command
 word first) is handed whole to the emulator's own CLI: the global options do not
 apply to it (`together-queue emulator --api-key KEY` gives the emulator its key).
+
+Records in the CLI are stdlib dataclasses, where the library and the emulator use
+attrs: the command's own modules load no attrs, so an argument error or a resume
+check answers before the client's models are imported.
 """
 
 from __future__ import annotations
@@ -25,7 +29,13 @@ from collections.abc import Callable, Sequence
 from together_queue._version import __version__
 from together_queue.cli import clear as clear_command
 from together_queue.cli import download as download_command
-from together_queue.cli.common import model_arg, positive_float, positive_int, request_id_arg
+from together_queue.cli.common import (
+    header_arg,
+    model_arg,
+    positive_float,
+    positive_int,
+    request_id_arg,
+)
 
 __all__ = ["build_parser", "main"]
 
@@ -70,6 +80,26 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         default=default(None),
         help="API key (default: $TOGETHER_API_KEY; prefer the variable: "
         "arguments are visible to other users of this machine)",
+    )
+    # Repeatable options count both before and after the command: after it they collect
+    # under their own names, which `_merge_repeated` adds to the ones before it.
+    parser.add_argument(
+        "--header",
+        dest="command_header" if suppress else "header",
+        metavar="'NAME: VALUE'",
+        action="append",
+        type=header_arg,
+        default=default([]),
+        help="send this header with every API request (repeatable; not with downloads, "
+        "nor Authorization: the key goes through --api-key)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        dest="command_verbose" if suppress else "verbose",
+        action="count",
+        default=default(0),
+        help="log retries on stderr (-vv: every request, with its http request id)",
     )
     _json_option(parser, suppress=suppress)
 
@@ -217,6 +247,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     module, function = _COMMANDS[args.command]
+    _merge_repeated(args)
+    verbose = args.verbose
+    if verbose:
+        from together_queue._logging import setup_logging
+
+        setup_logging("debug" if verbose > 1 else "info")
     secrets = (getattr(args, "api_key", None), os.environ.get("TOGETHER_API_KEY"))
     try:
         handler: Callable[[argparse.Namespace], int] = getattr(
@@ -225,6 +261,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except BaseException as exc:  # mapped to an exit code; unexpected ones are re-raised
         return _exit_code(exc, secrets)
+
+
+def _merge_repeated(args: argparse.Namespace) -> None:
+    """Add the `--header`s and `-v`s given after the command to the ones before it."""
+    args.header = [*getattr(args, "header", []), *getattr(args, "command_header", [])]
+    args.verbose = getattr(args, "verbose", 0) + getattr(args, "command_verbose", 0)
 
 
 def _exit_code(exc: BaseException, secrets: tuple[str | None, ...]) -> int:

@@ -33,13 +33,26 @@ def command_line(
     from together_queue.cli import build_parser
 
     values = {**vars(args), **(overrides or {})}
-    words = ["together-queue", command]
-    for action in _subparser(build_parser(), command)._actions:
-        dest = action.dest
-        if dest in NEVER_SHOWN or dest in leave_out or dest == argparse.SUPPRESS:
+    parser = build_parser()
+    words = ["together-queue"]
+    # The global options first, as the top-level parser holds them (given before or
+    # after the command); then the command's own options.
+    shown: set[str] = set()
+    for action in parser._actions:
+        if action.option_strings and _shown(action, leave_out):
+            words += _words(action, values.get(action.dest))
+            shown.update(action.option_strings)
+    words.append(command)
+    for action in _subparser(parser, command)._actions:
+        if shown.intersection(action.option_strings) or not _shown(action, leave_out):
             continue
-        words += _words(action, values.get(dest))
+        words += _words(action, values.get(action.dest))
     return shlex.join(words)
+
+
+def _shown(action: argparse.Action, leave_out: Collection[str]) -> bool:
+    dest = action.dest
+    return dest not in NEVER_SHOWN and dest not in leave_out and dest != argparse.SUPPRESS
 
 
 def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
@@ -62,7 +75,14 @@ def _words(action: argparse.Action, value: Any) -> list[str]:
     if isinstance(action, argparse._CountAction):
         return [flag] * (value or 0)
     if isinstance(action, argparse._AppendAction):
-        return [word for item in value or () for word in (flag, str(item))]
+        return [word for item in value or () for word in (flag, _text(item))]
     if value is None or value is False or value == action.default:
         return []
-    return [flag, str(value)]
+    return [flag, _text(value)]
+
+
+def _text(value: Any) -> str:
+    """A parsed value as the option's text: a (name, value) pair as `NAME: VALUE`."""
+    if isinstance(value, tuple) and len(value) == 2:
+        return f"{value[0]}: {value[1]}"
+    return str(value)

@@ -3,9 +3,14 @@
 Built on the library's streaming helpers: `submit_iter` (at most `--concurrency`
 submits in flight, fewer while the service answers 429) and `as_completed`. Memory
 is flat in the number of lines: the input is read as it is sent, every line's
-record goes to the results log as soon as it is known (see `cli.results`), and the
-log is the record of progress, read back through a per-line offset index (a
-temporary file when there is no regular `--output`).
+record goes to the results log as soon as it is known, and the log is the record of
+progress, read back through a per-line offset index.
+
+The pieces: `cli.records` (the typed records), `cli.results` (the file: index, log,
+compaction), `cli.bulk_log` (where the records go: `--output`, or a temporary file
+mirrored to a stream), `cli.resume` (what an earlier run's file says), `cli.bulk_view`
+(counts, exit code and the terminal), and `cli.argv` (the resume command, derived from
+the parser). This module sends the lines and waits on the jobs.
 
 Each job's info carries `{"together_queue": {"line": N, "file": NAME}}` (merged into
 the user's info), so that a line whose submit is uncertain can be found on the

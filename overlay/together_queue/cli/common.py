@@ -91,6 +91,14 @@ def request_id_arg(text: str) -> str:
     return text
 
 
+def header_arg(text: str) -> tuple[str, str]:
+    """Argparse type for `--header 'Name: value'`: the name and the value, stripped."""
+    name, colon, value = text.partition(":")
+    if not colon or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected 'Name: value', got {text!r}")
+    return name.strip(), value.strip()
+
+
 def positive_float(text: str) -> float:
     """Argparse type for a number of seconds > 0."""
     try:
@@ -122,14 +130,24 @@ def make_client(args: argparse.Namespace, *, poll: PollPolicy | None = None) -> 
     from together_queue.errors import InsecureTransportError
 
     try:
-        return QueueClient(api_key=args.api_key, base_url=args.base_url, poll=poll)
+        return QueueClient(
+            api_key=args.api_key,
+            base_url=args.base_url,
+            poll=poll,
+            default_headers=dict(getattr(args, "header", None) or ()),
+        )
     except InsecureTransportError as exc:
         raise UsageError(
             f"{exc}. The CLI has no opt-in for that: use an https:// URL "
             "(plain http:// is accepted only for a loopback host such as 127.0.0.1)"
         ) from None
     except ValueError as exc:  # ConfigurationError is a ValueError
-        text = str(exc).replace("base_url", "--base-url").replace("api_key=...", "--api-key")
+        text = (
+            str(exc)
+            .replace("base_url", "--base-url")
+            .replace("api_key=...", "--api-key")
+            .replace("default_headers", "--header")
+        )
         raise UsageError(text) from None
 
 

@@ -18,6 +18,7 @@ from together_queue.cli.output import (
     failure_reason,
     is_tty,
     metrics_dict,
+    printable,
     progress_bar,
     render_table,
 )
@@ -198,7 +199,7 @@ class DemoView:
         status = t.status
         if status is None:
             return [t.spec.name, t.spec.model, str(t.spec.priority), "?", ""]
-        detail = failure_reason(status) if status.status != "done" else ""
+        detail = printable(failure_reason(status)) if status.status != "done" else ""
         if status.outputs is not None:
             detail = compact_json(status.outputs, 50)
         return [

@@ -33,7 +33,9 @@ def add_download_parser(
         parents=[common],
         help="download a job's file output (a /v1/storage/... URL)",
         description="Download a file output URL. The API key is sent only to the API's own "
-        "origin, never across a redirect to another; the file is written atomically.",
+        "origin, never across a redirect to another; the file is written atomically. "
+        "In a folder, the file is named after URL itself (never after a redirect); an "
+        "existing file is replaced only with --force.",
     )
     download.add_argument("url", metavar="URL", help="the output URL")
     download.add_argument(
@@ -42,6 +44,9 @@ def add_download_parser(
         metavar="PATH",
         default=".",
         help="file to write, or a folder to keep the URL's file name (default: .)",
+    )
+    download.add_argument(
+        "--force", action="store_true", help="replace the file if it exists (default: refuse)"
     )
 
 
@@ -92,9 +97,15 @@ def cmd_download(args: argparse.Namespace) -> int:
     progress = _Progress(printable(Path(args.url.split("?", 1)[0]).name or "download"))
     with make_client(args) as client:
         try:
-            path = client.download(args.url, args.output, on_progress=progress)
+            path = client.download(
+                args.url, args.output, on_progress=progress, overwrite=args.force
+            )
         except ConfigurationError as exc:  # a bad URL or destination: the user's to fix
             raise UsageError(str(exc)) from None
+        except FileExistsError as exc:
+            raise UsageError(
+                f"{printable(exc.filename)} exists: pass --force to replace it"
+            ) from None
         finally:
             progress.close()
     if args.json:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import sys
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
+
+from together_queue._text import escape_controls
 
 if TYPE_CHECKING:
     from together_queue._models import CancelResult, JobStatus, QueueMetrics
@@ -27,11 +28,6 @@ _COLORS = {
 }
 
 
-# C0 and C1 controls, DEL, line and paragraph separators, and bidirectional-text controls:
-# each can move the cursor, retitle the window, hide text or reorder what a reader sees.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
 def printable(text: object) -> str:
     r"""`text` as a string safe to print: control characters escaped as `\x1b`, `\u202e`.
 
@@ -39,12 +35,7 @@ def printable(text: object) -> str:
     messages, `info.error`, warnings, model names, request ids, outputs, paths built
     from URLs) goes through this, so that none of it can drive the terminal.
     """
-    return _UNSAFE.sub(_escape, str(text))
-
-
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return escape_controls(str(text))
 
 
 def is_tty(stream: TextIO) -> bool:
@@ -121,12 +112,12 @@ def cancel_dict(result: CancelResult) -> dict[str, Any]:
 
 
 def failure_reason(status: JobStatus) -> str:
-    """Why a job failed, as the library reads it (`JobStatus.error`), or ``""`` if unknown."""
+    """Why a job failed, as the library reads it (`JobStatus.error`), or `""` if unknown."""
     return status.error or ""
 
 
 def progress_text(status: JobStatus) -> str:
-    """`45%` when the job reports progress, else ``""``."""
+    """`45%` when the job reports progress, else `""`."""
     progress = status.progress
     return "" if progress is None else f"{progress:.0%}"
 

@@ -1,4 +1,4 @@
-"""``python -m together_queue.emulator``: the same command as ``together-queue emulator``."""
+"""`python -m together_queue.emulator`: the same command as `together-queue emulator`."""
 
 import sys
 

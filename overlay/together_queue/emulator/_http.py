@@ -5,34 +5,45 @@ from __future__ import annotations
 import hmac
 import json
 import math
-from collections.abc import Mapping
-from typing import Any, NoReturn
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive
 
 from together_queue._json import MAX_JSON_DEPTH, nesting_exceeds, reject_constant
 from together_queue_api.models import QueueError
 from together_queue_api.types import UNSET
 
+if TYPE_CHECKING:
+    from together_queue.emulator.runtime import Runtime
+
 __all__ = [
     "ApiError",
-    "check_auth",
+    "Endpoint",
+    "drain",
     "error_response",
     "is_authorized",
     "optional_int",
     "optional_object",
+    "query_digits",
     "query_string",
     "read_json_object",
     "require_string",
+    "runtime_of",
+    "unauthorized",
 ]
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+"""A route's handler."""
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _TOO_DEEP = f"request body nests objects and arrays deeper than {MAX_JSON_DEPTH} levels"
 
 
 class ApiError(Exception):
-    """An error answer: HTTP status plus the fields of a spec ``QueueError`` body."""
+    """An error answer: HTTP status plus the fields of a spec `QueueError` body."""
 
     def __init__(
         self,
@@ -45,7 +56,7 @@ class ApiError(Exception):
         headers: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> None:
-        """Describe the error; ``extra`` adds keys to the body (internal API only)."""
+        """Describe the error; `extra` adds keys to the body (internal API only)."""
         super().__init__(message)
         self.status = status
         self.code = code
@@ -57,7 +68,7 @@ class ApiError(Exception):
 
 
 def error_response(err: ApiError) -> JSONResponse:
-    """The JSON response for ``err``, built through the generated ``QueueError`` model."""
+    """The JSON response for `err`, built through the generated `QueueError` model."""
     model = QueueError(
         code=err.code,
         message=err.message,
@@ -73,7 +84,7 @@ def _invalid(code: str, message: str, param: str | None) -> NoReturn:
 
 
 def is_authorized(authorization: str, api_keys: tuple[str, ...]) -> bool:
-    """Whether an ``Authorization`` header value passes (always, when auth is off)."""
+    """Whether an `Authorization` header value passes (always, when auth is off)."""
     if not api_keys:
         return True
     scheme, _, token = authorization.partition(" ")
@@ -86,16 +97,31 @@ def is_authorized(authorization: str, api_keys: tuple[str, ...]) -> bool:
     return matched
 
 
-def check_auth(request: Request, api_keys: tuple[str, ...]) -> None:
-    """Raise 401 unless auth is off or the bearer token is one of ``api_keys``."""
-    if not is_authorized(request.headers.get("authorization", ""), api_keys):
-        raise ApiError(
-            401,
-            "invalid_api_key",
-            "missing or invalid API key: send Authorization: Bearer <key>",
-            type_="authentication_error",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+def unauthorized() -> ApiError:
+    """The 401 for a call without a good key."""
+    return ApiError(
+        401,
+        "invalid_api_key",
+        "missing or invalid API key: send Authorization: Bearer <key>",
+        type_="authentication_error",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def runtime_of(request: Request) -> Runtime:
+    """The emulator's `Runtime`, started if no lifespan started it (in process)."""
+    runtime = cast("Runtime", request.app.state.runtime)
+    # In process (httpx.ASGITransport) nobody sends lifespan events: start on first use.
+    await runtime.ensure_started()
+    return runtime
+
+
+async def drain(receive: Receive) -> None:
+    """Read a request body to its end (for layers that answer without the route)."""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
 
 
 def _too_large(limit: int) -> ApiError:
@@ -115,7 +141,7 @@ def _finite(text: str) -> float:
 
 
 async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
-    """Read the body (413 past ``limit`` bytes) as a JSON object (400 otherwise)."""
+    """Read the body (413 past `limit` bytes) as a JSON object (400 otherwise)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
@@ -162,7 +188,7 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
 
 
 def require_string(data: Mapping[str, Any], name: str) -> str:
-    """The non-empty string field ``name`` of a JSON body (400 naming it otherwise)."""
+    """The non-empty string field `name` of a JSON body (400 naming it otherwise)."""
     if name not in data:
         _invalid("missing_parameter", f"{name} is required", name)
     value = data[name]
@@ -176,7 +202,7 @@ def require_string(data: Mapping[str, Any], name: str) -> str:
 def optional_object(
     data: Mapping[str, Any], name: str, *, required: bool = False
 ) -> dict[str, Any] | None:
-    """The JSON-object field ``name`` (None when absent and not required)."""
+    """The JSON-object field `name` (None when absent and not required)."""
     if name not in data:
         if required:
             _invalid("missing_parameter", f"{name} is required", name)
@@ -188,10 +214,16 @@ def optional_object(
 
 
 def optional_int(data: Mapping[str, Any], name: str, default: int) -> int:
-    """The 64-bit integer field ``name`` (booleans and floats are not integers)."""
+    """The 64-bit integer field `name`.
+
+    As in JSON Schema, a number with a zero fraction (`5.0`) is an integer; booleans
+    and other fractions are not.
+    """
     if name not in data:
         return default
     value = data[name]
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         _invalid("invalid_type", f"{name} must be an integer", name)
     if not INT64_MIN <= value <= INT64_MAX:
@@ -200,10 +232,24 @@ def optional_int(data: Mapping[str, Any], name: str, default: int) -> int:
 
 
 def query_string(request: Request, name: str) -> str:
-    """The non-empty query parameter ``name`` (400 naming it otherwise)."""
+    """The non-empty query parameter `name` (400 naming it otherwise)."""
     value = request.query_params.get(name)
     if value is None:
         _invalid("missing_parameter", f"query parameter {name} is required", name)
     if not value:
         _invalid("invalid_value", f"query parameter {name} must not be empty", name)
     return value
+
+
+def query_digits(request: Request, name: str, max_digits: int) -> int | None:
+    """The query parameter `name` as 1 to `max_digits` ASCII digits (None if absent)."""
+    value = request.query_params.get(name)
+    if value is None:
+        return None
+    if not (0 < len(value) <= max_digits and value.isascii() and value.isdigit()):
+        _invalid(
+            "invalid_value",
+            f"query parameter {name} must be 1 to {max_digits} ASCII digits",
+            name,
+        )
+    return int(value)

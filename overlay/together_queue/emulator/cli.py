@@ -1,12 +1,15 @@
-"""The ``together-queue emulator`` command (also ``python -m together_queue.emulator``).
+"""The `together-queue emulator` command (also `python -m together_queue.emulator`).
 
 Importing this module is cheap: starlette and uvicorn load only when the command runs,
-so the main CLI can mount ``build_parser()`` without the ``[emulator]`` extra installed.
+so the main CLI can mount `build_parser()` without the `[emulator]` extra installed.
+It imports nothing from `together_queue.cli`, which loads it only when the command runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import math
 import os
 import sqlite3
 import ssl
@@ -16,35 +19,37 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from together_queue._config import is_loopback_host
-from together_queue.cli.common import EXIT_API, positive_float
 from together_queue.emulator.config import (
     DEFAULT_CLAIM_TIMEOUT,
+    LOOPBACK_NAMES,
+    MAX_CLAIM_TIMEOUT,
     MAX_PORT,
     EmulatorConfig,
     parse_model_spec,
 )
-from together_queue.emulator.faults import FaultPlan
-from together_queue.emulator.ratelimit import RateLimit, parse_rate_limit
+from together_queue.emulator.faults import FAULT_SYNTAX, FaultPlan
+from together_queue.emulator.ratelimit import RATE_LIMIT_SYNTAX, RateLimit, parse_rate_limit
 
 __all__ = ["API_KEYS_ENV", "add_arguments", "build_parser", "config_from_args", "main"]
 
 API_KEYS_ENV = "TOGETHER_QUEUE_EMULATOR_API_KEYS"
 """Environment variable with API keys the emulator accepts (comma-separated).
 
-Its own name, not ``TOGETHER_API_KEY``: a real Together key in the environment must
+Its own name, not `TOGETHER_API_KEY`: a real Together key in the environment must
 not silently turn on auth in a local emulator (nor end up in its memory).
 """
 
-_FAULT_HELP = """\
-fault injection (repeatable), off by default: OP:KIND:AMOUNT[:WHEN][:OPTION...]
-  OP      submit|status|cancel|metrics|retrieve|update|*
-  KIND    500 | 429 (with Retry-After) | drop (cut the connection) | latency
-  AMOUNT  probability 0..1 per call (seeded by --fault-seed), or next=N (the next N calls)
-  WHEN    before (the operation does not happen; default) | after (it happens, the
-          answer is lost)
-  OPTION  retry_after=SECONDS (429, default 1) | seconds=S (latency, default 0.1)
-examples: submit:500:0.1:after  status:429:next=2:retry_after=3  *:latency:1:seconds=0.05
+_EXIT_NETWORK = 3
+"""The bind failed: a network error (`together-queue`'s exit code 3; 1 means a job failed)."""
+
+_FAULT_HELP = f"""\
+fault injection (repeatable), off by default:
+{FAULT_SYNTAX}
 faults strike HTTP calls only: the in-process workers of --model never see them"""
+
+_RATE_LIMIT_HELP = f"""\
+token bucket on an operation (repeatable), off by default:
+{RATE_LIMIT_SYNTAX}"""
 
 
 def _model(text: str) -> tuple[str, str]:
@@ -69,6 +74,18 @@ def _rate_limit(text: str) -> RateLimit:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _claim_timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= MAX_CLAIM_TIMEOUT):
+        raise argparse.ArgumentTypeError(
+            f"must be above 0 and at most {MAX_CLAIM_TIMEOUT:g} seconds: {text!r}"
+        )
+    return value
+
+
 def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -87,7 +104,7 @@ def _port(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the emulator's options to ``parser`` (for mounting as a subcommand)."""
+    """Add the emulator's options to `parser` (for mounting as a subcommand)."""
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)"
     )
@@ -138,12 +155,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--claim-timeout",
-        type=positive_float,
+        type=_claim_timeout,
         default=DEFAULT_CLAIM_TIMEOUT,
         metavar="S",
         help="seconds a claim lasts without an update when the worker asks for no "
         f"claim_timeout (default {DEFAULT_CLAIM_TIMEOUT:g}: holds a few-minute job "
-        "of a worker that sends no heartbeat)",
+        f"of a worker that sends no heartbeat); a claim lasts at most {MAX_CLAIM_TIMEOUT:g}",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        dest="allowed_hosts",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"also answer requests whose Host header is NAME (repeatable; * for any); "
+        f"by default only {', '.join(LOOPBACK_NAMES)} and the --host address, so that a "
+        "web page cannot reach the emulator through a DNS name it controls",
     )
     parser.add_argument(
         "--ssl-certfile",
@@ -196,8 +223,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="SPEC",
-        help="token bucket on an operation (repeatable), off by default: OP=RATE/s[,burst=N] "
-        "(burst default: RATE); a call over it gets 429 with Retry-After for the next token",
+        help=_RATE_LIMIT_HELP,
     )
     parser.add_argument(
         "--fault-seed",
@@ -215,11 +241,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``together-queue emulator``."""
+    """The argument parser of `together-queue emulator`."""
     parser = argparse.ArgumentParser(
         prog="together-queue emulator",
         description="Run a local Together Queue service (the public API under /v1, the "
-        "worker API under /internal/v1, test helpers under /_emulator).",
+        "worker API under /internal/v1, test helpers under /_emulator; every route is "
+        "listed in docs/guides/emulator.md).",
         formatter_class=argparse.RawTextHelpFormatter,
     )
     add_arguments(parser)
@@ -227,14 +254,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _read_key_file(path: str) -> list[str]:
-    """The keys in ``path``: one per line, blank lines and ``#`` comments skipped."""
+    """The keys in `path`: one per line, blank lines and `#` comments skipped."""
     with open(path, encoding="utf-8") as lines:
         keys = [line.strip() for line in lines]
     return [key for key in keys if key and not key.startswith("#")]
 
 
 def api_keys_from(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str, ...]:
-    """Every accepted key: ``--api-key``, ``--api-key-file`` and ``$API_KEYS_ENV``.
+    """Every accepted key: `--api-key`, `--api-key-file` and `$API_KEYS_ENV`.
 
     OSError or UnicodeDecodeError when a key file cannot be read.
     """
@@ -248,7 +275,7 @@ def api_keys_from(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple
 def config_from_args(
     args: argparse.Namespace, environ: Mapping[str, str] | None = None
 ) -> EmulatorConfig:
-    """The EmulatorConfig that parsed options (and ``environ``'s API keys) describe.
+    """The EmulatorConfig that parsed options (and `environ`'s API keys) describe.
 
     ValueError for options that contradict each other; OSError for an unreadable key file.
     """
@@ -271,6 +298,7 @@ def config_from_args(
         faults=FaultPlan.parse(args.faults, seed=args.fault_seed),
         rate_limits=tuple(args.rate_limits),
         max_retries=args.max_retries,
+        allowed_hosts=tuple(args.allowed_hosts),
     )
 
 
@@ -294,7 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not is_loopback_host(config.host):
         print(
             f"warning: binding to {config.host}: the emulator is a test service, anyone "
-            "who can reach this address can use it",
+            "who can reach this address can use it (by a name in Host that is loopback, "
+            "the --host address or an --allowed-host)",
             file=sys.stderr,
             flush=True,
         )
@@ -305,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"together-queue emulator: cannot bind {config.host}:{config.port}: {exc}",
             file=sys.stderr,
         )
-        return EXIT_API  # a network error: 1 would mean "a job failed"
+        return _EXIT_NETWORK
     trust_hint = ""
     if args.tls_self_signed:
         from together_queue.emulator.tls import write_self_signed
@@ -344,7 +373,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if trust_hint:
             print(trust_hint, flush=True)
         print(f"dashboard: {url}/ (open it in a browser)", flush=True)
+        if not config.api_keys:
+            print(
+                "warning: no API key (--api-key): every program on this machine that can "
+                f"reach {url} can submit, claim and read jobs",
+                file=sys.stderr,
+                flush=True,
+            )
 
+    _log_to_stderr(args.log_level)
     try:
         serve_forever(config, sock, announce, log_level=args.log_level)
     except (ValueError, sqlite3.Error, OSError) as exc:  # a bad handler, database or cert
@@ -355,6 +392,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         sock.close()
     return 0
+
+
+def _log_to_stderr(level: str) -> None:
+    """Send the emulator's own log (claims at debug, warnings) to stderr at `level`."""
+    logger = logging.getLogger("together_queue.emulator")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    logger.propagate = False
 
 
 def _served_models_lines(config: EmulatorConfig) -> list[str]:

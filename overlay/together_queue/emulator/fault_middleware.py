@@ -1,7 +1,7 @@
 """FaultMiddleware: the ASGI layer that injects the faults a FaultInjector decides on.
 
-It sits in front of the routes, so a ``before`` fault answers without the operation
-running at all, and an ``after`` fault lets the operation run to completion (the job
+It sits in front of the routes, so a `before` fault answers without the operation
+running at all, and an `after` fault lets the operation run to completion (the job
 is stored, the claim made), throws its answer away and answers with the fault.
 """
 
@@ -10,28 +10,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from together_queue.emulator._http import is_authorized
+from together_queue.emulator._http import drain
+from together_queue.emulator.auth_middleware import authorized
 from together_queue.emulator.faults import FaultInjector, FaultRule
-from together_queue.emulator.ratelimit import RateLimiter, retry_after_text
+from together_queue.emulator.routes import operation_of
 from together_queue_api.models import QueueError
 
-__all__ = ["FAULT_OPERATIONS", "FaultMiddleware", "InjectedDrop"]
-
-FAULT_OPERATIONS: dict[tuple[str, str], str] = {
-    ("POST", "/v1/queue/submit"): "submit",
-    ("GET", "/v1/queue/status"): "status",
-    ("POST", "/v1/queue/cancel"): "cancel",
-    ("GET", "/v1/queue/metrics"): "metrics",
-    ("POST", "/v1/queue/clear"): "clear",
-    ("GET", "/internal/v1/queue/retrieve"): "retrieve",
-    ("GET", "/internal/v1/rabbitmq/retrieve"): "retrieve",
-    ("POST", "/internal/v1/videos/status"): "update",
-}
-"""(method, path) -> the operation name fault rules use."""
+__all__ = ["FaultMiddleware", "InjectedDrop"]
 
 _DROP_DECLARED_LENGTH = 64
 
@@ -40,7 +30,7 @@ class InjectedDrop(httpx.RemoteProtocolError):
     """Raised to cut a connection mid-response.
 
     Over a socket, uvicorn closes the connection after the response has started and the
-    client sees ``httpx.RemoteProtocolError``. In process (``httpx.ASGITransport``) this
+    client sees `httpx.RemoteProtocolError`. In process (`httpx.ASGITransport`) this
     exception itself reaches the client, so it is that same httpx type.
     """
 
@@ -63,32 +53,11 @@ def _install_log_filter() -> None:
 
 
 async def _discard(message: Message) -> None:
-    """Swallow the real answer of an operation hit by an ``after`` fault."""
+    """Swallow the real answer of an operation hit by an `after` fault."""
 
 
 def _json_error(code: str, message: str, type_: str) -> bytes:
     return json.dumps(QueueError(code=code, message=message, type_=type_).to_dict()).encode()
-
-
-async def _drain(receive: Receive) -> None:
-    """Read the request body to its end (the operation did not, for a ``before`` fault)."""
-    while True:
-        message = await receive()
-        if message["type"] != "http.request" or not message.get("more_body", False):
-            return
-
-
-async def _refuse(wait: float, receive: Receive, send: Send) -> None:
-    """Answer 429 for a call over a rate limit, saying when the next token is due."""
-    await _drain(receive)
-    body = _json_error("rate_limited", "rate limit exceeded: too many requests", "rate_limit_error")
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"retry-after", retry_after_text(wait).encode()),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    await send({"type": "http.response.start", "status": 429, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 async def _strike(rule: FaultRule, receive: Receive, send: Send) -> None:
@@ -96,7 +65,7 @@ async def _strike(rule: FaultRule, receive: Receive, send: Send) -> None:
         if rule.when == "before":
             # Body bytes arriving after the close make the kernel answer with a reset,
             # which the client may see instead of the cut response: read them first.
-            await _drain(receive)
+            await drain(receive)
         # Start a response that promises a body, then fail: the server closes the
         # connection and the client sees an incomplete message.
         await send(
@@ -126,25 +95,24 @@ async def _strike(rule: FaultRule, receive: Receive, send: Send) -> None:
 
 
 class FaultMiddleware:
-    """Inject latency, 500s, 429s and dropped connections, and enforce rate limits."""
+    """Inject latency, 500s, 429s and dropped connections into the calls of operations."""
 
     def __init__(
         self,
         app: ASGIApp,
         injector: FaultInjector,
-        api_keys: tuple[str, ...] = (),
-        limiter: RateLimiter | None = None,
+        pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        """Wrap ``app``; ``injector`` decides, per call, which fault strikes.
+        """Wrap `app`; `injector` decides, per call, which fault strikes.
 
-        A call that fails auth (``api_keys``) passes straight to ``app`` for its 401:
-        faults and rate limits (``limiter``) strike after auth, so unauthenticated calls
-        never use up ``next=N`` or tokens. A call over a limit is refused before any fault.
+        `pause(seconds)` waits out a latency fault; it returns early when the emulator
+        stops, so a held call ends instead of holding the shutdown. A call without a
+        good key passes straight to `app` for its 401: faults strike after auth, so
+        unauthenticated calls never use up `next=N`.
         """
         self.app = app
         self.injector = injector
-        self.api_keys = api_keys
-        self.limiter = limiter
+        self.pause = pause
         _install_log_filter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -152,17 +120,13 @@ class FaultMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        operation = FAULT_OPERATIONS.get((scope["method"], scope["path"]))
-        if operation is None or not self._authorized(scope):
+        operation = operation_of(scope["method"], scope["path"])
+        if operation is None or not authorized(scope):
             await self.app(scope, receive, send)
-            return
-        wait = None if self.limiter is None else self.limiter.take(operation)
-        if wait is not None:
-            await _refuse(wait, receive, send)
             return
         decision = self.injector.decide(operation)
         if decision.latency_before:
-            await asyncio.sleep(decision.latency_before)
+            await self.pause(decision.latency_before)
         rule = decision.error
         if rule is not None and rule.when == "before":
             await _strike(rule, receive, send)
@@ -170,7 +134,7 @@ class FaultMiddleware:
         if rule is not None:
             await self.app(scope, receive, _discard)
             if decision.latency_after:
-                await asyncio.sleep(decision.latency_after)
+                await self.pause(decision.latency_after)
             await _strike(rule, receive, send)
             return
         if not decision.latency_after:
@@ -183,13 +147,7 @@ class FaultMiddleware:
             nonlocal started
             if not started:
                 started = True
-                await asyncio.sleep(delay)
+                await self.pause(delay)
             await send(message)
 
         await self.app(scope, receive, delayed_send)
-
-    def _authorized(self, scope: Scope) -> bool:
-        if not self.api_keys:
-            return True
-        raw = dict(scope["headers"]).get(b"authorization", b"")
-        return is_authorized(raw.decode("latin-1"), self.api_keys)

@@ -1,23 +1,11 @@
 """Fault plans: which injected failures strike which emulator operations, and when.
 
-A plan is a tuple of rules. Each rule names an operation (or ``*``), a kind of fault,
+A plan is a tuple of rules. Each rule names an operation (or `*`), a kind of fault,
 and how often it strikes: a probability per call drawn from a seeded RNG (reproducible),
-or ``next=N`` (deterministic: exactly the next N matching calls). ``when`` says whether
+or `next=N` (deterministic: exactly the next N matching calls). `when` says whether
 the fault strikes before the operation takes effect or after it (the job *is* stored,
-the answer is lost).
-
-Text syntax (``--fault`` and ``POST /_emulator/faults``)::
-
-    OP:KIND:AMOUNT[:WHEN][:OPTION...]
-
-    OP      submit | status | cancel | metrics | clear | retrieve | update | *
-    KIND    500 | 429 | drop | latency
-    AMOUNT  a probability 0..1 per call, or next=N for the next N matching calls
-    WHEN    before | after (default before)
-    OPTION  retry_after=SECONDS (429, default 1) | seconds=S (latency, default 0.1)
-
-Examples: ``submit:500:0.1:after``, ``status:429:next=2:before:retry_after=3``,
-``*:latency:1:seconds=0.05``, ``submit:drop:next=1:after``.
+the answer is lost). `FAULT_SYNTAX` describes the text form (`--fault` and
+`POST /_emulator/faults`); the operations are the route table's (`routes.OPERATIONS`).
 """
 
 from __future__ import annotations
@@ -30,8 +18,11 @@ from typing import Any, Literal, cast
 
 import attrs
 
+from together_queue.emulator.routes import OPERATIONS
+
 __all__ = [
     "FAULT_KINDS",
+    "FAULT_SYNTAX",
     "OPERATIONS",
     "FaultDecision",
     "FaultInjector",
@@ -40,11 +31,19 @@ __all__ = [
     "parse_fault",
 ]
 
-OPERATIONS = ("submit", "status", "cancel", "metrics", "clear", "retrieve", "update")
-"""Operations a fault can target (``*`` targets all of them)."""
-
 FAULT_KINDS = ("500", "429", "drop", "latency")
 """Kinds of injected fault."""
+
+FAULT_SYNTAX = f"""\
+OP:KIND:AMOUNT[:WHEN][:OPTION...]
+  OP      {" | ".join((*OPERATIONS, "*"))}
+  KIND    500 | 429 (with Retry-After) | drop (cut the connection) | latency
+  AMOUNT  a probability 0..1 per call (seeded), or next=N (the next N matching calls)
+  WHEN    before (the operation does not happen; default)
+          | after (it happens, the answer is lost; not for 429)
+  OPTION  retry_after=SECONDS (429, default 1) | seconds=S (latency, default 0.1)
+examples: submit:500:0.1:after  status:429:next=2:retry_after=3  *:latency:1:seconds=0.05"""
+"""The text form of a fault rule, as `--fault` and `POST /_emulator/faults` read it."""
 
 FaultKind = Literal["500", "429", "drop", "latency"]
 When = Literal["before", "after"]
@@ -94,11 +93,11 @@ class FaultRule:
         _check_rule(self)
 
     def matches(self, operation: str) -> bool:
-        """Whether this rule applies to ``operation``."""
+        """Whether this rule applies to `operation`."""
         return self.operation in ("*", operation)
 
     def to_json(self) -> dict[str, Any]:
-        """The rule as a JSON object (the shape ``/_emulator/faults`` accepts)."""
+        """The rule as a JSON object (the shape `/_emulator/faults` accepts)."""
         return attrs.asdict(self)
 
     @classmethod
@@ -124,7 +123,7 @@ class FaultRule:
 
 
 def parse_fault(spec: str) -> FaultRule:
-    """Parse ``OP:KIND:AMOUNT[:WHEN][:OPTION...]`` (see the module docstring)."""
+    """Parse one rule written as `FAULT_SYNTAX` says (ValueError naming what is wrong)."""
     parts = spec.strip().split(":")
     if len(parts) < 3:
         raise ValueError(f"fault {spec!r}: expected OP:KIND:AMOUNT[:WHEN][:OPTION...]")
@@ -159,12 +158,12 @@ class FaultPlan:
 
     @classmethod
     def parse(cls, specs: Iterable[str], seed: int = 0) -> FaultPlan:
-        """Build a plan from text specs such as ``submit:500:0.1:after``."""
+        """Build a plan from text specs such as `submit:500:0.1:after`."""
         return cls(rules=tuple(parse_fault(s) for s in specs), seed=seed)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FaultPlan:
-        """Build a plan from ``{"seed": int, "rules": [spec string | rule object, ...]}``."""
+        """Build a plan from `{"seed": int, "rules": [spec string | rule object, ...]}`."""
         unknown = set(data) - {"seed", "rules"}
         if unknown:
             raise ValueError(f"unknown fault plan keys: {', '.join(sorted(unknown))}")
@@ -202,10 +201,10 @@ NO_FAULT = FaultDecision()
 
 
 class FaultInjector:
-    """The live state of a plan: its RNG and the remaining ``next=N`` counts (thread-safe)."""
+    """The live state of a plan: its RNG and the remaining `next=N` counts (thread-safe)."""
 
     def __init__(self, plan: FaultPlan | None = None) -> None:
-        """Start with ``plan`` (default: no faults)."""
+        """Start with `plan` (default: no faults)."""
         self._lock = threading.Lock()
         self._plan = FaultPlan()
         self._rng = random.Random(0)  # noqa: S311 - reproducible faults, not security
@@ -218,7 +217,7 @@ class FaultInjector:
         return self._plan
 
     def set_plan(self, plan: FaultPlan) -> None:
-        """Replace the plan, reseeding the RNG and resetting every ``next=N`` count."""
+        """Replace the plan, reseeding the RNG and resetting every `next=N` count."""
         with self._lock:
             self._plan = plan
             self._rng = random.Random(plan.seed)  # noqa: S311
@@ -230,7 +229,7 @@ class FaultInjector:
             return list(self._remaining)
 
     def decide(self, operation: str) -> FaultDecision:
-        """Roll the dice for one call of ``operation``; the first striking error rule wins."""
+        """Roll the dice for one call of `operation`; the first striking error rule wins."""
         with self._lock:
             if not self._plan.rules:
                 return NO_FAULT

@@ -1,9 +1,9 @@
-"""In-process model handlers: the built-in ``echo``, ``sleep`` and ``fail``, and user functions.
+"""In-process model handlers: the built-in `echo`, `sleep` and `fail`, and user functions.
 
-Every handler is adapted to one shape, ``async handler(payload, report) -> outputs``,
-where ``report(info)`` merges ``info`` into the job's info (and renews its claim). A
-user handler (``module:func``) is a plain or async function taking ``payload`` or
-``(payload, report)``; a plain function runs in a thread so it cannot stall the server.
+Every handler is adapted to one shape, `async handler(payload, report) -> outputs`,
+where `report(info)` merges `info` into the job's info (and renews its claim). A
+user handler (`module:func`) is a plain or async function taking `payload` or
+`(payload, report)`; a plain function runs in a thread so it cannot stall the server.
 """
 
 from __future__ import annotations
@@ -29,20 +29,20 @@ __all__ = [
 ]
 
 Report = Callable[[Mapping[str, Any] | float], None]
-"""``report({"progress": 0.5, ...})`` merges the mapping into the job's info and renews
-the claim; ``report(0.5)`` is short for ``report({"progress": 0.5})``."""
+"""`report({"progress": 0.5, ...})` merges the mapping into the job's info and renews
+the claim; `report(0.5)` is short for `report({"progress": 0.5})`."""
 
 Handler = Callable[[dict[str, Any], Report], Awaitable[object]]
-"""The adapted handler shape: ``await handler(payload, report)`` returns the outputs."""
+"""The adapted handler shape: `await handler(payload, report)` returns the outputs."""
 
 MAX_SLEEP_SECONDS = 60.0
-"""The ``sleep`` handler never sleeps longer than this, whatever the payload asks."""
+"""The `sleep` handler never sleeps longer than this, whatever the payload asks."""
 
 _SLEEP_STEPS = 4
 
 
 def report_info(info: object) -> dict[str, Any]:
-    """The info mapping that ``report(info)`` merges: a number means ``{"progress": n}``.
+    """The info mapping that `report(info)` merges: a number means `{"progress": n}`.
 
     Anything else is a TypeError that shows the callback's signature.
     """
@@ -87,7 +87,7 @@ BUILTIN_HANDLERS = tuple(_BUILTINS)
 
 
 def _takes_report(func: Callable[..., object]) -> bool:
-    """Whether ``func`` accepts a second positional argument (the report callback)."""
+    """Whether `func` accepts a second positional argument (the report callback)."""
     try:
         params = inspect.signature(func).parameters.values()
     except (TypeError, ValueError):
@@ -108,9 +108,9 @@ def _is_async(func: Callable[..., object]) -> bool:
 
 
 async def _in_daemon_thread(func: Callable[..., object], *args: object) -> object:
-    """``await func(*args)`` in a daemon thread.
+    """`await func(*args)` in a daemon thread.
 
-    Not ``asyncio.to_thread``: ``asyncio.run`` joins the default executor when the loop
+    Not `asyncio.to_thread`: `asyncio.run` joins the default executor when the loop
     closes, so one sync handler still running would hold the emulator's stop until it returns.
     """
     loop = asyncio.get_running_loop()
@@ -152,9 +152,9 @@ def _adapt(func: Callable[..., object]) -> Handler:
 
 
 def _import_from_cwd_too(module_name: str) -> object:
-    """Import ``module_name``, also from the current folder, as ``python -m`` would.
+    """Import `module_name`, also from the current folder, as `python -m` would.
 
-    A console script's ``sys.path`` lacks the current folder, so ``--model m=mine:run``
+    A console script's `sys.path` lacks the current folder, so `--model m=mine:run`
     would not find ./mine.py. The folder is added only when the module is not found
     otherwise, and then stays (the handler may import its neighbours later).
     """
@@ -170,7 +170,7 @@ def _import_from_cwd_too(module_name: str) -> object:
 
 
 def load_handler(spec: str) -> Handler:
-    """The handler for ``echo``, ``sleep``, ``fail`` or ``module:func`` (ValueError if none)."""
+    """The handler for `echo`, `sleep`, `fail` or `module:func` (ValueError if none)."""
     if spec in _BUILTINS:
         return _BUILTINS[spec]
     module_name, sep, attr_path = spec.partition(":")

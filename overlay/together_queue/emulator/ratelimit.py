@@ -1,18 +1,11 @@
 """Load-dependent rate limits: a token bucket per operation, as real services have.
 
-Unlike a ``429`` fault (a fixed probability per call, whatever the load), a limit refuses
+Unlike a `429` fault (a fixed probability per call, whatever the load), a limit refuses
 only calls that come faster than its rate, so a client that slows down meets fewer 429s.
+`RATE_LIMIT_SYNTAX` describes the text form (`--rate-limit` and
+`POST /_emulator/rate-limits`); `RateLimitMiddleware` enforces the limits.
 
-Text syntax (``--rate-limit`` and ``POST /_emulator/rate-limits``)::
-
-    OP=RATE/s[,burst=N]
-
-    OP      submit | status | cancel | metrics | clear | retrieve | update | *
-            (``*``: one bucket shared by every operation)
-    RATE    tokens added per second (> 0); one call takes one token
-    burst   bucket size, the calls that may pass at once (default: RATE rounded up)
-
-A refused call is answered ``429`` with ``Retry-After``: the time until the next token is
+A refused call is answered `429` with `Retry-After`: the time until the next token is
 due, rounded up to whole seconds (the spec and HTTP say delta-seconds is an integer), so a
 retry then passes.
 """
@@ -27,15 +20,25 @@ from typing import Any
 
 import attrs
 
-from together_queue.emulator.faults import OPERATIONS
+from together_queue.emulator.routes import OPERATIONS
 
 __all__ = [
+    "RATE_LIMIT_SYNTAX",
     "RateLimit",
     "RateLimiter",
     "limits_from_json",
     "parse_rate_limit",
     "retry_after_text",
 ]
+
+RATE_LIMIT_SYNTAX = f"""\
+OP=RATE/s[,burst=N]
+  OP      {" | ".join((*OPERATIONS, "*"))}
+          (*: one bucket shared by every operation)
+  RATE    tokens added per second (> 0); one call takes one token
+  burst   bucket size, the calls that may pass at once (default: RATE rounded up)
+a call over a limit gets 429 with Retry-After: when the next token is due"""
+"""The text form of a rate limit, as `--rate-limit` and `/_emulator/rate-limits` read it."""
 
 
 def _check(limit: RateLimit) -> None:
@@ -52,7 +55,7 @@ def _check(limit: RateLimit) -> None:
 
 @attrs.frozen
 class RateLimit:
-    """A token bucket on one operation (or ``*``): ``rate`` per second, ``burst`` at once."""
+    """A token bucket on one operation (or `*`): `rate` per second, `burst` at once."""
 
     operation: str
     rate: float
@@ -64,11 +67,11 @@ class RateLimit:
 
     @property
     def size(self) -> int:
-        """The bucket size: ``burst``, or one second's worth of tokens."""
+        """The bucket size: `burst`, or one second's worth of tokens."""
         return self.burst if self.burst is not None else max(1, math.ceil(self.rate))
 
     def to_json(self) -> dict[str, Any]:
-        """The limit as a JSON object (the shape ``/_emulator/rate-limits`` accepts)."""
+        """The limit as a JSON object (the shape `/_emulator/rate-limits` accepts)."""
         return attrs.asdict(self)
 
     @classmethod
@@ -91,7 +94,7 @@ class RateLimit:
 
 
 def parse_rate_limit(spec: str) -> RateLimit:
-    """Parse ``OP=RATE/s[,burst=N]`` (see the module docstring)."""
+    """Parse one limit written as `RATE_LIMIT_SYNTAX` says (ValueError naming what is wrong)."""
     operation, sep, rest = spec.strip().partition("=")
     rate_text, *options = rest.split(",")
     if not sep or not rate_text.endswith("/s"):
@@ -109,7 +112,7 @@ def parse_rate_limit(spec: str) -> RateLimit:
 
 
 def limits_from_json(data: Mapping[str, Any]) -> tuple[RateLimit, ...]:
-    """Limits from ``{"limits": [spec string | limit object, ...]}``."""
+    """Limits from `{"limits": [spec string | limit object, ...]}`."""
     unknown = set(data) - {"limits"}
     if unknown:
         raise ValueError(f"unknown rate limit keys: {', '.join(sorted(unknown))}")
@@ -128,12 +131,12 @@ def limits_from_json(data: Mapping[str, Any]) -> tuple[RateLimit, ...]:
 
 
 class RateLimiter:
-    """The live buckets of a set of limits (thread-safe); ``clock`` is injectable for tests."""
+    """The live buckets of a set of limits (thread-safe); `clock` is injectable for tests."""
 
     def __init__(
         self, limits: Iterable[RateLimit] = (), clock: Callable[[], float] = time.monotonic
     ) -> None:
-        """Start with full buckets for ``limits`` (default: no limit)."""
+        """Start with full buckets for `limits` (default: no limit)."""
         self._lock = threading.Lock()
         self._clock = clock
         self._limits: tuple[RateLimit, ...] = ()
@@ -156,7 +159,7 @@ class RateLimiter:
             self._stamps = [now] * len(limits)
 
     def take(self, operation: str) -> float | None:
-        """Take a token for one call of ``operation``: None if it passes, else seconds to wait.
+        """Take a token for one call of `operation`: None if it passes, else seconds to wait.
 
         A refused call takes nothing from any bucket (it was not served), and a call
         passes only if every limit on its operation has a token.
@@ -185,5 +188,5 @@ class RateLimiter:
 
 
 def retry_after_text(seconds: float) -> str:
-    """``seconds`` as a ``Retry-After`` value: whole seconds, rounded up (never early)."""
+    """`seconds` as a `Retry-After` value: whole seconds, rounded up (never early)."""
     return str(max(1, math.ceil(seconds)))

@@ -2,9 +2,9 @@
 
 It holds the long-poll waiters, the task that sweeps lapsed claims and the in-process
 workers. In-process workers call what an external worker's HTTP calls reach,
-``Runtime.claim`` (the long poll behind ``/internal/v1/rabbitmq/retrieve``) and
-``Runtime.update`` (behind ``/internal/v1/videos/status``), but not over HTTP: they
-skip auth and ``FaultMiddleware``, so injected faults never strike them.
+`Runtime.claim` (the long poll behind `/internal/v1/rabbitmq/retrieve`) and
+`Runtime.update` (behind `/internal/v1/videos/status`), but not over HTTP: they
+skip auth and `FaultMiddleware`, so injected faults never strike them.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from together_queue.emulator.ratelimit import RateLimiter
 from together_queue.emulator.storage import FileStore, Signer, files_dir_for
 from together_queue.emulator.store import (
     InfoTooLarge,
-    Job,
     JobConflict,
     JobNotFound,
     JobStore,
+    StoredJob,
     UpdateStatus,
     WorkerInfo,
 )
@@ -45,7 +45,7 @@ class Runtime:
     """One emulator's state: config, store, faults, waiters and background tasks."""
 
     def __init__(self, config: EmulatorConfig) -> None:
-        """Load handlers (ValueError on a bad ``module:func``) and open the store."""
+        """Load handlers (ValueError on a bad `module:func`) and open the store."""
         self.config = config
         self.handlers: dict[str, Handler] = {
             model: load_handler(spec) for model, spec in config.models.items()
@@ -57,6 +57,7 @@ class Runtime:
         self.signer = Signer()
         self.store.add_requeue_listener(self.notify)
         self.closing = False
+        self._stopping = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -87,8 +88,14 @@ class Runtime:
         Must run in the event loop.
         """
         self.closing = True
+        self._stopping.set()
         for model in list(self._waiters):
             self._wake(model)
+
+    async def pause(self, seconds: float) -> None:
+        """Wait `seconds`, or until the emulator begins to stop (latency faults use it)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def stop(self) -> None:
         """Stop the background tasks and close the store."""
@@ -111,7 +118,7 @@ class Runtime:
                 future.set_result(None)
 
     def notify(self, model: str) -> None:
-        """Wake the long polls of ``model`` (callable from any thread)."""
+        """Wake the long polls of `model` (callable from any thread)."""
         loop = self._loop
         if loop is None:
             return
@@ -134,11 +141,11 @@ class Runtime:
         *,
         claim_timeout: float | None = None,
         worker: WorkerInfo | None = None,
-    ) -> Job | None:
-        """Claim the next job of ``model``, waiting up to ``timeout`` seconds for one.
+    ) -> StoredJob | None:
+        """Claim the next job of `model`, waiting up to `timeout` seconds for one.
 
-        The claim lasts ``claim_timeout`` seconds without an update (default: the
-        emulator's ``--claim-timeout``).
+        The claim lasts `claim_timeout` seconds without an update (default: the
+        emulator's `--claim-timeout`).
         """
         await self.ensure_started()
         lease = self.config.claim_timeout if claim_timeout is None else claim_timeout
@@ -173,7 +180,7 @@ class Runtime:
         priority: int,
         info: Mapping[str, Any] | None,
         warnings: tuple[str, ...] = (),
-    ) -> Job:
+    ) -> StoredJob:
         """Store a job and wake the workers polling its model."""
         job = self.store.submit(model, payload, priority=priority, info=info, warnings=warnings)
         self.notify(model)
@@ -183,12 +190,12 @@ class Runtime:
     # -- a model nobody serves -------------------------------------------------------
 
     def note_poll(self, model: str) -> None:
-        """Record that a worker polled for ``model`` (it is served, no warning needed)."""
+        """Record that a worker polled for `model` (it is served, no warning needed)."""
         self._polled.add(model)
         self.last_polls[model] = time.time()
 
     def _watch_unpolled(self, model: str) -> None:
-        """Warn later if a job of ``model`` still waits and no worker ever polled for it."""
+        """Warn later if a job of `model` still waits and no worker ever polled for it."""
         if model in self.handlers or model in self._polled or model in self._warned:
             return
         try:
@@ -225,7 +232,7 @@ class Runtime:
         info: Mapping[str, Any] | None = None,
         claim_id: str | None = None,
         sender: WorkerInfo | None = None,
-    ) -> Job:
+    ) -> StoredJob:
         """A worker's status update (see `JobStore.update`) with this emulator's timeout."""
         return self.store.update(
             request_id,
@@ -264,7 +271,7 @@ class Runtime:
                 logger.exception("in-process worker %s failed", hostname)
                 await asyncio.sleep(0.1)  # do not spin if the store is broken
 
-    async def _run(self, job: Job, handler: Handler) -> None:
+    async def _run(self, job: StoredJob, handler: Handler) -> None:
         """Run one claimed job and report its outcome, keeping the claim alive meanwhile."""
 
         def report(info: Mapping[str, Any] | float) -> None:
@@ -317,7 +324,7 @@ class Runtime:
                     claim_id=job.claim_id,
                 )
 
-    async def _heartbeat(self, job: Job) -> None:
+    async def _heartbeat(self, job: StoredJob) -> None:
         """Renew the claim while the handler runs, as a real worker must."""
         while True:
             await asyncio.sleep(self.config.claim_timeout / 3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from together_queue.emulator.store import Claim, Job
+from together_queue.emulator.store import Claim, StoredJob
 from together_queue_api.models import (
     QueueCancelResponse,
     QueueCancelResponseStatus,
@@ -31,9 +31,19 @@ __all__ = [
 ]
 
 
+_LAST_MOMENT = datetime.datetime.max.replace(tzinfo=datetime.UTC)
+
+
 def rfc3339(timestamp: float) -> str:
-    """``timestamp`` (epoch seconds) as RFC 3339 in UTC with microseconds and a ``Z``."""
-    moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
+    """`timestamp` (epoch seconds) as RFC 3339 in UTC with microseconds and a `Z`.
+
+    A time past year 9999 (a database written before claims had a cap may hold one)
+    is written as the last moment of 9999, so that every answer that shows it still works.
+    """
+    try:
+        moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
+    except (OverflowError, OSError, ValueError):
+        moment = _LAST_MOMENT if timestamp > 0 else datetime.datetime.fromtimestamp(0, datetime.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -41,12 +51,12 @@ def _optional_time(timestamp: float | None) -> str | None:
     return None if timestamp is None else rfc3339(timestamp)
 
 
-def submit_body(job: Job) -> dict[str, Any]:
-    """The 200 body of submit: ``{"requestId": ...}``."""
+def submit_body(job: StoredJob) -> dict[str, Any]:
+    """The 200 body of submit: `{"requestId": ...}`."""
     return QueueJobResponse(request_id=job.request_id).to_dict()
 
 
-def status_body(job: Job) -> dict[str, Any]:
+def status_body(job: StoredJob) -> dict[str, Any]:
     """The 200 body of status (QueueJobStatusResponse)."""
     outputs: QueueJobStatusResponseOutputs | Unset = UNSET
     if job.status == "done" and job.outputs is not None:
@@ -84,10 +94,10 @@ def metrics_body(waiting: int, running: int) -> dict[str, Any]:
     ).to_dict()
 
 
-def worker_job_json(job: Job, claim_timeout: float) -> dict[str, Any]:
-    """The ``data`` object of a worker's retrieve answer (the SDK reads request_id, payload).
+def worker_job_json(job: StoredJob, claim_timeout: float) -> dict[str, Any]:
+    """The `data` object of a worker's retrieve answer (the SDK reads request_id, payload).
 
-    Its ``claim_timeout`` is the claim's own lease; ``claim_timeout`` (the emulator's
+    Its `claim_timeout` is the claim's own lease; `claim_timeout` (the emulator's
     default) stands in for a claim that recorded none.
     """
     return {
@@ -103,7 +113,7 @@ def worker_job_json(job: Job, claim_timeout: float) -> dict[str, Any]:
     }
 
 
-def job_json(job: Job) -> dict[str, Any]:
+def job_json(job: StoredJob) -> dict[str, Any]:
     """Everything about a job (admin API)."""
     return {
         "seq": job.seq,

@@ -1,6 +1,6 @@
 """Serving the emulator with uvicorn, in a background thread or in the foreground.
 
-``start_emulator`` serves it in a thread for tests; the CLI calls ``serve_forever``.
+`start_emulator` serves it in a thread for tests; the CLI calls `serve_forever`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ _STOP_DEADLINE_SECONDS = 15.0
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (port 0: the OS picks a free one)."""
+    """A listening TCP socket on `host:port` (port 0: the OS picks a free one)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP,
     # and without it every response waits ~40 ms for a delayed ACK.
@@ -50,7 +50,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def url_of(sock: socket.socket, scheme: str = "http") -> str:
-    """``SCHEME://HOST:PORT`` of a bound socket (IPv6 hosts in brackets)."""
+    """`SCHEME://HOST:PORT` of a bound socket (IPv6 hosts in brackets)."""
     host, port = sock.getsockname()[:2]
     return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
@@ -123,7 +123,7 @@ def serve_forever(
     on_started: Callable[[], None],
     log_level: str = "warning",
 ) -> None:
-    """Serve on ``sock`` in this thread until SIGINT/SIGTERM; ``on_started`` once serving."""
+    """Serve on `sock` in this thread until SIGINT/SIGTERM; `on_started` once serving."""
     app = create_app(config)
     server = _Server(
         _uvicorn_config(app, log_level, config),
@@ -136,11 +136,11 @@ def serve_forever(
 
 @attrs.define(eq=False)
 class EmulatorHandle:
-    """A running emulator: its root ``url`` and ``config``; faults can change at runtime.
+    """A running emulator: its root `url` and `config`; faults can change at runtime.
 
-    The public API is under ``url + "/v1"``, the worker API under ``url + "/internal/v1"``,
-    the admin API under ``url + "/_emulator"``. Over HTTPS started with ``tls=DIR``,
-    ``ca_file`` is the CA to trust (``SSL_CERT_FILE``, or ``ssl_context()``).
+    The public API is under `url + "/v1"`, the worker API under `url + "/internal/v1"`,
+    the admin API under `url + "/_emulator"`. Over HTTPS started with `tls=DIR`,
+    `ca_file` is the CA to trust (`SSL_CERT_FILE`, or `ssl_context()`).
     """
 
     url: str
@@ -149,19 +149,19 @@ class EmulatorHandle:
     ca_file: str | None = None
 
     def ssl_context(self) -> ssl.SSLContext:
-        """An SSL context trusting this emulator's CA, for ``httpx.Client(verify=...)``."""
+        """An SSL context trusting this emulator's CA, for `httpx.Client(verify=...)`."""
         if self.ca_file is None:
             raise ValueError("this emulator was not started with tls=DIR: there is no CA")
         return client_context(self.ca_file)
 
     @property
     def api_url(self) -> str:
-        """The public API base URL, ``url + "/v1"``."""
+        """The public API base URL, `url + "/v1"`."""
         return self.url + "/v1"
 
     @property
     def dashboard_url(self) -> str:
-        """The dashboard page, ``url + "/"``: open it in a browser."""
+        """The dashboard page, `url + "/"`: open it in a browser."""
         return self.url + "/"
 
     @property
@@ -170,7 +170,7 @@ class EmulatorHandle:
         return cast(Runtime, self.app.state.runtime)
 
     def set_faults(self, plan: FaultPlan | Iterable[str], seed: int = 0) -> None:
-        """Replace the fault plan: a FaultPlan, or spec strings such as ``submit:500:next=1``."""
+        """Replace the fault plan: a FaultPlan, or spec strings such as `submit:500:next=1`."""
         if isinstance(plan, str):
             plan = [plan]  # one spec, not an iterable of one-character specs
         if not isinstance(plan, FaultPlan):
@@ -182,7 +182,7 @@ class EmulatorHandle:
         self.runtime.faults.set_plan(FaultPlan())
 
     def set_rate_limits(self, limits: Iterable[RateLimit | str] | str) -> None:
-        """Replace the rate limits: RateLimits or specs such as ``submit=200/s,burst=10``."""
+        """Replace the rate limits: RateLimits or specs such as `submit=200/s,burst=10`."""
         if isinstance(limits, str):
             limits = [limits]  # one spec, not an iterable of one-character specs
         self.runtime.rate_limits.set_limits(
@@ -201,12 +201,12 @@ def start_emulator(
     tls: str | os.PathLike[str] | None = None,
     **overrides: Any,
 ) -> Iterator[EmulatorHandle]:
-    """Serve an emulator with uvicorn in a background thread for the ``with`` block.
+    """Serve an emulator with uvicorn in a background thread for the `with` block.
 
-    ``overrides`` replace fields of ``config`` (default: ``EmulatorConfig()``). Port 0
-    (the default) picks a free port; the handle's ``url`` holds the real one. ``tls``
+    `overrides` replace fields of `config` (default: `EmulatorConfig()`). Port 0
+    (the default) picks a free port; the handle's `url` holds the real one. `tls`
     names a directory: a local CA and a localhost certificate are written there (see
-    ``write_self_signed``) and the emulator serves HTTPS; ``handle.ca_file`` is the CA.
+    `write_self_signed`) and the emulator serves HTTPS; `handle.ca_file` is the CA.
     Returns once the server answers; stops it (and waits for it) on exit.
     """
     ca_file: str | None = None

@@ -1,10 +1,10 @@
-"""File storage for worker outputs: named blobs, in memory or in a folder beside ``--db``.
+"""File storage for worker outputs: named blobs, in memory or in a folder beside `--db`.
 
 A worker asks for an upload URL, PUTs the bytes there, and reports the file as
-``https://<api>/v1/storage/<name>``; a caller fetches that URL with its key and is sent
+`https://<api>/v1/storage/<name>`; a caller fetches that URL with its key and is sent
 on to a signed download URL. The signed URLs carry an HMAC of (action, name, expiry)
 under a secret made at start, so they need no key and stop working when they expire
-or the emulator restarts (the files themselves survive a restart with ``--db``).
+or the emulator restarts (the files themselves survive a restart with `--db`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ Action = Literal["upload", "download"]
 
 
 def check_filename(name: str) -> str:
-    """``name`` if it is a plain file name; ValueError saying what is wrong otherwise."""
+    """`name` if it is a plain file name; ValueError saying what is wrong otherwise."""
     if not name:
         raise ValueError("filename must not be empty")
     if len(name.encode("utf-8", "surrogatepass")) > MAX_FILENAME_BYTES:
@@ -49,21 +49,21 @@ def check_filename(name: str) -> str:
 
 
 def files_dir_for(db: str) -> Path:
-    """Where the files of the database ``db`` live: ``<db>.files`` beside it."""
+    """Where the files of the database `db` live: `<db>.files` beside it."""
     return Path(db).with_name(Path(db).name + ".files")
 
 
 class FileStore:
-    """Named files: in a dict (``directory`` None) or one file each in ``directory``."""
+    """Named files: in a dict (`directory` None) or one file each in `directory`."""
 
     def __init__(self, directory: Path | None) -> None:
-        """Keep files in memory, or in ``directory`` (created on first write)."""
+        """Keep files in memory, or in `directory` (created on first write)."""
         self.directory = directory
         self._memory: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
     def put(self, name: str, data: bytes) -> None:
-        """Store ``data`` as ``name``, replacing any file of that name, atomically."""
+        """Store `data` as `name`, replacing any file of that name, atomically."""
         check_filename(name)
         if self.directory is None:
             with self._lock:
@@ -81,7 +81,7 @@ class FileStore:
             raise
 
     def get(self, name: str) -> bytes | None:
-        """The bytes of ``name``, or None when there is no such file."""
+        """The bytes of `name`, or None when there is no such file."""
         check_filename(name)
         if self.directory is None:
             with self._lock:
@@ -92,7 +92,7 @@ class FileStore:
             return None
 
     def exists(self, name: str) -> bool:
-        """Whether a file ``name`` is stored."""
+        """Whether a file `name` is stored."""
         check_filename(name)
         if self.directory is None:
             with self._lock:
@@ -100,7 +100,7 @@ class FileStore:
         return (self.directory / name).is_file()
 
     def listing(self) -> list[tuple[str, int]]:
-        """Every stored file as ``(name, size in bytes)``, sorted by name."""
+        """Every stored file as `(name, size in bytes)`, sorted by name."""
         if self.directory is None:
             with self._lock:
                 return sorted((name, len(data)) for name, data in self._memory.items())

@@ -1,33 +1,39 @@
 """The storage routes: upload requests, signed uploads, and downloads through a redirect.
 
-``POST /v1/storage/upload-request`` (with the key) answers ``{"upload_url": {"url"}}``,
-a signed URL of its own (every request gets a new one) that takes one ``PUT`` of the
+`POST /v1/storage/upload-request` (with the key) answers `{"upload_url": {"url"}}`,
+a signed URL of its own (every request gets a new one) that takes one `PUT` of the
 bytes without a key (Together's worker SDK
-sends its usual headers along, which are ignored). ``GET /v1/storage/{filename}`` (with
+sends its usual headers along, which are ignored). `GET /v1/storage/{filename}` (with
 the key) answers 307 to a signed download URL that serves the bytes without a key.
 
-A worker names its files ``<request_id>-<name>``. Once that job is finished, its files
+A worker names its files `<request_id>-<name>`. Once that job is finished, its files
 are final: a worker whose claim lapsed cannot replace the file another worker's result
-points to (409).
+points to (409). While it runs, an upload whose worker headers match only a lapsed claim
+of the job is refused too (409), as its updates are.
 """
 
 from __future__ import annotations
 
 import mimetypes
-from typing import TYPE_CHECKING, cast
+from collections.abc import Mapping
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from together_queue.emulator._http import ApiError, check_auth, read_json_object, require_string
+from together_queue.emulator._http import (
+    ApiError,
+    Endpoint,
+    query_digits,
+    read_json_object,
+    require_string,
+    runtime_of,
+)
+from together_queue.emulator.runtime import Runtime
 from together_queue.emulator.storage import Action, check_filename
+from together_queue.emulator.store import JobConflict, WorkerInfo
 
-if TYPE_CHECKING:
-    from together_queue.emulator.runtime import Runtime
-
-__all__ = ["DOWNLOAD_PREFIX", "UPLOAD_PREFIX", "signed_path", "storage_routes"]
+__all__ = ["DOWNLOAD_PREFIX", "DOWNLOAD_URL_SECONDS", "HANDLERS", "UPLOAD_PREFIX", "signed_path"]
 
 UPLOAD_PREFIX = "/_storage/upload/"
 """Where signed upload URLs point (no key; the signature is the permission)."""
@@ -38,14 +44,8 @@ DOWNLOAD_PREFIX = "/_storage/download/"
 _UPLOAD_URL_SECONDS = 15 * 60
 DOWNLOAD_URL_SECONDS = 5 * 60
 """How long a signed download URL stays valid, in seconds."""
-
-
-async def _runtime(request: Request, *, auth: bool) -> Runtime:
-    runtime = cast("Runtime", request.app.state.runtime)
-    await runtime.ensure_started()
-    if auth:
-        check_auth(request, runtime.config.api_keys)
-    return runtime
+_MAX_EXPIRES_DIGITS = 20
+_MAX_TOKEN_CHARS = 128  # the nonce and the signature are hex, far shorter
 
 
 def _filename(name: str, param: str = "filename") -> str:
@@ -58,11 +58,21 @@ def _filename(name: str, param: str = "filename") -> str:
 _REQUEST_ID_LENGTH = 36  # a UUID in its text form, as the store makes request ids
 
 
-def _check_not_final(runtime: Runtime, name: str) -> None:
-    """Refuse a file of a finished job (the files a result points to do not change)."""
+def _check_not_final(runtime: Runtime, name: str, request: Request) -> None:
+    """Refuse a file of a finished job, or one from the worker of a lapsed claim."""
     request_id, dash = name[:_REQUEST_ID_LENGTH], name[_REQUEST_ID_LENGTH : _REQUEST_ID_LENGTH + 1]
     if dash != "-":
         return
+    sender = WorkerInfo(
+        worker_version=request.headers.get("x-worker-version"),
+        user_agent=request.headers.get("user-agent"),
+    )
+    try:
+        runtime.store.check_upload(request_id, name, sender)
+    except JobConflict as exc:
+        raise ApiError(
+            409, "job_not_claimed", str(exc), type_="conflict_error", param="filename"
+        ) from None
     status = runtime.store.finished_status(request_id)
     if status is not None:
         raise ApiError(
@@ -84,16 +94,31 @@ def signed_path(runtime: Runtime, action: Action, name: str, lifetime: float) ->
 
 def _signed_url(request: Request, runtime: Runtime, action: Action, name: str) -> str:
     lifetime = _UPLOAD_URL_SECONDS if action == "upload" else DOWNLOAD_URL_SECONDS
-    # The origin the caller reached us on, so the URL works over TLS and behind any port.
+    # The origin the caller reached us on, so the URL works over TLS and behind any port
+    # (the Host allowlist has vetted the Host header this comes from).
     origin = f"{request.url.scheme}://{request.url.netloc}"
     return origin + signed_path(runtime, action, name, lifetime)
 
 
+def _token(request: Request, name: str) -> str:
+    """The query parameter `name`: at most `_MAX_TOKEN_CHARS` ASCII characters ("" if absent)."""
+    value = request.query_params.get(name, "")
+    if len(value) > _MAX_TOKEN_CHARS or not value.isascii():
+        raise ApiError(
+            400,
+            "invalid_value",
+            f"query parameter {name} must be at most {_MAX_TOKEN_CHARS} ASCII characters",
+            param=name,
+        )
+    return value
+
+
 def _check_signature(request: Request, runtime: Runtime, action: Action, name: str) -> str:
-    params = request.query_params
-    signature = params.get("signature", "")
+    expires = query_digits(request, "expires", _MAX_EXPIRES_DIGITS)
+    nonce = _token(request, "nonce")
+    signature = _token(request, "signature")
     why = runtime.signer.check(
-        action, name, params.get("expires", ""), params.get("nonce", ""), signature
+        action, name, "" if expires is None else str(expires), nonce, signature
     )
     if why is not None:
         raise ApiError(403, "invalid_signature", why, type_="permission_error")
@@ -102,10 +127,10 @@ def _check_signature(request: Request, runtime: Runtime, action: Action, name: s
 
 async def upload_request(request: Request) -> Response:
     """POST /v1/storage/upload-request {"filename"}: a signed URL for one PUT."""
-    runtime = await _runtime(request, auth=True)
+    runtime = await runtime_of(request)
     body = await read_json_object(request, runtime.config.max_body_bytes)
     name = _filename(require_string(body, "filename"))
-    _check_not_final(runtime, name)
+    _check_not_final(runtime, name, request)
     url = _signed_url(request, runtime, "upload", name)
     return JSONResponse({"upload_url": {"url": url, "method": "PUT"}})
 
@@ -115,11 +140,11 @@ def _too_large(limit: int) -> ApiError:
 
 
 async def signed_upload(request: Request) -> Response:
-    """PUT /_storage/upload/{filename}?expires=&signature=: store the body as the file."""
-    runtime = await _runtime(request, auth=False)
+    """PUT /_storage/upload/{filename}?expires=&nonce=&signature=: store the body as the file."""
+    runtime = await runtime_of(request)
     name = _filename(request.path_params["filename"])
     signature = _check_signature(request, runtime, "upload", name)
-    _check_not_final(runtime, name)
+    _check_not_final(runtime, name, request)
     limit = runtime.config.max_upload_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -138,7 +163,7 @@ async def signed_upload(request: Request) -> Response:
             if size > limit:
                 raise _too_large(limit)
             chunks.append(chunk)
-        _check_not_final(runtime, name)  # again: the job may have finished meanwhile
+        _check_not_final(runtime, name, request)  # again: the job may have finished meanwhile
         runtime.files.put(name, b"".join(chunks))
         stored = True
     finally:
@@ -149,17 +174,19 @@ async def signed_upload(request: Request) -> Response:
 
 async def storage_get(request: Request) -> Response:
     """GET /v1/storage/{filename} (with the key): 307 to a signed download URL."""
-    runtime = await _runtime(request, auth=True)
+    runtime = await runtime_of(request)
     name = _filename(request.path_params["filename"])
     if not runtime.files.exists(name):
         raise ApiError(404, "not_found", f"no file {name!r}", type_="not_found_error")
-    url = _signed_url(request, runtime, "download", name)
-    return Response(status_code=307, headers={"Location": url})
+    # A relative reference: the client resolves it against the URL it called, so nothing
+    # in the answer comes from the request's Host header.
+    location = signed_path(runtime, "download", name, DOWNLOAD_URL_SECONDS)
+    return Response(status_code=307, headers={"Location": location})
 
 
 async def signed_download(request: Request) -> Response:
-    """GET /_storage/download/{filename}?expires=&signature=: the file's bytes."""
-    runtime = await _runtime(request, auth=False)
+    """GET /_storage/download/{filename}?expires=&nonce=&signature=: the file's bytes."""
+    runtime = await runtime_of(request)
     name = _filename(request.path_params["filename"])
     _check_signature(request, runtime, "download", name)
     data = runtime.files.get(name)
@@ -169,11 +196,10 @@ async def signed_download(request: Request) -> Response:
     return Response(data, media_type=media_type)
 
 
-def storage_routes() -> list[Route]:
-    """The routes above; ``upload-request`` comes before the ``{filename}`` route."""
-    return [
-        Route("/v1/storage/upload-request", upload_request, methods=["POST"]),
-        Route("/v1/storage/{filename}", storage_get, methods=["GET"]),
-        Route(UPLOAD_PREFIX + "{filename}", signed_upload, methods=["PUT"]),
-        Route(DOWNLOAD_PREFIX + "{filename}", signed_download, methods=["GET"]),
-    ]
+HANDLERS: Mapping[str, Endpoint] = {
+    "upload_request": upload_request,
+    "storage_get": storage_get,
+    "signed_upload": signed_upload,
+    "signed_download": signed_download,
+}
+"""Route name (`routes.ROUTES`) -> endpoint."""

@@ -1,9 +1,9 @@
-"""JobStore: every job and every state transition, in SQLite (stdlib ``sqlite3``).
+"""JobStore: every job and every state transition, in SQLite (stdlib `sqlite3`).
 
 The store is the single place where the queue rules live: strict priority then FIFO
 (a monotonic sequence number, never a timestamp), claims with a deadline, lapsed
-claims requeued at their original place with ``retries + 1`` and failed for good
-past ``max_retries``. Every method is one transaction under one lock, so concurrent
+claims requeued at their original place with `retries + 1` and failed for good
+past `max_retries`. Every method is one transaction under one lock, so concurrent
 submitters, pollers and workers (threads or tasks) see a consistent queue. Lapsed
 claims are swept at the start of every transaction, so no reader ever sees a claim
 that should already have lapsed.
@@ -28,10 +28,10 @@ __all__ = [
     "MAX_INFO_BYTES",
     "Claim",
     "InfoTooLarge",
-    "Job",
     "JobConflict",
     "JobNotFound",
     "JobStore",
+    "StoredJob",
     "UpdateStatus",
     "WorkerInfo",
 ]
@@ -161,7 +161,7 @@ def _page_sql(
     text: str | None,
     before: int | None,
 ) -> tuple[str, list[Any]]:
-    """The SQL of ``JobStore.page`` and its parameters (the limit goes last)."""
+    """The SQL of `JobStore.page` and its parameters (the limit goes last)."""
     where = ["seq < ?"]
     params: list[Any] = [before if before is not None else _MAX_SEQ]
     for column, value in (("model", model), ("status", status), ("priority", priority)):
@@ -186,7 +186,7 @@ class JobNotFound(LookupError):
 
 
 class JobConflict(Exception):
-    """The job is not in a state that allows the operation; ``status`` is its current one."""
+    """The job is not in a state that allows the operation; `status` is its current one."""
 
     def __init__(self, status: str, message: str) -> None:
         """Record the job's current status and why the operation was refused."""
@@ -208,7 +208,7 @@ class InfoTooLarge(ValueError):
 
 
 @attrs.frozen
-class Job:
+class StoredJob:
     """A snapshot of one job row."""
 
     seq: int
@@ -231,8 +231,8 @@ class Job:
     claim_timeout: float | None = None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Job:
-        """Decode a ``jobs`` row."""
+    def from_row(cls, row: sqlite3.Row) -> StoredJob:
+        """Decode a `jobs` row."""
         return cls(
             seq=row["seq"],
             request_id=row["request_id"],
@@ -332,7 +332,7 @@ def _create_private(path: str) -> None:
 
 
 class JobStore:
-    """The queue in SQLite: in memory (``path`` None) or in a file that survives restarts."""
+    """The queue in SQLite: in memory (`path` None) or in a file that survives restarts."""
 
     def __init__(
         self,
@@ -386,7 +386,7 @@ class JobStore:
             self._conn.close()
 
     def add_requeue_listener(self, listener: Callable[[str], None]) -> None:
-        """Call ``listener(model)`` after a job of ``model`` becomes pending again."""
+        """Call `listener(model)` after a job of `model` becomes pending again."""
         self._listeners.append(listener)
 
     @contextmanager
@@ -414,7 +414,7 @@ class JobStore:
                     listener(model)
 
     def _sweep_lapsed(self, now: float) -> set[str]:
-        """Requeue (or fail for good) every running job whose claim lapsed by ``now``."""
+        """Requeue (or fail for good) every running job whose claim lapsed by `now`."""
         rows = self._conn.execute(
             "SELECT seq, model, retries, info, claim_id FROM jobs "
             "WHERE status = 'running' AND claim_expires_at <= ?",
@@ -454,11 +454,11 @@ class JobStore:
             pass
 
     @staticmethod
-    def _fetch(conn: sqlite3.Connection, request_id: str, model: str) -> Job:
+    def _fetch(conn: sqlite3.Connection, request_id: str, model: str) -> StoredJob:
         row = conn.execute("SELECT * FROM jobs WHERE request_id = ?", (request_id,)).fetchone()
         if row is None or row["model"] != model:
             raise JobNotFound(request_id)
-        return Job.from_row(row)
+        return StoredJob.from_row(row)
 
     def submit(
         self,
@@ -468,7 +468,7 @@ class JobStore:
         priority: int = 0,
         info: Mapping[str, Any] | None = None,
         warnings: tuple[str, ...] = (),
-    ) -> Job:
+    ) -> StoredJob:
         """Store a new pending job and return it (`InfoTooLarge` if `info` is too large)."""
         info_json = _dumps_info(info or {}, self.max_info_bytes)
         request_id = str(uuid.uuid4())
@@ -488,12 +488,12 @@ class JobStore:
             )
             return self._fetch(conn, request_id, model)
 
-    def get(self, request_id: str, model: str) -> Job:
-        """The job ``request_id`` of ``model``; JobNotFound when unknown or of another model."""
+    def get(self, request_id: str, model: str) -> StoredJob:
+        """The job `request_id` of `model`; JobNotFound when unknown or of another model."""
         with self._transaction() as conn:
             return self._fetch(conn, request_id, model)
 
-    def cancel(self, request_id: str, model: str) -> Job:
+    def cancel(self, request_id: str, model: str) -> StoredJob:
         """Cancel a pending job; JobConflict with the current status otherwise."""
         with self._transaction() as conn:
             job = self._fetch(conn, request_id, model)
@@ -504,7 +504,7 @@ class JobStore:
             return self._fetch(conn, request_id, model)
 
     def clear(self, model: str) -> int:
-        """Cancel every pending job of ``model`` in one transaction; return how many.
+        """Cancel every pending job of `model` in one transaction; return how many.
 
         Running jobs are untouched. Claims select pending jobs inside a transaction
         under the same lock, so a worker can never claim a job this call canceled.
@@ -518,7 +518,7 @@ class JobStore:
             return cursor.rowcount
 
     def metrics(self, model: str) -> tuple[int, int]:
-        """``(waiting, running)`` job counts of ``model``."""
+        """`(waiting, running)` job counts of `model`."""
         with self._transaction() as conn:
             counts = dict(
                 conn.execute(
@@ -535,10 +535,10 @@ class JobStore:
         claim_timeout: float,
         *,
         worker: WorkerInfo | None = None,
-    ) -> Job | None:
-        """Hand the next pending job of ``model`` (priority, then FIFO) to a worker, or None.
+    ) -> StoredJob | None:
+        """Hand the next pending job of `model` (priority, then FIFO) to a worker, or None.
 
-        The claim lasts ``claim_timeout`` seconds, and so does every renewal of it.
+        The claim lasts `claim_timeout` seconds, and so does every renewal of it.
         """
         worker = worker or WorkerInfo(hostname=hostname)
         with self._transaction() as conn:
@@ -553,7 +553,7 @@ class JobStore:
                 "WHERE seq = ?",
                 (now, now + claim_timeout, claim_id, hostname, claim_timeout, row["seq"]),
             )
-            job = Job.from_row(
+            job = StoredJob.from_row(
                 conn.execute("SELECT * FROM jobs WHERE seq = ?", (row["seq"],)).fetchone()
             )
             conn.execute(
@@ -588,7 +588,7 @@ class JobStore:
         claim_id: str | None = None,
         claim_timeout: float,
         sender: WorkerInfo | None = None,
-    ) -> Job:
+    ) -> StoredJob:
         """Apply a worker's update to a running job.
 
         Only the holder of the job's current claim may update it. `claim_id` names the
@@ -598,10 +598,10 @@ class JobStore:
         is applied and recorded as a double run (the claim's `double_run`, the job's
         warnings, a logged warning).
 
-        ``running`` renews the claim by the length it was made with (``claim_timeout``
-        only for claims that recorded none) and merges ``info``; ``done`` stores ``outputs``;
-        ``failed`` fails the job for good (no retry) with ``info["error"]``. A job that
-        is not running, or (when ``claim_id`` is given) is held by another claim,
+        `running` renews the claim by the length it was made with (`claim_timeout`
+        only for claims that recorded none) and merges `info`; `done` stores `outputs`;
+        `failed` fails the job for good (no retry) with `info["error"]`. A job that
+        is not running, or (when `claim_id` is given) is held by another claim,
         raises JobConflict and is left unchanged; so does one whose merged `info` would
         exceed `max_info_bytes`, with `InfoTooLarge`.
         """
@@ -613,7 +613,7 @@ class JobStore:
             if job.status != "running" or (claim_id is not None and claim_id != job.claim_id):
                 self._refuse_late(conn, job, claims, status, claim_id, sender)
             if claim_id is None and len(claims) > 1:
-                self._attribute(conn, job, claims, status, sender)
+                self._attribute(conn, job, claims, f"{status!r} update", sender)
             merged = {**job.info, **(info or {})}
             if status == "failed":
                 merged.setdefault("error", "the worker reported a failure")
@@ -650,7 +650,7 @@ class JobStore:
     def _refuse_late(
         self,
         conn: sqlite3.Connection,
-        job: Job,
+        job: StoredJob,
         claims: list[Claim],
         status: str,
         claim_id: str | None,
@@ -683,22 +683,22 @@ class JobStore:
                 f"{who} sent a {status!r} update after the job went to claim "
                 f"{claims[-1].n} ({claims[-1].hostname}); refused ({reason})",
             )
-        logger.debug("refused the %s update of %s: %s", status, job.request_id, reason)
+        logger.debug("refused the %r update of %s: %s", status, job.request_id, reason)
         raise JobConflict(job.status, reason)
 
     def _attribute(
         self,
         conn: sqlite3.Connection,
-        job: Job,
+        job: StoredJob,
         claims: list[Claim],
-        status: str,
+        what: str,
         sender: WorkerInfo,
     ) -> None:
-        """Tell by its headers which worker sent an update without a claim id.
+        """Tell by its headers which worker sent `what` (an update, an upload) for a job.
 
         Called for a running job claimed more than once: the worker of a lapsed claim
-        may still be running it. Refuses (JobConflict) an update whose headers match
-        only a lapsed claim; records a double run when they cannot tell.
+        may still be running it. Refuses (JobConflict) a call whose headers match only
+        a lapsed claim; records a double run when they cannot tell.
         """
         current, earlier = claims[-1], claims[:-1]
         holder = sender.headers_match(current)
@@ -714,40 +714,40 @@ class JobStore:
                 job,
                 current,
                 f"the worker of lapsed claim {origin.n} ({origin.hostname}) kept running "
-                f"the job: its {status!r} update was refused (told apart by "
-                "x-worker-version and User-Agent)",
+                f"the job: its {what} was refused (told apart by x-worker-version and "
+                "User-Agent)",
             )
             logger.debug(
-                "refused the %s update of %s: its headers are those of lapsed claim %d",
-                status,
+                "refused the %s of %s: its headers are those of lapsed claim %d",
+                what,
                 job.request_id,
                 origin.n,
             )
             raise JobConflict(
                 job.status,
-                f"this update carries the headers of claim {origin.n}, which lapsed; "
+                f"this {what} carries the headers of claim {origin.n}, which lapsed; "
                 f"claim {current.n} holds the job now",
             )
         if holder is True and not lapsed:
-            logger.debug("%s update of %s from claim %d", status, job.request_id, current.n)
+            logger.debug("%s of %s from claim %d", what, job.request_id, current.n)
             return
         self._note_double_run(
             conn,
             job,
             current,
-            f"a {status!r} update without claim_id came after claim {earlier[-1].n} lapsed, "
-            "with headers that cannot tell its worker from the holder's; applied, and the "
-            "job may have run twice",
+            f"a {what} came without claim_id after claim {earlier[-1].n} lapsed, with "
+            "headers that cannot tell its worker from the holder's; taken, and the job "
+            "may have run twice",
         )
         logger.debug(
-            "%s update of %s applied to claim %d; it may come from the worker of a lapsed claim",
-            status,
+            "%s of %s taken for claim %d; it may come from the worker of a lapsed claim",
+            what,
             job.request_id,
             current.n,
         )
 
     @staticmethod
-    def _note_double_run(conn: sqlite3.Connection, job: Job, claim: Claim, why: str) -> None:
+    def _note_double_run(conn: sqlite3.Connection, job: StoredJob, claim: Claim, why: str) -> None:
         """Record a double run on `claim` and the job's warnings, once per claim; log it."""
         row = conn.execute("SELECT double_run FROM claims WHERE n = ?", (claim.n,)).fetchone()
         if row is None or row["double_run"] is not None:
@@ -760,6 +760,21 @@ class JobStore:
         )
         logger.warning("job %s (%s): %s", job.request_id, job.model, warning)
 
+    def check_upload(self, request_id: str, filename: str, sender: WorkerInfo) -> None:
+        """Refuse (JobConflict) an upload of `filename` for job `request_id` from a stale worker.
+
+        A running job claimed more than once takes files only from its holder, told
+        apart as `update` tells updates apart (a double run when it cannot tell).
+        """
+        with self._transaction() as conn:
+            row = conn.execute("SELECT * FROM jobs WHERE request_id = ?", (request_id,)).fetchone()
+            if row is None or row["status"] != "running":
+                return
+            job = StoredJob.from_row(row)
+            claims = self._claims_of(conn, job.seq)
+            if len(claims) > 1:
+                self._attribute(conn, job, claims, f"upload of {filename!r}", sender)
+
     def finished_status(self, request_id: str) -> str | None:
         """The status of job `request_id` (any model) if it is finished, else None."""
         with self._transaction() as conn:
@@ -770,8 +785,8 @@ class JobStore:
             ).fetchone()
         return None if row is None else str(row["status"])
 
-    def jobs(self, model: str | None = None) -> list[Job]:
-        """Every job (of ``model`` if given) in submission order."""
+    def jobs(self, model: str | None = None) -> list[StoredJob]:
+        """Every job (of `model` if given) in submission order."""
         with self._transaction() as conn:
             if model is None:
                 rows = conn.execute("SELECT * FROM jobs ORDER BY seq").fetchall()
@@ -779,10 +794,10 @@ class JobStore:
                 rows = conn.execute(
                     "SELECT * FROM jobs WHERE model = ? ORDER BY seq", (model,)
                 ).fetchall()
-        return [Job.from_row(row) for row in rows]
+        return [StoredJob.from_row(row) for row in rows]
 
     def claims(self, model: str | None = None) -> list[Claim]:
-        """The claim log (of ``model`` if given) in the order the claims were made."""
+        """The claim log (of `model` if given) in the order the claims were made."""
         with self._transaction() as conn:
             if model is None:
                 rows = conn.execute("SELECT * FROM claims ORDER BY n").fetchall()
@@ -806,7 +821,7 @@ class JobStore:
             return self._conn.total_changes
 
     def status_counts(self) -> dict[str, dict[str, int]]:
-        """Job counts per model and status (one pass over the ``(model, status)`` index)."""
+        """Job counts per model and status (one pass over the `(model, status)` index)."""
         with self._transaction() as conn:
             rows = conn.execute(
                 "SELECT model, status, COUNT(*) FROM jobs GROUP BY model, status"
@@ -826,11 +841,11 @@ class JobStore:
         before: int | None = None,
         limit: int = 50,
     ) -> list[dict[str, Any]]:
-        """Up to ``limit`` jobs with ``seq < before`` that match every filter, newest first.
+        """Up to `limit` jobs with `seq < before` that match every filter, newest first.
 
-        Keyset paging on ``seq`` (the primary key, or the ``(model, status)`` index when
+        Keyset paging on `seq` (the primary key, or the `(model, status)` index when
         both are given): a page costs the same at the 100,000th job as at the first.
-        ``text`` matches anywhere in the request id. Rows leave out payload and outputs.
+        `text` matches anywhere in the request id. Rows leave out payload and outputs.
         """
         sql, params = _page_sql(
             model=model, status=status, priority=priority, text=text, before=before
@@ -839,20 +854,20 @@ class JobStore:
             rows = conn.execute(sql, (*params, limit)).fetchall()
         return [dict(row) for row in rows]
 
-    def find(self, request_id: str) -> Job | None:
-        """The job ``request_id`` of any model, or None."""
+    def find(self, request_id: str) -> StoredJob | None:
+        """The job `request_id` of any model, or None."""
         with self._transaction() as conn:
             row = conn.execute("SELECT * FROM jobs WHERE request_id = ?", (request_id,)).fetchone()
-        return None if row is None else Job.from_row(row)
+        return None if row is None else StoredJob.from_row(row)
 
     def claims_of(self, seq: int) -> list[Claim]:
-        """Every claim of the job ``seq``, oldest first."""
+        """Every claim of the job `seq`, oldest first."""
         with self._transaction() as conn:
             rows = conn.execute("SELECT * FROM claims WHERE seq = ? ORDER BY n", (seq,))
             return [Claim(**dict(row)) for row in rows.fetchall()]
 
     def updates_of(self, seq: int, limit: int = 1000) -> list[dict[str, Any]]:
-        """The last ``limit`` worker updates of job ``seq`` (status, info sent, at), in order."""
+        """The last `limit` worker updates of job `seq` (status, info sent, at), in order."""
         with self._transaction() as conn:
             rows = conn.execute(
                 "SELECT status, info, at FROM updates WHERE seq = ? ORDER BY n DESC LIMIT ?",
@@ -864,7 +879,7 @@ class JobStore:
         ]
 
     def recent_claims(self, limit: int = 200) -> list[tuple[Claim, str, str | None]]:
-        """The newest ``limit`` claims, each with its job's status and current claim id."""
+        """The newest `limit` claims, each with its job's status and current claim id."""
         with self._transaction() as conn:
             rows = conn.execute(
                 "SELECT c.*, j.status AS job_status, j.claim_id AS job_claim_id "
@@ -892,8 +907,21 @@ class JobStore:
         return [dict(row) for row in rows]
 
     def explain_page(self, *, model: str | None = None, status: str | None = None) -> list[str]:
-        """SQLite's query plan for a page of ``page`` (tests check it needs no sort)."""
+        """SQLite's query plan for a page of `page` (tests check it needs no sort)."""
         sql, params = _page_sql(model=model, status=status, priority=None, text=None, before=None)
         with self._lock:
             rows = self._conn.execute("EXPLAIN QUERY PLAN " + sql, (*params, 50))
             return [str(row["detail"]) for row in rows.fetchall()]
+
+    def totals_at(self, moment: float) -> dict[str, tuple[int, int]]:
+        """Per model, `(jobs submitted, jobs done or failed)` as they were at `moment`.
+
+        One scan of every job's times: the dashboard asks once, to start its rates.
+        """
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT model, SUM(created_at <= ?), "
+                "SUM(status IN ('done', 'failed') AND done_at <= ?) FROM jobs GROUP BY model",
+                (moment, moment),
+            ).fetchall()
+        return {model: (int(submitted), int(finished)) for model, submitted, finished in rows}

@@ -1,18 +1,18 @@
 """A local certificate authority and a server certificate for serving the emulator over HTTPS.
 
-Together's worker SDK always connects with ``https://``, so a worker run against the
-emulator needs a certificate it trusts. ``write_self_signed(DIR)`` writes ``ca.pem`` (a
-CA made for this directory only), ``cert.pem`` and ``key.pem`` (a server certificate
-for ``localhost``, ``127.0.0.1`` and ``::1`` signed by that CA). Trust the CA, not the
-server certificate: ``SSL_CERT_FILE=DIR/ca.pem`` for httpx (the SDK and QueueClient
-both honour it), or ``ssl.create_default_context(cafile=DIR/ca.pem)``.
+Together's worker SDK always connects with `https://`, so a worker run against the
+emulator needs a certificate it trusts. `write_self_signed(DIR)` writes `ca.pem` (a
+CA made for this directory only), `cert.pem` and `key.pem` (a server certificate
+for `localhost`, `127.0.0.1` and `::1` signed by that CA). Trust the CA, not the
+server certificate: `SSL_CERT_FILE=DIR/ca.pem` for httpx (the SDK and QueueClient
+both honour it), or `ssl.create_default_context(cafile=DIR/ca.pem)`.
 
 Whoever can write into DIR decides what the user trusts, so DIR must be the user's own:
 created 0700 when new, refused when another user owns it or group or others may write
 to it. Each file is written to a new temporary file and renamed into place (a symlink
 planted at its name is replaced, never followed); the key is 0600.
 
-Built on ``cryptography`` (the ``[emulator]`` extra), imported only when called.
+Built on `cryptography` (the `[emulator]` extra), imported only when called.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ _VALID_DAYS = 825  # the longest validity macOS accepts for a server certificate
 
 @attrs.frozen
 class TlsFiles:
-    """Where ``write_self_signed`` put the CA, the server certificate and its key (PEM)."""
+    """Where `write_self_signed` put the CA, the server certificate and its key (PEM)."""
 
     ca: Path
     cert: Path
@@ -49,7 +49,7 @@ class TlsFiles:
 
 
 def client_context(ca_file: str | os.PathLike[str]) -> ssl.SSLContext:
-    """An SSL context that trusts ``ca_file`` (pass as ``httpx.Client(verify=...)``)."""
+    """An SSL context that trusts `ca_file` (pass as `httpx.Client(verify=...)`)."""
     return ssl.create_default_context(cafile=os.fspath(ca_file))
 
 
@@ -120,10 +120,10 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
 
 
 def write_self_signed(directory: str | os.PathLike[str]) -> TlsFiles:
-    """Write a new local CA and a server certificate for localhost into ``directory``.
+    """Write a new local CA and a server certificate for localhost into `directory`.
 
     Files already there are kept when all three exist as the user's own, so a CA the
-    user trusted once stays valid across restarts. Creates ``directory`` (0700) if
+    user trusted once stays valid across restarts. Creates `directory` (0700) if
     needed. `UnsafeTlsFolder` (an `OSError`) when the folder or a file in it is another
     user's, writable by others, or not a regular file.
     """

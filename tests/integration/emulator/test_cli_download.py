@@ -93,3 +93,25 @@ def test_a_large_download_shows_a_progress_bar_on_a_terminal(
     assert code == 0
     assert (tmp_path / "big.bin").stat().st_size == PROGRESS_MIN_BYTES + 1
     assert "big.bin [########################] 4.0 MB / 4.0 MB" in terminal.getvalue()
+
+
+def test_an_existing_file_is_replaced_only_with_force(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    url = emulator.url + "/v1/storage/r1-report.pdf"
+    (tmp_path / "r1-report.pdf").write_bytes(b"mine")
+    refused = _run(emulator, url, cwd=tmp_path)
+    assert refused.returncode == 2, refused.stderr
+    assert "r1-report.pdf exists: pass --force to replace it" in refused.stderr
+    assert (tmp_path / "r1-report.pdf").read_bytes() == b"mine"
+    forced = _run(emulator, url, "--force", cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert (tmp_path / "r1-report.pdf").read_bytes() == b"%PDF-1.7 tiny"
+
+
+def test_a_url_naming_a_hidden_file_is_refused(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    emulator.runtime.files.put(".bashrc", b"echo owned")
+    result = _run(emulator, emulator.url + "/v1/storage/.bashrc", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "starts with a dot" in result.stderr
+    assert list(tmp_path.iterdir()) == []

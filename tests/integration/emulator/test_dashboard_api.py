@@ -58,7 +58,7 @@ def test_job_pages_are_newest_first_complete_and_disjoint(
 
 def test_a_job_page_uses_an_index_not_a_sort(queue_emulator_factory: Factory) -> None:
     store = queue_emulator_factory().runtime.store
-    for model, status in [(None, None), ("m", None), ("m", "pending")]:
+    for model, status in [(None, None), ("m", None), ("m", "pending"), (None, "failed")]:
         plan = store.explain_page(model=model, status=status)
         assert not any("TEMP B-TREE" in step for step in plan), plan
     assert any("jobs_model_status" in step for step in store.explain_page(model="m", status="done"))
@@ -196,3 +196,17 @@ def test_the_handle_and_the_page_agree_on_the_dashboard_url(
     handle = queue_emulator_factory()
     assert handle.dashboard_url == handle.url + "/"
     assert httpx.get(handle.dashboard_url, trust_env=False).text.startswith("<!doctype html>")
+
+
+def test_the_first_overview_rates_cover_the_minute_before_it(
+    queue_emulator_factory: Factory, api: Api
+) -> None:
+    handle = queue_emulator_factory()
+    client = api(handle)
+    for _ in range(6):
+        submit(client, "m", {})
+    with _admin(handle) as admin:
+        queue = admin.get("/_emulator/overview").json()["queues"][0]
+    assert queue["window_s"] == pytest.approx(60.0)
+    assert queue["submitted_per_s"] == pytest.approx(6 / 60)
+    assert queue["finished_per_s"] == 0.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from together_queue.emulator.dashboard.rates import WINDOW_SECONDS, RateSampler
+from together_queue.emulator.dashboard.rates import WINDOW_SECONDS, RateSampler, Totals
 from together_queue.emulator.dashboard.syntax import rule_spec, syntax_json
 from together_queue.emulator.faults import FAULT_KINDS, OPERATIONS, parse_fault
 
@@ -17,27 +17,46 @@ class Clock:
         return self.now
 
 
-def test_rates_are_differences_of_samples_over_at_most_a_minute() -> None:
+def test_the_first_rates_cover_the_minute_before_from_the_store_totals() -> None:
     clock = Clock()
-    sampler = RateSampler(clock)
-    first = sampler.sample({"m": {"pending": 10}})
-    assert first["m"] == {"submitted_per_s": 0.0, "finished_per_s": 0.0, "window_s": 0.0}
-    clock.now += 10
-    rates = sampler.sample({"m": {"pending": 20, "running": 5, "done": 4, "failed": 1}})
-    assert rates["m"] == {"submitted_per_s": 2.0, "finished_per_s": 0.5, "window_s": 10.0}
-    # Past the window, the oldest samples are dropped: the rate covers the last minute.
-    clock.now += WINDOW_SECONDS
-    rates = sampler.sample({"m": {"pending": 20, "running": 5, "done": 4, "failed": 1}})
-    assert rates["m"]["submitted_per_s"] == 0.0
-    assert rates["m"]["window_s"] == WINDOW_SECONDS
+    asked: list[float] = []
+
+    def totals_at(moment: float) -> Totals:
+        asked.append(moment)
+        return {"m": (4, 1)}
+
+    sampler = RateSampler(totals_at, clock)
+    rates = sampler.sample({"m": {"pending": 9, "done": 3, "failed": 1}})
+    assert asked == [clock.now - WINDOW_SECONDS]
+    assert rates["m"] == {"submitted_per_s": 0.15, "finished_per_s": 0.05, "window_s": 60.0}
 
 
-def test_a_model_new_since_the_oldest_sample_counts_from_zero() -> None:
+def test_later_rates_come_from_samples_at_least_a_minute_old() -> None:
     clock = Clock()
-    sampler = RateSampler(clock)
+    sampler = RateSampler(lambda moment: {}, clock)
+    sampler.sample({"m": {"pending": 0}})
+    for second in range(1, 91):
+        clock.now += 1
+        rates = sampler.sample({"m": {"pending": second * 2, "done": second}})
+    # The window starts at the newest sample that is a minute old: 60 s, 120 jobs.
+    assert rates["m"]["window_s"] == 60.0
+    assert rates["m"]["submitted_per_s"] == 3.0
+    assert rates["m"]["finished_per_s"] == 1.0
+
+
+def test_a_window_left_unsampled_too_long_is_seeded_again() -> None:
+    clock = Clock()
+    asked: list[float] = []
+
+    def totals_at(moment: float) -> Totals:
+        asked.append(moment)
+        return {}
+
+    sampler = RateSampler(totals_at, clock)
     sampler.sample({})
-    clock.now += 4
-    assert sampler.sample({"new": {"pending": 8}})["new"]["submitted_per_s"] == 2.0
+    clock.now += 10 * WINDOW_SECONDS
+    assert sampler.sample({"m": {"pending": 6}})["m"]["window_s"] == WINDOW_SECONDS
+    assert len(asked) == 2
 
 
 @pytest.mark.parametrize(

@@ -108,7 +108,9 @@ def test_sync_and_async_download_share_one_signature() -> None:
     sync = inspect.signature(QueueClient.download)
     async_ = inspect.signature(AsyncQueueClient.download)
     assert (
-        list(sync.parameters) == list(async_.parameters) == ["self", "url", "dest", "on_progress"]
+        list(sync.parameters)
+        == list(async_.parameters)
+        == ["self", "url", "dest", "on_progress", "overwrite"]
     )
     assert inspect.iscoroutinefunction(AsyncQueueClient.download)
 
@@ -193,7 +195,7 @@ def test_a_broken_download_leaves_no_half_file(existing: bytes | None, tmp_path:
     try:
         with QueueClient(api_key="", base_url=server.url) as client:
             with pytest.raises(APIConnectionError):
-                client.download(server.url + "/v1/storage/out.bin", dest)
+                client.download(server.url + "/v1/storage/out.bin", dest, overwrite=True)
     finally:
         server.close()
     # The old file (if any) is untouched, and no temporary file is left beside it.

@@ -107,7 +107,7 @@ def test_an_update_with_a_lapsed_claims_headers_is_refused(
         assert "lapsed claim 1" in second["double_run"]
     logged = [r for r in caplog.records if r.name == "together_queue.emulator"]
     assert [r.levelno for r in logged if "double run" in r.getMessage()] == [logging.WARNING]
-    refused = [r for r in logged if "refused the done update of " + rid in r.getMessage()]
+    refused = [r for r in logged if "refused the 'done' update of " + rid in r.getMessage()]
     assert len(refused) == 3 and {r.levelno for r in refused} == {logging.DEBUG}
 
 
@@ -173,6 +173,44 @@ def test_a_lapsed_worker_cannot_replace_the_files_of_a_finished_job(
         # Other names are not a job's files: they stay writable.
         other = client.post("/v1/storage/upload-request", json={"filename": "notes.txt"})
         assert other.status_code == 200
+
+
+def test_a_lapsed_worker_cannot_upload_over_the_holders_files(
+    queue_emulator_factory: Factory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _, client, old, new = _setup(queue_emulator_factory, monkeypatch, "1.0", "2.0")
+    picture = tmp_path / "out.png"
+    picture.write_bytes(b"new")
+    with client:
+        rid = submit(client, "m", {})
+        assert _claim(old)["request_id"] == rid
+        # While it held the job, the old worker got an upload URL.
+        asked = _sdk(
+            old,
+            lambda http: http.post(
+                old.api_base + "/v1/storage/upload-request", json={"filename": f"{rid}-out.png"}
+            ),
+        )
+        early_url = asked.json()["upload_url"]["url"]
+        wait_status(client, "m", rid, {"pending"})
+        assert _claim(new)["request_id"] == rid
+        _sdk(new, lambda http: new.upload_file(http, rid, picture))
+        assert new.failures == []
+        # The old worker's headers match only its lapsed claim: both ways in are refused.
+        again = _sdk(
+            old,
+            lambda http: http.post(
+                old.api_base + "/v1/storage/upload-request", json={"filename": f"{rid}-out.png"}
+            ),
+        )
+        assert again.status_code == 409 and again.json()["code"] == "job_not_claimed"
+        put = _sdk(old, lambda http: http.put(early_url, content=b"old"))
+        assert put.status_code == 409 and put.json()["code"] == "job_not_claimed"
+        got = client.get(f"/v1/storage/{rid}-out.png", follow_redirects=True)
+        assert got.content == b"new"
+        first, second = claims(client, "m")
+        assert first["refused_updates"] == 2  # the upload request and the PUT
+        assert "upload of" in second["double_run"]
 
 
 def test_a_late_update_naming_a_lapsed_claim_is_recorded(

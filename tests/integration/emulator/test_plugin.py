@@ -52,7 +52,9 @@ def test_app_works_in_process_through_asgi_transport() -> None:
         app = create_app(EmulatorConfig(models={"echo": "echo"}))
         transport = httpx.ASGITransport(app=app)
         try:
-            async with httpx.AsyncClient(transport=transport, base_url="http://emulator") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://localhost"
+            ) as client:
                 response = await client.post(
                     "/v1/queue/submit", json={"model": "echo", "payload": {"x": 1}}
                 )

@@ -1,7 +1,7 @@
 """The admin JSON the dashboard reads: overview, job pages, one job, workers, files, syntax.
 
-Every route needs the API key when the emulator has keys, like the rest of ``/_emulator``.
-Times are RFC 3339 strings; ``now`` in each answer is the server's clock, against which
+Every route needs the API key when the emulator has keys, like the rest of `/_emulator`.
+Times are RFC 3339 strings; `now` in each answer is the server's clock, against which
 the page counts lease expiries down.
 """
 
@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from together_queue._version import __version__
 from together_queue.emulator import serialize
-from together_queue.emulator._http import ApiError, check_auth
+from together_queue.emulator._http import ApiError, runtime_of
 from together_queue.emulator.dashboard.rates import RateSampler
 from together_queue.emulator.dashboard.syntax import rule_spec, syntax_json
 from together_queue.emulator.storage_routes import DOWNLOAD_URL_SECONDS, signed_path
@@ -27,24 +27,22 @@ if TYPE_CHECKING:
 __all__ = ["files", "job_detail", "jobs_page", "overview", "syntax", "workers"]
 
 MAX_PAGE = 200
-"""The most jobs one page of ``/_emulator/jobs/search`` holds."""
+"""The most jobs one page of `/_emulator/jobs/search` holds."""
 
 _STORAGE_PATH = "/v1/storage/"
 _STATUSES = ("pending", "running", "done", "failed", "canceled")
 
 
 async def _runtime(request: Request) -> Runtime:
-    runtime = cast("Runtime", request.app.state.runtime)
-    await runtime.ensure_started()
-    check_auth(request, runtime.config.api_keys)
-    return runtime
+    # The key is checked before this runs: these routes are keyed in `routes.ROUTES`.
+    return await runtime_of(request)
 
 
-def _sampler(request: Request) -> RateSampler:
+def _sampler(request: Request, runtime: Runtime) -> RateSampler:
     state = request.app.state
     sampler = getattr(state, "dashboard_rates", None)
     if sampler is None:
-        sampler = state.dashboard_rates = RateSampler()
+        sampler = state.dashboard_rates = RateSampler(runtime.store.totals_at)
     return cast(RateSampler, sampler)
 
 
@@ -71,8 +69,8 @@ def _text_param(request: Request, name: str) -> str | None:
 async def overview(request: Request) -> Response:
     """GET /_emulator/overview[?since=VERSION]: queues, totals, faults, limits.
 
-    With ``since`` equal to the current ``version`` (nothing changed in the store), the
-    answer is only ``{"version", "changed": false, "now"}``: a poll that finds nothing new
+    With `since` equal to the current `version` (nothing changed in the store), the
+    answer is only `{"version", "changed": false, "now"}`: a poll that finds nothing new
     costs a counter read.
     """
     runtime = await _runtime(request)
@@ -81,7 +79,7 @@ async def overview(request: Request) -> Response:
     if _int_param(request, "since", None) == version:
         return JSONResponse({"version": version, "changed": False, "now": now})
     counts = runtime.store.status_counts()
-    rates = _sampler(request).sample(counts)
+    rates = _sampler(request, runtime).sample(counts)
     waiters = runtime.waiters()
     models = sorted(set(counts) | set(runtime.config.models) | set(runtime.last_polls))
     queues = []
@@ -129,7 +127,7 @@ def _limit_spec(limit: dict[str, Any]) -> str:
 async def jobs_page(request: Request) -> Response:
     """GET /_emulator/jobs/search?model=&status=&priority=&q=&before=&limit=: newest first.
 
-    ``next_before`` is the ``before`` of the next page (null on the last page).
+    `next_before` is the `before` of the next page (null on the last page).
     """
     runtime = await _runtime(request)
     limit = _int_param(request, "limit", 50)
@@ -155,7 +153,7 @@ async def jobs_page(request: Request) -> Response:
 
 
 def _storage_links(runtime: Runtime, value: object, links: dict[str, str], depth: int) -> None:
-    """Collect signed download links for every storage URL found in ``value``."""
+    """Collect signed download links for every storage URL found in `value`."""
     if depth > 8 or len(links) >= 100:
         return
     if isinstance(value, dict):

@@ -1,9 +1,11 @@
-"""Submit and completion rates per model, from samples of the job counts.
+"""Submit and completion rates per model over the last minute, from samples of job counts.
 
-Job counts per model and status only grow or move between statuses (jobs are never
-deleted), so the jobs submitted between two samples is the difference of their totals,
-and the jobs finished the difference of their done + failed counts. Samples are taken
-when the dashboard asks, so the store pays nothing per submit.
+Jobs are never deleted, and done and failed are final, so per model the number of jobs
+and the number of done + failed jobs only grow: the jobs submitted (finished) between
+two samples is the difference of those totals. Samples are taken when the dashboard
+asks, so the store pays nothing per submit. When no sample is recent enough, the store
+is asked once for the totals as they were a minute ago (a scan of the jobs' times), so
+the first answer already covers the whole minute.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-__all__ = ["WINDOW_SECONDS", "RateSampler"]
+__all__ = ["WINDOW_SECONDS", "RateSampler", "Totals"]
 
 WINDOW_SECONDS = 60.0
-"""The rates cover at most this many seconds before now."""
+"""The rates cover this many seconds before now."""
+
+Totals = dict[str, tuple[int, int]]
+"""Per model: (jobs submitted, jobs finished: done or failed)."""
 
 _FINISHED = ("done", "failed")
 
@@ -24,19 +29,20 @@ _FINISHED = ("done", "failed")
 class RateSampler:
     """Keeps the count samples of the last minute and turns them into rates."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        """Start with no samples (the first rates come from the second sample)."""
+    def __init__(
+        self, totals_at: Callable[[float], Totals], clock: Callable[[], float] = time.time
+    ) -> None:
+        """`totals_at(t)`: the totals as they were at time `t` (seeds an empty window)."""
+        self._totals_at = totals_at
         self._clock = clock
         self._lock = threading.Lock()
-        self._samples: collections.deque[tuple[float, dict[str, tuple[int, int]]]] = (
-            collections.deque()
-        )
+        self._samples: collections.deque[tuple[float, Totals]] = collections.deque()
 
     def sample(self, counts: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, float]]:
-        """Record ``counts`` (model -> status -> n); per model, the rates since the oldest sample.
+        """Record `counts` (model -> status -> n); per model, the rates over the last minute.
 
-        Each model maps to ``submitted_per_s``, ``finished_per_s`` and ``window_s`` (how
-        many seconds the rates cover: up to a minute, less while the samples are young).
+        Each model maps to `submitted_per_s`, `finished_per_s` and `window_s`, the seconds
+        the rates cover: a minute, or up to two when the page polled rarely.
         """
         now = self._clock()
         totals = {
@@ -44,18 +50,20 @@ class RateSampler:
             for model, by_status in counts.items()
         }
         with self._lock:
-            while self._samples and now - self._samples[0][0] > WINDOW_SECONDS:
+            # Keep the newest sample at least a minute old: it is where the window starts.
+            while len(self._samples) > 1 and now - self._samples[1][0] >= WINDOW_SECONDS:
                 self._samples.popleft()
-            oldest = self._samples[0] if self._samples else None
-            if not self._samples or now - self._samples[-1][0] >= 1.0:
+            if not self._samples or now - self._samples[0][0] > 2 * WINDOW_SECONDS:
+                self._samples.clear()
+                start = now - WINDOW_SECONDS
+                self._samples.append((start, self._totals_at(start)))
+            oldest = self._samples[0]
+            if now - self._samples[-1][0] >= 1.0:
                 self._samples.append((now, totals))
+        window = now - oldest[0]
         rates: dict[str, dict[str, float]] = {}
         for model, (submitted, finished) in totals.items():
-            if oldest is None or now <= oldest[0]:
-                rates[model] = {"submitted_per_s": 0.0, "finished_per_s": 0.0, "window_s": 0.0}
-                continue
             then_submitted, then_finished = oldest[1].get(model, (0, 0))
-            window = now - oldest[0]
             rates[model] = {
                 "submitted_per_s": (submitted - then_submitted) / window,
                 "finished_per_s": (finished - then_finished) / window,

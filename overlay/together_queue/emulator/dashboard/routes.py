@@ -1,4 +1,4 @@
-"""The dashboard's routes: the page at ``/``, its assets under ``/_dashboard/``, its JSON.
+"""The dashboard's routes: the page at `/`, its assets under `/_dashboard/`, its JSON.
 
 The page and its assets need no key (they hold no data); the JSON routes need one when
 the emulator has keys. Every asset is answered with a strict Content-Security-Policy:
@@ -7,20 +7,20 @@ scripts and styles from this origin only, no inline code, no framing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import resources
 from typing import TYPE_CHECKING, cast
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from together_queue.emulator._http import ApiError
+from together_queue.emulator._http import ApiError, Endpoint
 from together_queue.emulator.dashboard import admin
 
 if TYPE_CHECKING:
     from together_queue.emulator.runtime import Runtime
 
-__all__ = ["ASSETS", "ASSET_PREFIX", "dashboard_routes", "read_asset"]
+__all__ = ["ASSETS", "ASSET_PREFIX", "HANDLERS", "read_asset"]
 
 ASSET_PREFIX = "/_dashboard/"
 """Where the page's scripts and style sheet are served."""
@@ -52,11 +52,11 @@ def _asset_names() -> frozenset[str]:
 
 
 ASSETS = _asset_names()
-"""The file names in ``static/`` the emulator serves (nothing else is reachable)."""
+"""The file names in `static/` the emulator serves (nothing else is reachable)."""
 
 
 def read_asset(name: str) -> bytes:
-    """The bytes of the shipped asset ``name`` (KeyError if it is not one)."""
+    """The bytes of the shipped asset `name` (KeyError if it is not one)."""
     if name not in ASSETS:
         raise KeyError(name)
     return resources.files(__package__).joinpath("static", name).read_bytes()
@@ -86,16 +86,15 @@ async def session(request: Request) -> Response:
     return JSONResponse({"auth": bool(runtime.config.api_keys)}, headers=_SECURITY_HEADERS)
 
 
-def dashboard_routes() -> list[Route]:
-    """The page, its assets and the admin JSON it reads (mount them in the app's table)."""
-    return [
-        Route("/", page, methods=["GET"]),
-        Route(ASSET_PREFIX + "session", session, methods=["GET"]),
-        Route(ASSET_PREFIX + "{name}", asset, methods=["GET"]),
-        Route("/_emulator/overview", admin.overview, methods=["GET"]),
-        Route("/_emulator/jobs/search", admin.jobs_page, methods=["GET"]),
-        Route("/_emulator/jobs/{request_id}", admin.job_detail, methods=["GET"]),
-        Route("/_emulator/workers", admin.workers, methods=["GET"]),
-        Route("/_emulator/files", admin.files, methods=["GET"]),
-        Route("/_emulator/syntax", admin.syntax, methods=["GET"]),
-    ]
+HANDLERS: Mapping[str, Endpoint] = {
+    "page": page,
+    "session": session,
+    "asset": asset,
+    "overview": admin.overview,
+    "jobs_search": admin.jobs_page,
+    "job_detail": admin.job_detail,
+    "workers": admin.workers,
+    "files": admin.files,
+    "syntax": admin.syntax,
+}
+"""Route name (`routes.ROUTES`, group `dashboard`) -> endpoint."""

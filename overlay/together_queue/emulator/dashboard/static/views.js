@@ -78,8 +78,8 @@ export function queuesView(ctx) {
       return h("tr", { dataset: { model: queue.model } },
         h("td", {}, h("a", { href: `#/jobs?model=${encodeURIComponent(queue.model)}` }, queue.model)),
         STATUSES.map((name) => h("td", { className: `num count-${name}` }, String(queue.counts[name]))),
-        h("td", { className: "num volatile" }, queue.window_s ? queue.submitted_per_s.toFixed(1) : "…"),
-        h("td", { className: "num volatile" }, queue.window_s ? queue.finished_per_s.toFixed(1) : "…"),
+        h("td", { className: "num rate" }, queue.submitted_per_s.toFixed(1)),
+        h("td", { className: "num rate" }, queue.finished_per_s.toFixed(1)),
         h("td", {}, worker.length ? worker.join("; ") : "nobody polls"),
         h("td", {}, clearButton(queue.model)));
     });
@@ -90,7 +90,7 @@ export function queuesView(ctx) {
         ? table(["model", ...STATUSES, "submits/s", "finished/s", "worker", ""], rows)
         : h("p", {}, "No jobs yet. Submit one from Actions, or with the client."),
       h("p", { className: "hint" },
-        "Rates cover the last minute (less while this page has been open a shorter time). ",
+        "Rates: jobs per second over the last minute. ",
         `Rate limits: ${limits}. Faults: ${faults}.`));
   }
   return { root, update };
@@ -141,7 +141,7 @@ export function jobsView(ctx, params) {
       h("td", { className: "num" }, String(job.priority)),
       h("td", { className: "num" }, String(job.retries)),
       h("td", {}, progressBar(job.progress)),
-      h("td", { className: "volatile" }, shortTime(job.created_at)),
+      h("td", {}, shortTime(job.created_at)),
       h("td", {}, job.claimed_by || ""),
       h("td", {}, job.status === "running" ? countdown(job.claim_expires_at, clock) : ""),
       h("td", {}, job.status === "pending"

@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 
-from together_queue import AsyncQueueClient, QueueClient
 from together_queue.emulator import EmulatorHandle
 
 Factory = Callable[..., EmulatorHandle]
@@ -137,23 +136,3 @@ def test_no_worker_ever_claims_a_cleared_job(queue_emulator_factory: Factory) ->
     assert not canceled & claimed_ids, "a cleared job was claimed"
     assert not canceled & set(claimed)
     assert len(canceled) + len(claimed_ids) == total
-
-
-def test_clients_clear_on_the_emulator(queue_emulator_factory: Factory) -> None:
-    handle = queue_emulator_factory()
-    with QueueClient(api_key="", base_url=handle.url) as client:
-        jobs = [client.submit("m", {"i": i}) for i in range(3)]
-        result = client.clear("m")
-        assert (result.model, result.canceled_count) == ("m", 3)
-        assert {job.status().status for job in jobs} == {"canceled"}
-        assert client.metrics("m").total_jobs == 0
-
-
-@pytest.mark.anyio
-async def test_async_client_clear_on_the_emulator(queue_emulator_factory: Factory) -> None:
-    handle = queue_emulator_factory()
-    async with AsyncQueueClient(api_key="", base_url=handle.url) as client:
-        for i in range(2):
-            await client.submit("m", {"i": i})
-        assert (await client.clear("m")).canceled_count == 2
-        assert (await client.clear("m")).canceled_count == 0
