@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 
 import attrs
 
+from together_queue import _lazy
 from together_queue._models import Failure, JobStatus, Outcome, Success
 from together_queue._polling import PollPolicy, PollSchedule, Waiter
 from together_queue.errors import RateLimitError
@@ -425,9 +426,7 @@ class _Parking:
         self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
 
     async def wait(self, timeout: float) -> None:
-        import asyncio
-
-        loop = asyncio.get_running_loop()
+        loop = _lazy.asyncio.get_running_loop()
         parked: asyncio.Future[None] = loop.create_future()
         self._waiting.append(parked)
         timer = None if timeout == math.inf else loop.call_later(timeout, _release, parked)
@@ -482,11 +481,10 @@ class AsyncSubmitStream(Generic[H, I]):
         return self
 
     async def __anext__(self) -> Outcome[H, I]:
-        import asyncio  # here, not at the top: sync users should not pay for loading it
-
         plan = self._plan
         if not self._workers and not plan.stopped:
-            self._workers = [asyncio.ensure_future(self._run()) for _ in range(self.limit.ceiling)]
+            start = _lazy.asyncio.ensure_future
+            self._workers = [start(self._run()) for _ in range(self.limit.ceiling)]
         while True:
             if plan.error is not None:
                 error, plan.error = plan.error, None
@@ -513,8 +511,6 @@ class AsyncSubmitStream(Generic[H, I]):
         self._answer.wake()  # the consumer may be waiting for the end
 
     async def _attempt(self, item: I) -> tuple[H | None, BaseException | None]:
-        import asyncio
-
         rounds = 0
         while True:
             try:
@@ -524,8 +520,8 @@ class AsyncSubmitStream(Generic[H, I]):
                 rounds += 1
                 if delay is None:
                     return None, exc
-                await asyncio.sleep(delay)
-            except asyncio.CancelledError as exc:
+                await _lazy.asyncio.sleep(delay)
+            except _lazy.asyncio.CancelledError as exc:
                 return None, exc  # the stream is being torn down: recorded, then it ends
             except Exception as exc:  # every outcome is kept, the error included
                 return None, exc
@@ -540,20 +536,18 @@ class AsyncSubmitStream(Generic[H, I]):
 
     async def aclose(self) -> list[Outcome[H, I]]:
         """Start no more submits; await those in flight; their outcomes, not yet yielded."""
-        import asyncio
-
         self._plan.stop()
         self._work.wake_all()
         workers, self._workers = self._workers, []
         try:
             if workers:
-                await asyncio.wait(workers)
+                await _lazy.asyncio.wait(workers)
         finally:
             for worker in workers:
                 worker.cancel()  # only still running if our own wait was cancelled
             if workers:
                 # Reap them: no task is left pending, whatever happened above.
-                await asyncio.gather(*workers, return_exceptions=True)
+                await _lazy.asyncio.gather(*workers, return_exceptions=True)
         rest = self._plan.take_outcomes()
         self.leftover.extend(rest)
         return rest
@@ -801,8 +795,6 @@ async def aiter_completed(
     on_update: Callable[[H, JobStatus], object] | None,
 ) -> AsyncIterator[Outcome[JobStatus, H]]:
     """Yield each job's final Outcome as it completes, polling with tasks (see `iter_completed`)."""
-    import asyncio
-
     plan = _WaitPlan(
         iter(jobs),
         policy,
@@ -822,14 +814,14 @@ async def aiter_completed(
     try:
         while plan.pending or in_flight:
             for index, job in plan.due(len(in_flight)):
-                in_flight[asyncio.ensure_future(poll(job))] = index
+                in_flight[_lazy.asyncio.ensure_future(poll(job))] = index
             wait = plan.wait_timeout(len(in_flight))
             if not in_flight:
                 if wait is not None:
-                    await asyncio.sleep(wait)
+                    await _lazy.asyncio.sleep(wait)
                 continue
-            done, _ = await asyncio.wait(
-                in_flight, timeout=wait, return_when=asyncio.FIRST_COMPLETED
+            done, _ = await _lazy.asyncio.wait(
+                in_flight, timeout=wait, return_when=_lazy.asyncio.FIRST_COMPLETED
             )
             for task in done:
                 outcome = plan.settle(in_flight.pop(task), task.result())
@@ -839,4 +831,4 @@ async def aiter_completed(
         for task in in_flight:
             task.cancel()
         if in_flight:
-            await asyncio.gather(*in_flight, return_exceptions=True)
+            await _lazy.asyncio.gather(*in_flight, return_exceptions=True)
