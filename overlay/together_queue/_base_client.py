@@ -30,7 +30,7 @@ from together_queue._config import (
     resolve_config,
     to_timeout,
 )
-from together_queue._http_client import build_http_client
+from together_queue._http_client import build_http_client, direct_mount
 from together_queue._options import NOT_GIVEN, NotGiven, RequestOptions, check_headers
 from together_queue._raw import RawResponse
 from together_queue._retry import (
@@ -128,8 +128,7 @@ class ClientBase(Generic[HttpT]):
         if not self._config.loopback:
             return None
         host = httpx.URL(self.base_url).host
-        pattern = f"all://[{host}]" if ":" in host else f"all://{host}"
-        return {pattern: self._direct_transport(limits=DEFAULT_LIMITS)}
+        return {direct_mount(host): self._direct_transport(limits=DEFAULT_LIMITS)}
 
     @property
     def base_url(self) -> str:

@@ -384,23 +384,11 @@ class QueueClient(ClientBase[httpx.Client]):
         the service refused with 429 is sent again. Use the stream as a context manager:
         on an error, Ctrl-C or a cancellation no new submit starts, those in flight
         finish, and the outcomes not yet yielded are attached to the exception as
-        `exc.outcomes`. The extras and
-        `timeout` apply to every submit.
+        `exc.outcomes`. The extras and `timeout` apply to every submit.
         """
-        limit = _validate.positive_int(concurrency, "concurrency")
-        options = request_options(
-            extra_headers=extra_headers,
-            extra_query=extra_query,
-            extra_body=extra_body,
-            timeout=timeout,
-        )
-        checked = payloads_need_model(items, model)
-        return _lazy.bulk.SubmitStream(
-            checked,
-            self._item_sender(model, priority, info, options),
-            concurrency=limit,
-            adaptive=adaptive,
-        )
+        extras = (extra_headers, extra_query, extra_body, timeout)
+        checked, send, limit = self._bulk_submit(items, model, priority, info, concurrency, *extras)
+        return _lazy.bulk.SubmitStream(checked, send, concurrency=limit, adaptive=adaptive)
 
     def submit_many(
         self,
@@ -420,9 +408,26 @@ class QueueClient(ClientBase[httpx.Client]):
 
         A convenience over `submit_iter`. On an error or Ctrl-C, no new submit
         starts, those in flight finish, and the exception carries `exc.outcomes`:
-        every item's Outcome so far, so no stored job is lost. The extras and `timeout` apply to
-        every submit.
+        every item's Outcome so far, so no stored job is lost. The extras and `timeout`
+        apply to every submit.
         """
+        extras = (extra_headers, extra_query, extra_body, timeout)
+        checked, send, limit = self._bulk_submit(items, model, priority, info, concurrency, *extras)
+        return _lazy.bulk.run_many(checked, send, limit, adaptive=adaptive)
+
+    def _bulk_submit(
+        self,
+        items: Iterable[Item],
+        model: str | None,
+        priority: int,
+        info: Mapping[str, Any] | None,
+        concurrency: int,
+        extra_headers: Mapping[str, str] | None,
+        extra_query: Mapping[str, Any] | None,
+        extra_body: Mapping[str, Any] | None,
+        timeout: TimeoutTypes | NotGiven,
+    ) -> tuple[Iterable[Item], Callable[[Item, SendObserver], Job], int]:
+        """What both bulk submits check before sending: (items, the item sender, the limit)."""
         limit = _validate.positive_int(concurrency, "concurrency")
         options = request_options(
             extra_headers=extra_headers,
@@ -431,9 +436,7 @@ class QueueClient(ClientBase[httpx.Client]):
             timeout=timeout,
         )
         checked = payloads_need_model(items, model)
-        return _lazy.bulk.run_many(
-            checked, self._item_sender(model, priority, info, options), limit, adaptive=adaptive
-        )
+        return checked, self._item_sender(model, priority, info, options), limit
 
     def _item_sender(
         self,
