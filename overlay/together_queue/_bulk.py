@@ -35,7 +35,7 @@ import attrs
 
 from together_queue import _lazy
 from together_queue._models import Failure, JobStatus, Outcome, Success
-from together_queue._polling import PollPolicy, PollSchedule, Waiter
+from together_queue._polling import Durations, PollPolicy, PollSchedule, Waiter
 from together_queue.errors import RateLimitError
 
 if TYPE_CHECKING:
@@ -641,6 +641,8 @@ class _WaitPlan(Generic[H]):
     deadline: float | None = None
     schedule: PollSchedule[int] = attrs.field(factory=PollSchedule)
     active: dict[int, _Active[H]] = attrs.field(factory=dict)
+    # What the finished jobs of this wait teach about the run times of the others
+    durations: Durations = attrs.field(factory=Durations)
     pulled: int = 0
     exhausted: bool = False
 
@@ -670,6 +672,7 @@ class _WaitPlan(Generic[H]):
                     deadline=self.deadline,
                     on_update=self._callback(job),
                     raise_on_failure=False,
+                    durations=self.durations,
                 ),
             )
             self.schedule.add(index, now)

@@ -72,10 +72,12 @@ class PollPolicy:
     use_progress: bool = True
     max_consecutive_errors: int = 5
     aim: float = 0.5
+    learn: bool = True
+    poll_cost: float = 0.05
 
     def __attrs_post_init__(self) -> None:
         # Checked by hand: attrs.validators costs a few ms of import time for these checks.
-        for name in ("initial", "multiplier", "max_interval", "jitter", "aim"):
+        for name in ("initial", "multiplier", "max_interval", "jitter", "aim", "poll_cost"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise TypeError(f"{name} must be a number, got {type(value).__name__}")
@@ -95,9 +97,212 @@ class PollPolicy:
             raise ValueError(f"jitter must be in [0, 1), got {self.jitter}")
         if not 0 < self.aim <= 1:
             raise ValueError(f"aim must be in (0, 1], got {self.aim}")
+        if not self.poll_cost > 0:
+            raise ValueError(f"poll_cost must be > 0, got {self.poll_cost}")
         count = self.max_consecutive_errors
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise ValueError(f"max_consecutive_errors must be an int >= 0, got {count!r}")
+
+
+# Learned run times (see `Durations`): ages are binned 50 ms wide below 1 s, then 5% wide,
+# so a bin is never much wider than the spread a poll interval can resolve at that age.
+_LINEAR_WIDTH: Final = 0.05
+_LINEAR_BINS: Final = 20  # [0, 1 s)
+_RATIO: Final = 1.05
+_LOG_RATIO: Final = math.log(_RATIO)
+_MAX_AGE: Final = 7 * 86400.0  # ages are clamped here: at most ~360 bins per model
+#: Finished jobs of a model seen before its learned run times aim any poll.
+MIN_FINISHED: Final = 8
+# A hazard is read from a window of bins holding at least this many finished jobs ...
+_WINDOW_EVENTS: Final = 8
+_WINDOW_BINS: Final = 16
+# ... and at least this many jobs' worth of survival on average: past that (one slow
+# outlier outliving every other job) nothing is learned and the backoff takes over.
+_MIN_AT_RISK: Final = 3.0
+# Progress rises below this are not steps (and would bound nothing).
+_MIN_STEP: Final = 1e-3
+
+
+def _bin(age: float) -> int:
+    if age < 1.0:
+        return max(0, int(age / _LINEAR_WIDTH))
+    return _LINEAR_BINS + int(math.log(min(age, _MAX_AGE)) / _LOG_RATIO)
+
+
+def _edge(index: int) -> float:
+    """The lower edge of bin `index` (in seconds of age)."""
+    if index < _LINEAR_BINS:
+        return index * _LINEAR_WIDTH
+    return float(_RATIO ** (index - _LINEAR_BINS))
+
+
+@attrs.define
+class _Bins:
+    """One model's survival data: finished jobs and job-seconds survived, per age bin."""
+
+    events: list[int] = attrs.field(factory=list)
+    exposure: list[float] = attrs.field(factory=list)
+    finished: int = 0
+    step: float | None = None  # the smallest progress value or rise seen
+
+    def _grow(self, index: int) -> None:
+        missing = index + 1 - len(self.events)
+        if missing > 0:
+            self.events.extend([0] * missing)
+            self.exposure.extend([0.0] * missing)
+
+    def survived(self, start: float, end: float) -> None:
+        """Credit one job's survival from age `start` to `end`."""
+        if end <= start:
+            return
+        first, last = _bin(start), _bin(end)
+        self._grow(last)
+        for index in range(first, last + 1):
+            low = max(start, _edge(index))
+            high = min(end, _edge(index + 1))
+            if high > low:
+                self.exposure[index] += high - low
+
+    def hazard(self, index: int) -> float | None:
+        """Finishes per job-second near bin `index`; None where too few jobs were seen."""
+        if index >= len(self.events):
+            return None
+        # Pooled with the bins just below (not above: a hazard that starts at some age,
+        # say the shortest run time, must not leak to younger ages and draw early polls).
+        events, exposure = self.events[index], self.exposure[index]
+        low = index
+        while events < _WINDOW_EVENTS and low > 0 and index - low < _WINDOW_BINS:
+            low -= 1
+            events += self.events[low]
+            exposure += self.exposure[low]
+        width = _edge(index + 1) - _edge(low)
+        if exposure < _MIN_AT_RISK * width:
+            return None
+        return events / exposure
+
+
+@attrs.define
+class Durations:
+    """Run times learned from the finished jobs of one bulk wait, per model.
+
+    A Nelson-Aalen estimate over age bins: each finished job adds its exact run time
+    (`done_at - claimed_at`, the service's own clock) and every poll of a running job
+    the time it is now known to have run (right-censored data), so the estimate is not
+    biased towards the short jobs that finish first. Memory is bounded by the bins.
+    `next_age` then places the next poll where the expected lag it saves is worth one
+    request (`PollPolicy.poll_cost`): none before the shortest run times seen, closer
+    together where jobs of that age finish often.
+    """
+
+    _models: dict[str, _Bins] = attrs.field(factory=dict)
+
+    def survived(self, model: str, start: float, end: float) -> None:
+        """Record that a job of `model` ran from age `start` to at least `end` seconds."""
+        self._models.setdefault(model, _Bins()).survived(start, end)
+
+    def finished(self, model: str, start: float, duration: float) -> None:
+        """Record a job of `model` known alive at age `start` that finished after `duration`."""
+        bins = self._models.setdefault(model, _Bins())
+        bins.survived(start, duration)
+        index = _bin(duration)
+        bins._grow(index)
+        bins.events[index] += 1
+        bins.finished += 1
+
+    def saw_progress(self, model: str, progress: float, before: float | None) -> None:
+        """Record a job of `model` reporting `progress` (`before`: the value it had)."""
+        bins = self._models.setdefault(model, _Bins())
+        rise = progress if before is None or progress <= before else progress - before
+        if rise >= _MIN_STEP and (bins.step is None or rise < bins.step):
+            bins.step = rise
+
+    def step(self, model: str) -> float | None:
+        """The size of `model`'s progress steps, at most: its smallest value or rise seen."""
+        bins = self._models.get(model)
+        return None if bins is None else bins.step
+
+    def next_age(
+        self,
+        model: str,
+        age: float,
+        cost: float,
+        span: float,
+        bounds: tuple[float, float | None] | None = None,
+    ) -> float | None:
+        """The age at which to poll a job of `model` running at `age`, at most `span` later.
+
+        `bounds` (earliest, latest): the job is known to end after `earliest` and, unless
+        None, by `latest` (from its progress). None while too little is known: fewer than
+        `MIN_FINISHED` finished jobs, no jobs like this one at its age, or none of them
+        expected to end within the bounds.
+        """
+        bins = self._models.get(model)
+        if bins is None or bins.finished < MIN_FINISHED:
+            return None
+        hazard = bins.hazard(_bin(age))
+        if hazard is None:
+            return None  # no jobs like this one at its age: nothing to go by
+        earliest, latest = bounds if bounds is not None else (age, None)
+        age = max(age, earliest)
+        hazard = _known_hazard(bins, _bin(age), hazard)
+        # The lag a poll at age t saves, per job alive at `age`, grows as
+        # G(t) = integral from `age` to t of P(done by s | alive at `age`) ds; the poll goes
+        # where G reaches the cost of a request (Barlow and Proschan's inspection rule in
+        # its local form: intervals of sqrt(2 * cost / hazard)). With `latest`, the job is
+        # known to end by then, so G is conditioned on that and the poll is at `latest` at most.
+        horizon = age + span if latest is None else min(latest, age + span)
+        target = cost
+        if latest is not None:
+            pieces = _segments(bins, age, latest, hazard)
+            mass = -math.expm1(-sum(h * n for _, n, h in pieces))
+            if mass < 1e-3:
+                return None  # the learned run times say it cannot end by then
+            target = cost * mass
+        return _solve(_segments(bins, age, horizon, hazard), target, horizon)
+
+
+def _known_hazard(bins: _Bins, index: int, default: float) -> float:
+    """The hazard at bin `index` or, past the data, at the last bin below it with some."""
+    for below in range(min(index, len(bins.events) - 1), -1, -1):
+        hazard = bins.hazard(below)
+        if hazard is not None:
+            return hazard
+    return default
+
+
+def _segments(
+    bins: _Bins, start: float, end: float, hazard: float
+) -> Iterator[tuple[float, float, float]]:
+    """(start, length, hazard) pieces of [start, end] by bin; past the data, the last hazard."""
+    index = _bin(start)
+    while start < end:
+        known = bins.hazard(index)
+        hazard = hazard if known is None else known
+        stop = min(end, _edge(index + 1))
+        if stop > start:
+            yield start, stop - start, hazard
+        start, index = max(start, stop), index + 1
+
+
+def _solve(segments: Iterator[tuple[float, float, float]], target: float, horizon: float) -> float:
+    """The first t with G(t) = target (see `Durations.next_age`), or `horizon`."""
+    saved, alive = 0.0, 1.0  # G so far, P(alive | alive at the start)
+    for start, length, hazard in segments:
+
+        def gain(t: float, alive: float = alive, hazard: float = hazard) -> float:
+            if hazard <= 0:  # nobody finishes here: only those done before add lag
+                return t * (1.0 - alive)
+            return t - alive * -math.expm1(-hazard * t) / hazard
+
+        if saved + gain(length) >= target:
+            low, high = 0.0, length
+            for _ in range(40):
+                mid = (low + high) / 2
+                low, high = (mid, high) if saved + gain(mid) < target else (low, mid)
+            return start + high
+        saved += gain(length)
+        alive *= math.exp(-hazard * length)
+    return horizon
 
 
 @attrs.define
@@ -115,6 +320,8 @@ class PollState:
     interval: float = 0.0
     last: JobStatus | None = None
     errors_in_a_row: int = 0
+    #: Run times shared by the jobs of one bulk wait (None: a lone `wait()`, nothing to learn).
+    durations: Durations | None = None
     _anchor: tuple[float, float] | None = None  # (client time, progress) first seen
     _change: tuple[float, float] | None = None  # (estimated client time, progress) last change
     _previous_poll: float | None = None
@@ -123,6 +330,9 @@ class PollState:
     _level: tuple[float, float] | None = None
     _below: float | None = None
     _last_wall: float | None = None
+    # The claim (service epoch) and how long it is known to have run, for `durations`
+    _claim: float | None = None
+    _known: float = 0.0
 
     def __attrs_post_init__(self) -> None:
         self.interval = self.policy.initial
@@ -134,8 +344,10 @@ class PollState:
             status.info,
         )
         self.errors_in_a_row = 0
+        wall = time.time() if wall is None else wall
         self._track_progress(status, now)
-        self._track_level(status, time.time() if wall is None else wall)
+        self._track_level(status, wall)
+        self._track_run_time(status, wall)
         self.last = status
         self._previous_poll = now
         return changed
@@ -154,7 +366,13 @@ class PollState:
 
         `wall` is `time.time()` at the observation (for the job's age), now if not given.
         """
-        aimed = self.aimed_remaining(time.time() if wall is None else wall)
+        wall = time.time() if wall is None else wall
+        learned = self.learned_remaining(wall)
+        if learned is not None:
+            self._overdue = False
+            self._backoff()  # keep the backoff growing for when the learned times run out
+            return learned
+        aimed = self.aimed_remaining(wall)
         if aimed is not None:
             self._overdue = False
             self._backoff()  # keep the backoff growing for when aims run out
@@ -171,21 +389,59 @@ class PollState:
             self.interval = self.policy.initial
         return self._backoff()
 
+    def learned_remaining(self, wall: float) -> float | None:
+        """Seconds to the next poll by the run times of finished jobs (`Durations`), or None."""
+        last = self.last
+        if self.durations is None or not self.policy.learn or last is None:
+            return None
+        if last.status != "running" or last.claimed_at is None:
+            return None
+        age = max(0.0, wall - last.claimed_at.timestamp())
+        step = self.durations.step(last.model)
+        bounds = self._bounds(wall, step) if self.policy.use_progress else None
+        target = self.durations.next_age(
+            last.model,
+            age,
+            self.policy.poll_cost,
+            self.policy.max_interval,
+            None if bounds is None else bounds[1:],
+        )
+        if target is None:
+            return None
+        return min(max(target - age, MIN_AIMED_DELAY), self.policy.max_interval)
+
     def aimed_remaining(self, wall: float) -> float | None:
         """Seconds to the next poll aimed by the progress bounds (see the module), or None."""
+        bounds = self._bounds(wall, None)
+        if bounds is None:
+            return None
+        age, earliest, latest = bounds
+        if latest is None:
+            return None
+        return earliest + (latest - earliest) * self.policy.aim - age
+
+    def _bounds(self, wall: float, step: float | None) -> tuple[float, float, float | None] | None:
+        """(age, earliest, latest): the ages the job ends between, by its progress.
+
+        None without progress, or when it contradicts even progress. With `step` (the
+        size of the model's progress steps), the next step not reached yet is a bound too.
+        """
         level = self._level
         if level is None or self.last is None or self.last.claimed_at is None:
             return None
         progress, first_seen = level
         claimed = self.last.claimed_at.timestamp()
-        age = max(0.0, wall - claimed)
+        age = earliest = max(0.0, wall - claimed)
+        if step is not None:  # `progress + step` not reached yet
+            earliest = age / min(1.0, progress + step)
+        if not progress:
+            return age, earliest, None
         latest = max(0.0, first_seen - claimed) / progress  # `progress` was reached by then
-        earliest = age
         if self._below is not None:  # not reached yet then
             earliest = max(earliest, max(0.0, self._below - claimed) / progress)
         if latest <= earliest:
             return None  # later than even progress would say: back to the backoff
-        return earliest + (latest - earliest) * self.policy.aim - age
+        return age, earliest, latest
 
     def estimated_remaining(self, now: float) -> float | None:
         """Seconds until the job should finish, from its progress; None without an estimate."""
@@ -205,13 +461,32 @@ class PollState:
 
     def _track_level(self, status: JobStatus, wall: float) -> None:
         progress = status.progress if status.status == "running" else None
-        if not self.policy.use_progress or not progress:
+        if progress == 0 and self.durations is None:
+            progress = None  # a lone wait has no step size to bound anything with 0 by
+        if not self.policy.use_progress or progress is None:
             self._level = self._below = None
         elif self._level is None or progress != self._level[0]:
-            raised = self._level is not None and progress > self._level[0]
+            before = None if self._level is None else self._level[0]
+            raised = before is not None and progress > before
             self._below = self._last_wall if raised else None
             self._level = (progress, wall)
+            if self.durations is not None:
+                self.durations.saw_progress(status.model, progress, before)
         self._last_wall = wall
+
+    def _track_run_time(self, status: JobStatus, wall: float) -> None:
+        durations = self.durations
+        if durations is None or status.claimed_at is None:
+            return
+        claimed = status.claimed_at.timestamp()
+        if claimed != self._claim:  # first seen, or claimed again after a retry
+            self._claim, self._known = claimed, 0.0
+        if status.status == "running":
+            age = wall - claimed
+            durations.survived(status.model, self._known, age)
+            self._known = max(self._known, age)
+        elif status.status == "done" and status.done_at is not None:
+            durations.finished(status.model, self._known, status.done_at.timestamp() - claimed)
 
     def _track_progress(self, status: JobStatus, now: float) -> None:
         progress = status.progress if status.status == "running" else None
@@ -268,11 +543,12 @@ class Waiter:
     on_update: Callable[[JobStatus], object] | None = None
     raise_on_failure: bool = True
     job: Job | AsyncJob | None = None
+    durations: Durations | None = None
     final: JobStatus | None = None
     _state: PollState = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self._state = PollState(self.policy)
+        self._state = PollState(self.policy, durations=self.durations)
 
     @property
     def last(self) -> JobStatus | None:

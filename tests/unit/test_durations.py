@@ -1,0 +1,184 @@
+"""Run times learned by a bulk wait (`Durations`) and the polls they place, without I/O."""
+
+from __future__ import annotations
+
+import datetime
+import math
+
+import attrs
+import pytest
+
+from together_queue import JobStatus, PollPolicy
+from together_queue._bulk import AdaptiveLimit, _WaitPlan
+from together_queue._polling import MIN_AIMED_DELAY, MIN_FINISHED, Durations, PollState
+
+CLAIMED = 1_000_000.0  # every job's `claimed_at`, epoch seconds
+POLICY = PollPolicy(initial=0.2, multiplier=2.0, max_interval=5.0, jitter=0.0, poll_cost=0.02)
+
+
+def _finished(durations: Durations, *seconds: float, model: str = "m") -> None:
+    for duration in seconds:
+        durations.finished(model, 0.0, duration)
+
+
+def _evenly(low: float, high: float, count: int) -> list[float]:
+    return [low + (high - low) * (k + 0.5) / count for k in range(count)]
+
+
+def _at(seconds: float) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(CLAIMED + seconds, datetime.UTC)
+
+
+def _status(status: str = "running", done: float | None = None, **info: object) -> JobStatus:
+    return JobStatus(
+        request_id="r",
+        model="m",
+        status=status,
+        info=info,
+        claimed_at=_at(0.0),
+        done_at=None if done is None else _at(done),
+    )
+
+
+def test_nothing_is_learned_from_fewer_than_a_handful_of_finished_jobs() -> None:
+    durations = Durations()
+    _finished(durations, *_evenly(1.0, 2.0, MIN_FINISHED - 1))
+    assert durations.next_age("m", 0.5, cost=0.02, span=5.0) is None
+    _finished(durations, 1.5)
+    assert durations.next_age("m", 0.5, cost=0.02, span=5.0) is not None
+    assert durations.next_age("other model", 0.5, cost=0.02, span=5.0) is None
+
+
+def test_no_poll_before_the_shortest_run_time_then_where_the_lag_is_worth_a_request() -> None:
+    durations = Durations()
+    _finished(durations, *_evenly(2.0, 3.0, 200))
+    age = durations.next_age("m", 0.5, cost=0.02, span=5.0)
+    # Uniform on [2, 3]: the lag a poll at t saves is (t - 2)^2 / 2, worth 0.02 at t = 2.2.
+    assert age == pytest.approx(2.0 + math.sqrt(2 * 0.02), abs=0.05)
+    # Never later than `span` after the job's age.
+    assert durations.next_age("m", 0.5, cost=0.02, span=1.0) == pytest.approx(1.5)
+
+
+def test_polls_come_closer_together_as_a_job_ages_when_the_hazard_rises() -> None:
+    durations = Durations()
+    _finished(durations, *_evenly(1.0, 5.0, 400))
+    young = durations.next_age("m", 2.0, cost=0.02, span=5.0)
+    old = durations.next_age("m", 4.0, cost=0.02, span=5.0)
+    assert young is not None and old is not None
+    # sqrt(2 * cost / hazard), hazard 1 / (5 - age): about 0.35 s at 2 s, 0.2 s at 4 s.
+    assert young - 2.0 == pytest.approx(math.sqrt(2 * 0.02 * 3), rel=0.25)
+    assert old - 4.0 == pytest.approx(math.sqrt(2 * 0.02 * 1), rel=0.25)
+    assert old - 4.0 < young - 2.0
+
+
+def test_running_jobs_count_as_survivors_so_short_ones_do_not_bias_the_estimate() -> None:
+    finished_only, censored = Durations(), Durations()
+    for durations in (finished_only, censored):
+        _finished(durations, *_evenly(1.0, 1.5, 20))
+    for _ in range(180):  # still running at 1.5 s: most jobs take longer
+        censored.survived("m", 0.0, 1.5)
+    eager = finished_only.next_age("m", 1.0, cost=0.02, span=5.0)
+    patient = censored.next_age("m", 1.0, cost=0.02, span=5.0)
+    assert eager is not None and patient is not None
+    assert patient - 1.0 > 2 * (eager - 1.0)
+
+
+def test_a_job_older_than_any_seen_goes_back_to_the_backoff() -> None:
+    durations = Durations()
+    _finished(durations, *_evenly(1.0, 2.0, 50))
+    # One slow job outliving every other: no learned time for it.
+    assert durations.next_age("m", 30.0, cost=0.02, span=5.0) is None
+
+
+def test_progress_bounds_condition_the_learned_times() -> None:
+    durations = Durations()
+    _finished(durations, *_evenly(1.0, 5.0, 400))
+    # Known to end in (3, 3.5]: the poll stays within, never past 3.5.
+    aimed = durations.next_age("m", 1.0, cost=0.02, span=5.0, bounds=(3.0, 3.5))
+    assert aimed is not None and 3.0 < aimed <= 3.5
+    coarse = durations.next_age("m", 1.0, cost=1.0, span=5.0, bounds=(3.0, 3.5))
+    assert coarse == pytest.approx(3.5)
+    # Learned times that say it cannot end within the bounds: nothing learned for it.
+    _finished(durations, *_evenly(4.0, 5.0, 10), model="long")
+    assert durations.next_age("long", 1.0, cost=0.02, span=5.0, bounds=(1.0, 1.5)) is None
+
+
+def test_progress_steps_are_the_smallest_value_or_rise_seen() -> None:
+    durations = Durations()
+    assert durations.step("m") is None
+    durations.saw_progress("m", 0.5, None)
+    durations.saw_progress("m", 0.75, 0.5)
+    durations.saw_progress("m", 0.25, 0.75)  # restarted: a value, not a rise
+    durations.saw_progress("m", 0.2500001, 0.25)  # noise, not a step
+    assert durations.step("m") == 0.25
+
+
+def test_a_poll_state_learns_from_finished_jobs_and_aims_by_them() -> None:
+    durations = Durations()
+    _finished(durations, *_evenly(2.0, 3.0, 200))
+    state = PollState(POLICY, durations=durations)
+    state.observe(_status(), now=0.0, wall=CLAIMED + 0.5)
+    # The backoff would say 0.2 s; nothing of this model ends before 2 s.
+    assert state.next_delay(0.0, wall=CLAIMED + 0.5) == pytest.approx(1.7, abs=0.05)
+    # The same job finishing adds its exact run time, from the service's timestamps.
+    before = durations.next_age("m", 0.5, cost=0.02, span=5.0)
+    for _ in range(100):
+        other = PollState(POLICY, durations=durations)
+        other.observe(_status("done", done=2.05), now=3.0, wall=CLAIMED + 3.0)
+    after = durations.next_age("m", 0.5, cost=0.02, span=5.0)
+    assert before is not None and after is not None and after < before
+
+
+def test_a_job_at_progress_zero_is_bounded_by_the_step_of_the_others() -> None:
+    durations = Durations()
+    _finished(durations, *_evenly(1.0, 5.0, 400))
+    durations.saw_progress("m", 0.25, 0.0)
+    state = PollState(POLICY, durations=durations)
+    state.observe(_status(progress=0.0), now=0.0, wall=CLAIMED + 0.75)
+    # Not at 0.25 after 0.75 s: it runs more than 3 s, so no poll before then.
+    delay = state.next_delay(0.0, wall=CLAIMED + 0.75)
+    assert 3.0 - 0.75 < delay <= 5.0
+
+
+def test_a_lone_wait_keeps_the_backoff() -> None:
+    state = PollState(POLICY)
+    state.observe(_status(), now=0.0, wall=CLAIMED + 0.5)
+    assert state.next_delay(0.0, wall=CLAIMED + 0.5) == pytest.approx(0.2)
+
+
+def test_learned_delays_stay_within_the_policy() -> None:
+    durations = Durations()
+    _finished(durations, *_evenly(1.0, 1.01, 100))
+    state = PollState(POLICY, durations=durations)
+    state.observe(_status(), now=0.0, wall=CLAIMED + 1.005)
+    assert state.next_delay(0.0, wall=CLAIMED + 1.005) >= MIN_AIMED_DELAY
+    far = Durations()
+    _finished(far, *_evenly(100.0, 101.0, 100))
+    for _ in range(100):
+        far.survived("m", 0.0, 1.0)
+    state = PollState(POLICY, durations=far)
+    state.observe(_status(), now=0.0, wall=CLAIMED + 1.0)
+    assert state.next_delay(0.0, wall=CLAIMED + 1.0) == POLICY.max_interval
+
+
+def test_learning_can_be_turned_off() -> None:
+    durations = Durations()
+    _finished(durations, *_evenly(2.0, 3.0, 200))
+    state = PollState(attrs.evolve(POLICY, learn=False), durations=durations)
+    state.observe(_status(), now=0.0, wall=CLAIMED + 0.5)
+    assert state.next_delay(0.0, wall=CLAIMED + 0.5) == pytest.approx(0.2)
+
+
+def test_the_jobs_of_one_bulk_wait_share_what_they_learn() -> None:
+    plan: _WaitPlan[str] = _WaitPlan(
+        iter(["a", "b"]), POLICY, None, AdaptiveLimit(4), None, window=8
+    )
+    plan.due(0)
+    shared = {id(entry.waiter._state.durations) for entry in plan.active.values()}
+    assert shared == {id(plan.durations)}
+
+
+@pytest.mark.parametrize("cost", [0.0, -1.0, math.inf, True])
+def test_poll_cost_must_be_a_positive_number(cost: object) -> None:
+    with pytest.raises((TypeError, ValueError)):
+        PollPolicy(poll_cost=cost)  # type: ignore[arg-type]
