@@ -630,6 +630,7 @@ class _WaitPlan(Generic[H]):
     so memory follows the window, not the number of jobs. Polls keep within `limit`,
     the same `AdaptiveLimit` a bulk submit uses (it observes every poll's answer): 429s
     lower it and set a pace, a `Retry-After` pauses every poll, not only the refused one.
+    Every job's waiter shares `durations`, the run times learned from the jobs seen so far.
     """
 
     jobs: Iterator[H]

@@ -12,6 +12,17 @@ reports `info.progress`, aims the next poll instead:
 - failing that, at the finish estimated from two observations on the client's own
   clock.
 
+A bulk wait (`wait_all`, `as_completed`) also learns from the jobs it waits on
+(`Durations`): each finished job's run time (`done_at - claimed_at`) and how long each
+running one has run so far. Once a handful of jobs of a model have finished, a running
+job of that model is next polled where the lag the poll would save, given the run times
+seen, is worth one request (`PollPolicy.poll_cost`): not before the shortest run times,
+more often at ages where jobs often end. Without learning, no schedule blind to the run
+times beats polling at a fixed interval on median lag for as many requests; with it, a
+batch of similar jobs is seen done sooner for fewer requests. Progress narrows what is
+learned to the ages its bounds allow, including, from the model's smallest progress step,
+a lower bound for a job still below its next step. A single `wait()` keeps the rules above.
+
 A job's age compares the client's clock with the service's `claimed_at`: a skewed
 clock only moves aimed polls, within `MIN_AIMED_DELAY` and `max_interval`.
 """
@@ -63,6 +74,12 @@ class PollPolicy:
     ones: at the `aim` share of the time its progress bound leaves (see the module
     docstring). A wait survives up to `max_consecutive_errors` transient errors in a
     row (rate limits, 5xx, connection errors) before raising.
+
+    With `learn`, the bulk waits (`wait_all`, `as_completed`) learn run times from the
+    jobs they see finish and poll a running job where the lag a poll would save is
+    worth `poll_cost` seconds (a request's price in lag; larger: fewer requests, later
+    detection), within [0.05 s, `max_interval`]; until a model has a handful of
+    finished jobs, and for a job older than any seen, the rules above apply.
     """
 
     initial: float = 0.25
@@ -73,7 +90,7 @@ class PollPolicy:
     max_consecutive_errors: int = 5
     aim: float = 0.5
     learn: bool = True
-    poll_cost: float = 0.05
+    poll_cost: float = 0.12
 
     def __attrs_post_init__(self) -> None:
         # Checked by hand: attrs.validators costs a few ms of import time for these checks.
