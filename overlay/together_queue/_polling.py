@@ -90,7 +90,7 @@ class PollPolicy:
     max_consecutive_errors: int = 5
     aim: float = 0.5
     learn: bool = True
-    poll_cost: float = 0.12
+    poll_cost: float = 0.13
 
     def __attrs_post_init__(self) -> None:
         # Checked by hand: attrs.validators costs a few ms of import time for these checks.
@@ -138,13 +138,11 @@ _WINDOW_BINS: Final = 16
 _MIN_AT_RISK: Final = 3.0
 # Progress rises below this are not steps (and would bound nothing).
 _MIN_STEP: Final = 1e-3
-# What a poll costs (in `PollPolicy.poll_cost`) once progress bounds a job's end: a poll
-# that misses the end still narrows the bounds for the next, so it is worth more. Before
-# the job's first progress step, a poll mostly sees that step: worth less. Both chosen on
-# simulated waits (uniform, normal, lognormal and exponential run times, progress in
-# quarters): at equal requests, lower lag than one cost for all.
+# What a poll costs (a share of `PollPolicy.poll_cost`) once progress bounds a job's end:
+# a poll that misses the end still narrows the bounds for the next one, so it is worth
+# more than the lag it saves. Chosen on simulated waits (uniform, normal, lognormal and
+# exponential run times, progress in quarters): at equal requests, lower lag than 1.
 _BOUNDED_COST: Final = 0.5
-_BELOW_STEP_COST: Final = 3.0
 
 
 def _bin(age: float) -> int:
@@ -435,8 +433,8 @@ class PollState:
         step = self.durations.step(last.model)
         bounds = self._bounds(wall, step) if self.policy.use_progress else None
         cost = self.policy.poll_cost
-        if bounds is not None:
-            cost *= _BELOW_STEP_COST if bounds[2] is None else _BOUNDED_COST
+        if bounds is not None and bounds[2] is not None:
+            cost *= _BOUNDED_COST
         target = self.durations.next_age(
             last.model, age, cost, self.policy.max_interval, None if bounds is None else bounds[1:]
         )
