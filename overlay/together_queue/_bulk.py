@@ -694,6 +694,10 @@ class _WaitPlan(Generic[H]):
             indices = self.schedule.pop_due(now, 1)
             if not indices:
                 break
+            later = self.active[indices[0]].waiter.replan(now)
+            if later is not None:  # planned anew with what was learned since: no poll yet
+                self.schedule.add(indices[0], now + later)
+                continue
             self.limit.started(now)
             polls.append((indices[0], self.active[indices[0]].job))
             room -= 1

@@ -21,7 +21,9 @@ more often at ages where jobs often end. Without learning, no schedule blind to 
 times beats polling at a fixed interval on median lag for as many requests; with it, a
 batch of similar jobs is seen done sooner for fewer requests. Progress narrows what is
 learned to the ages its bounds allow, including, from the model's smallest progress step,
-a lower bound for a job still below its next step. A single `wait()` keeps the rules above.
+a lower bound for a job still below its next step. A poll aimed past the ages seen so far
+(where the estimate is extrapolated) is planned again, once, halfway there, with what the
+other jobs taught meanwhile; that costs no request. A single `wait()` keeps the rules above.
 
 A job's age compares the client's clock with the service's `claimed_at`: a skewed
 clock only moves aimed polls, within `MIN_AIMED_DELAY` and `max_interval`.
@@ -90,7 +92,7 @@ class PollPolicy:
     max_consecutive_errors: int = 5
     aim: float = 0.5
     learn: bool = True
-    poll_cost: float = 0.13
+    poll_cost: float = 0.16
 
     def __attrs_post_init__(self) -> None:
         # Checked by hand: attrs.validators costs a few ms of import time for these checks.
@@ -128,6 +130,8 @@ _LINEAR_BINS: Final = 20  # [0, 1 s)
 _RATIO: Final = 1.05
 _LOG_RATIO: Final = math.log(_RATIO)
 _MAX_AGE: Final = 7 * 86400.0  # ages are clamped here: at most ~360 bins per model
+#: How often one learned poll may be planned again before it is sent (`PollState.replan`).
+MAX_REPLANS: Final = 1
 #: Finished jobs of a model seen before its learned run times aim any poll.
 MIN_FINISHED: Final = 8
 # A hazard is read from a window of bins holding at least this many finished jobs ...
@@ -169,6 +173,7 @@ class _Bins:
     exposure: list[float] = attrs.field(factory=list)
     finished: int = 0
     step: float | None = None  # the smallest progress value or rise seen
+    top: int = -1  # the oldest bin with enough survival seen in it alone
 
     def _grow(self, index: int) -> None:
         missing = index + 1 - len(self.events)
@@ -185,11 +190,20 @@ class _Bins:
         exposure = self.exposure
         if first == last:
             exposure[first] += end - start
+            self._raise_top(last)
             return
         exposure[first] += _EDGES[first + 1] - start
         for index in range(first + 1, last):
             exposure[index] += _EDGES[index + 1] - _EDGES[index]
         exposure[last] += max(0.0, min(end, _EDGES[last + 1]) - _EDGES[last])
+        self._raise_top(last)
+
+    def _raise_top(self, index: int) -> None:
+        while index > self.top:
+            if self.exposure[index] >= _MIN_AT_RISK * (_EDGES[index + 1] - _EDGES[index]):
+                self.top = index
+                return
+            index -= 1
 
     def hazard(self, index: int) -> float | None:
         """Finishes per job-second near bin `index`; None where too few jobs were seen."""
@@ -243,6 +257,11 @@ class Durations:
         rise = progress if before is None or progress <= before else progress - before
         if rise >= _MIN_STEP and (bins.step is None or rise < bins.step):
             bins.step = rise
+
+    def known_until(self, model: str) -> float:
+        """The age up to which enough jobs of `model` were seen running (0.0: none)."""
+        bins = self._models.get(model)
+        return 0.0 if bins is None or bins.top < 0 else _EDGES[bins.top + 1]
 
     def step(self, model: str) -> float | None:
         """The size of `model`'s progress steps, at most: its smallest value or rise seen."""
@@ -366,6 +385,10 @@ class PollState:
     # The claim (service epoch) and how long it is known to have run, for `durations`
     _claim: float | None = None
     _known: float = 0.0
+    # The wall time of a learned poll aimed past what is known yet: planned again, with
+    # what the other jobs teach meanwhile, before it is sent (`replan`).
+    _planned: float | None = None
+    _replans: int = 0
 
     def __attrs_post_init__(self) -> None:
         self.interval = self.policy.initial
@@ -400,11 +423,12 @@ class PollState:
         `wall` is `time.time()` at the observation (for the job's age), now if not given.
         """
         wall = time.time() if wall is None else wall
+        self._planned, self._replans = None, 0
         learned = self.learned_remaining(wall)
         if learned is not None:
             self._overdue = False
             self._backoff()  # keep the backoff growing for when the learned times run out
-            return learned
+            return self._plan(wall, wall + learned)
         aimed = self.aimed_remaining(wall)
         if aimed is not None:
             self._overdue = False
@@ -421,6 +445,32 @@ class PollState:
             self._overdue = True
             self.interval = self.policy.initial
         return self._backoff()
+
+    def replan(self, wall: float | None = None) -> float | None:
+        """At a due poll: None to send it, or seconds to wait first (a poll planned anew).
+
+        A learned poll aimed past the ages known when it was planned is planned again
+        from the same observation with what is known now; it may come sooner or later.
+        """
+        if self._planned is None or self._last_wall is None:
+            return None
+        wall = time.time() if wall is None else wall
+        self._planned = None
+        learned = self.learned_remaining(self._last_wall)
+        if learned is None or self._last_wall + learned <= wall:
+            return None
+        return self._plan(wall, self._last_wall + learned)
+
+    def _plan(self, wall: float, due: float) -> float:
+        """The delay to `due` from `wall`; past what is known, to halfway, to plan again."""
+        last, known = self.last, math.inf
+        if self.durations is not None and last is not None and last.claimed_at is not None:
+            known = last.claimed_at.timestamp() + self.durations.known_until(last.model)
+        if due > max(known, wall) + MIN_AIMED_DELAY and self._replans < MAX_REPLANS:
+            self._planned = due
+            self._replans += 1
+            return max(MIN_AIMED_DELAY, (due - wall) / 2)
+        return due - wall
 
     def learned_remaining(self, wall: float) -> float | None:
         """Seconds to the next poll by the run times of finished jobs (`Durations`), or None."""
@@ -612,6 +662,17 @@ class Waiter:
                 raise self._timeout()
             delay = min(delay, remaining)
         return delay
+
+    def replan(self, now: float) -> float | None:
+        """At a due poll (`now`: monotonic): None to send it, or seconds to wait first.
+
+        See `PollState.replan`; never past the deadline.
+        """
+        delay = self._state.replan()
+        if delay is None or self.deadline is None:
+            return delay
+        remaining = self.deadline - now
+        return min(delay, remaining) if remaining > 0 else None
 
     def _timeout(self) -> WaitTimeout:
         last = self._state.last

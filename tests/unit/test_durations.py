@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import time
 
 import attrs
 import pytest
@@ -182,3 +183,50 @@ def test_the_jobs_of_one_bulk_wait_share_what_they_learn() -> None:
 def test_poll_cost_must_be_a_positive_number(cost: object) -> None:
     with pytest.raises((TypeError, ValueError)):
         PollPolicy(poll_cost=cost)  # type: ignore[arg-type]
+
+
+def test_a_poll_aimed_past_what_is_known_is_planned_again_before_it_is_sent() -> None:
+    durations = Durations()
+    _finished(durations, *_evenly(0.5, 1.0, 50))
+    for _ in range(100):
+        durations.survived("m", 0.0, 1.0)  # known up to 1 s: past that, extrapolated
+    state = PollState(POLICY, durations=durations)
+    state.observe(_status(), now=0.0, wall=CLAIMED + 0.5)
+    # Aimed within what is known: sent as planned.
+    delay = state.next_delay(0.0, wall=CLAIMED + 0.5)
+    assert CLAIMED + 0.5 + delay <= CLAIMED + 1.0 + MIN_AIMED_DELAY
+    assert state.replan(CLAIMED + 0.5 + delay) is None
+
+    # Seen at 1.5 s, older than any seen: the learned aim (from the hazard at 1 s) is
+    # past what is known, so the job wakes halfway to plan again, no request sent.
+    slow = PollState(POLICY, durations=durations)
+    slow.observe(_status(), now=0.0, wall=CLAIMED + 1.05)
+    first = slow.next_delay(0.0, wall=CLAIMED + 1.05)
+    aimed = durations.next_age("m", 1.05, cost=POLICY.poll_cost, span=5.0)
+    assert aimed is not None
+    assert first == pytest.approx((aimed - 1.05) / 2)
+    # Meanwhile the other jobs show that none ends before 3 s: the poll moves later.
+    for _ in range(100):
+        durations.survived("m", 1.0, 3.0)
+    later = slow.replan(CLAIMED + 1.05 + first)
+    assert later is not None and later > aimed - 1.05
+    # Planned again once at most: the next wake sends the poll.
+    assert slow.replan(CLAIMED + 1.05 + first + later) is None
+
+
+def test_a_bulk_wait_sends_no_poll_for_a_job_planned_again() -> None:
+    plan: _WaitPlan[str] = _WaitPlan(iter(["a"]), POLICY, None, AdaptiveLimit(4), None, window=8)
+    _finished(plan.durations, *_evenly(0.5, 1.0, 50))
+    for _ in range(100):
+        plan.durations.survived("m", 0.0, 1.0)
+    assert plan.due(0) == [(0, "a")]
+    claimed = datetime.datetime.fromtimestamp(time.time() - 1.05, datetime.UTC)
+    running = JobStatus(request_id="r", model="m", status="running", claimed_at=claimed)
+    assert plan.settle(0, running) is None  # aimed past 1 s: a wake to plan again
+    for _ in range(100):
+        plan.durations.survived("m", 1.0, 3.0)
+    plan.schedule.pop_due(math.inf, 1)
+    plan.schedule.add(0, time.monotonic())  # as if its wake were due now
+    assert plan.due(0) == []  # planned again, later: no poll sent
+    due = plan.schedule.next_due()
+    assert due is not None and due > time.monotonic()
