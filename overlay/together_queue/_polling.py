@@ -129,7 +129,7 @@ _LINEAR_WIDTH: Final = 0.05
 _LINEAR_BINS: Final = 20  # [0, 1 s)
 _RATIO: Final = 1.05
 _LOG_RATIO: Final = math.log(_RATIO)
-_MAX_AGE: Final = 7 * 86400.0  # ages are clamped here: at most ~360 bins per model
+_MAX_AGE: Final = 7 * 86400.0  # ages are clamped here: at most 293 bins per model
 #: How often one learned poll may be planned again before it is sent (`PollState.replan`).
 MAX_REPLANS: Final = 1
 #: Finished jobs of a model seen before its learned run times aim any poll.
