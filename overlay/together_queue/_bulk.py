@@ -34,8 +34,9 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 import attrs
 
 from together_queue import _lazy
+from together_queue._durations import Durations
 from together_queue._models import Failure, JobStatus, Outcome, Success
-from together_queue._polling import Durations, PollPolicy, PollSchedule, Waiter
+from together_queue._polling import PollPolicy, PollSchedule, Waiter
 from together_queue.errors import RateLimitError
 
 if TYPE_CHECKING:

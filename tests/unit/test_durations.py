@@ -11,7 +11,8 @@ import pytest
 
 from together_queue import JobStatus, PollPolicy
 from together_queue._bulk import AdaptiveLimit, _WaitPlan
-from together_queue._polling import MIN_AIMED_DELAY, MIN_FINISHED, Durations, PollState
+from together_queue._durations import MIN_FINISHED, Durations
+from together_queue._polling import MIN_AIMED_DELAY, PollState
 
 CLAIMED = 1_000_000.0  # every job's `claimed_at`, epoch seconds
 POLICY = PollPolicy(initial=0.2, multiplier=2.0, max_interval=5.0, jitter=0.0, poll_cost=0.02)
