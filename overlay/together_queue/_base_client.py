@@ -83,6 +83,7 @@ class ClientBase(Generic[HttpT]):
             **HEADERS,
             **check_headers(default_headers, "default_headers"),
         }
+        self._header_cache: tuple[dict[str, str] | None, httpx.Headers | None] = (None, None)
         # Kept for `with_options`, which resolves a new base URL as the constructor would.
         self._api_key_arg = None if api_key is None else Secret(api_key)
         self._allow_insecure_http = allow_insecure_http
@@ -255,8 +256,31 @@ class ClientBase(Generic[HttpT]):
 
     def _request_kwargs(self, call: Call[Any], options: RequestOptions | None) -> dict[str, Any]:
         """The call's `httpx` arguments, with the client's headers and the call's options."""
+        # Params of the caller's own http client would replace a query in the URL.
+        if options is None and not self._http.params:
+            prepared = self._prepared_headers()
+            if prepared is not None:
+                return call.plain_request_kwargs(self.base_url, self._headers, prepared)
         kwargs = call.request_kwargs(self.base_url, self._headers)
         return kwargs if options is None else options.apply(kwargs)
+
+    def _prepared_headers(self) -> httpx.Headers | None:
+        """`self._headers` as `httpx.Headers`, built once (None if httpx refuses them).
+
+        Built on first use, not in the constructor: a header httpx cannot encode (a
+        non-ASCII value) still fails where it always did, in the call, through the
+        plain path. Keyed on the dict itself: `with_options` gives a copy new headers
+        by replacing the dict.
+        """
+        source, prepared = self._header_cache
+        if source is self._headers:
+            return prepared
+        try:
+            prepared = httpx.Headers(self._headers)
+        except (UnicodeError, TypeError, ValueError):
+            prepared = None
+        self._header_cache = (self._headers, prepared)
+        return prepared
 
     def _retry_state(self, call: Call[Any], url: str) -> RetryState:
         return RetryState(

@@ -96,7 +96,7 @@ class AsyncQueueClient(ClientBase[httpx.AsyncClient]):
         Returns the parsed value, the final response and how many retries it took.
         """
         kwargs = self._request_kwargs(call, options)
-        state = self._retry_state(call, kwargs["url"])
+        state = self._retry_state(call, self.base_url + call.path)
         while True:
             remaining = remaining_seconds(deadline)
             if remaining is not None and remaining <= 0:
