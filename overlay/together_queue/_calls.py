@@ -241,42 +241,39 @@ def quick_status(data: dict[str, Any]) -> JobStatus | None:
     global _quick_enabled
     if _quick_enabled is None:
         _quick_enabled = _quick_matches_generated()
-    if not _quick_enabled:
+    # The generated model takes null for none of its fields; an extra key may be null,
+    # but that is rare enough to leave to it. So from here on, None means absent.
+    if not _quick_enabled or None in data.values():
         return None
-    request_id, model, status = data.get("request_id"), data.get("model"), data.get("status")
+    get = data.get
+    request_id, model, status = get("request_id"), get("model"), get("status")
     # JSON decoding gives exact types: `type() is` also keeps out bool where int is due.
     if type(request_id) is not str or type(model) is not str or type(status) is not str:
+        return None
+    outputs, info, inputs = get("outputs"), get("info"), get("inputs")
+    priority, retries, warnings = get("priority"), get("retries"), get("warnings")
+    if (
+        (outputs is not None and type(outputs) is not dict)
+        or (info is not None and type(info) is not dict)
+        or (inputs is not None and type(inputs) is not dict)
+        or (priority is not None and type(priority) is not int)
+        or (retries is not None and type(retries) is not int)
+        or (
+            warnings is not None
+            and (type(warnings) is not list or not all(type(w) is str for w in warnings))
+        )
+    ):
+        return None
+    created_at, claimed_at, done_at = (
+        _quick_instant(get("created_at")),
+        _quick_instant(get("claimed_at")),
+        _quick_instant(get("done_at")),
+    )
+    if created_at is _ABSENT or claimed_at is _ABSENT or done_at is _ABSENT:
         return None
     extra = {key: value for key, value in data.items() if key not in _QUICK_KEYS}
     if extra and any(hasattr(api.QueueJobStatusResponse, key) for key in extra):
         return None
-    objects = [data.get(name, _ABSENT) for name in ("outputs", "info", "inputs")]
-    counts = [data.get(name, _ABSENT) for name in ("priority", "retries")]
-    warnings = data.get("warnings", _ABSENT)
-    if (
-        any(value is not _ABSENT and type(value) is not dict for value in objects)
-        or any(value is not _ABSENT and type(value) is not int for value in counts)
-        or (
-            warnings is not _ABSENT
-            and not (type(warnings) is list and all(type(w) is str for w in warnings))
-        )
-    ):
-        return None
-    times: list[dt.datetime | None] = []
-    for name in ("created_at", "claimed_at", "done_at"):
-        value = data.get(name, _ABSENT)
-        if value is _ABSENT:
-            times.append(None)
-            continue
-        if type(value) is not str:
-            return None
-        try:
-            parsed = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        times.append(parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC))
-    outputs, info, inputs = (None if value is _ABSENT else value for value in objects)
-    priority, retries = (None if value is _ABSENT else value for value in counts)
     return JobStatus(
         request_id=request_id,
         model=model,
@@ -286,12 +283,25 @@ def quick_status(data: dict[str, Any]) -> JobStatus | None:
         inputs=inputs,
         priority=priority,
         retries=retries or 0,
-        warnings=() if warnings is _ABSENT else tuple(warnings),
-        created_at=times[0],
-        claimed_at=times[1],
-        done_at=times[2],
+        warnings=() if warnings is None else warnings,
+        created_at=created_at,
+        claimed_at=claimed_at,
+        done_at=done_at,
         extra=extra,
     )
+
+
+def _quick_instant(value: object) -> Any:
+    """An aware datetime as the generated model parses it, None if absent, else `_ABSENT`."""
+    if value is None:
+        return None
+    if type(value) is not str:
+        return _ABSENT
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return _ABSENT
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def cancel_call(request_id: str, model: str) -> Call[CancelResult]:

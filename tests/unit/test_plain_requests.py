@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from together_queue import QueueClient
+from together_queue import AsyncQueueClient, QueueClient
 from together_queue._calls import (
     Call,
     cancel_call,
@@ -50,17 +50,37 @@ def _calls(text: str) -> list[Call[Any]]:
 
 def _wire(request: httpx.Request) -> tuple[Any, ...]:
     url = request.url
-    headers, body = request.headers.raw, request.read()
-    return (request.method, url.scheme, url.raw_host, url.port, url.raw_path, headers, body)
+    where = (url.scheme, url.raw_host, url.port, url.raw_path)
+    return (request.method, *where, request.headers.raw, request.read(), request.extensions)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class _OwnClient(httpx.Client):
+    """A subclass may build requests its own way: it must be asked to."""
 
 
 CLIENTS: dict[str, Callable[[], httpx.Client]] = {
     "plain": httpx.Client,
     "with its own headers": lambda: httpx.Client(headers={"X-Own": "1", "Accept": "text/x"}),
+    "with a timeout": lambda: httpx.Client(timeout=httpx.Timeout(3.0, connect=1.0)),
+    "with a base_url": lambda: httpx.Client(base_url="http://elsewhere.invalid/api"),
     "with params": lambda: httpx.Client(params={"tenant": "t 1"}),
     "with cookies": lambda: httpx.Client(cookies={"session": "abc"}),
-    "with a base_url": lambda: httpx.Client(base_url="http://elsewhere.invalid/api"),
+    "a subclass": _OwnClient,
 }
+#: The clients whose bodiless calls skip `build_request` (see `_plain_request`).
+PLAIN = {"plain", "with its own headers", "with a timeout", "with a base_url"}
+
+
+def _as_sent(ours: QueueClient, call: Call[Any], timeout: Any) -> httpx.Request:
+    """The request `_exchange` sends for `call` (without per-call options)."""
+    kwargs = ours._request_kwargs(call, None)
+    plain = ours._plain_request(kwargs, timeout)
+    return plain if plain is not None else ours._http.build_request(**kwargs, timeout=timeout)
 
 
 @pytest.mark.parametrize("client", list(CLIENTS))
@@ -68,10 +88,27 @@ CLIENTS: dict[str, Callable[[], httpx.Client]] = {
 def test_plain_kwargs_build_the_same_request(client: str, text: str) -> None:
     with CLIENTS[client]() as http:
         ours = QueueClient(base_url=BASE, api_key="k", http_client=http, default_headers=EXTRA)
-        for call in _calls(text):
-            general = http.build_request(**call.request_kwargs(BASE, ours._headers))
-            plain = http.build_request(**ours._request_kwargs(call, None))
-            assert _wire(plain) == _wire(general), (call.path, text)
+        for timeout in (ours._attempt_timeout(None), ours._attempt_timeout(0.5)):
+            for call in _calls(text):
+                kwargs = call.request_kwargs(BASE, ours._headers)
+                general = http.build_request(**kwargs, timeout=timeout)
+                assert _wire(_as_sent(ours, call, timeout)) == _wire(general), (call.path, text)
+                plain = ours._plain_request(ours._request_kwargs(call, None), timeout)
+                expect_plain = client in PLAIN and call.method == "GET"
+                assert (plain is not None) == expect_plain, (client, call.path)
+
+
+def test_a_change_to_the_http_clients_headers_reaches_the_next_request() -> None:
+    with httpx.Client(headers={"X-Own": "1"}) as http:
+        ours = QueueClient(base_url=BASE, api_key="k", http_client=http)
+        call = status_call("req-1", "m")
+        assert _as_sent(ours, call, None).headers["X-Own"] == "1"
+        http.headers["X-Own"] = "2"
+        assert _as_sent(ours, call, None).headers["X-Own"] == "2"
+        http.headers = {"X-New": "3"}
+        sent = _as_sent(ours, call, None)
+        assert "X-Own" not in sent.headers and sent.headers["X-New"] == "3"
+        assert sent.headers["Accept"] == "application/json"
 
 
 @pytest.mark.parametrize("text", AWKWARD)
@@ -114,3 +151,16 @@ def test_headers_httpx_cannot_encode_fail_in_the_call_as_before() -> None:
         kwargs = client._request_kwargs(call, None)
         with pytest.raises(UnicodeEncodeError):
             client._http.build_request(**kwargs)
+
+
+@pytest.mark.anyio
+async def test_the_async_client_builds_the_same_plain_request() -> None:
+    async with httpx.AsyncClient(headers={"X-Own": "1"}) as http:
+        ours = AsyncQueueClient(base_url=BASE, api_key="k", http_client=http)
+        call = status_call("req-1", "m")
+        timeout = ours._attempt_timeout(None)
+        kwargs = ours._request_kwargs(call, None)
+        plain = ours._plain_request(kwargs, timeout)
+        assert plain is not None
+        general = http.build_request(**call.request_kwargs(BASE, ours._headers), timeout=timeout)
+        assert _wire(plain) == _wire(general)
