@@ -164,7 +164,6 @@ def status_call(request_id: str, model: str) -> Call[JobStatus]:
     method, path, kwargs = _request_of(
         _lazy.get_queue_job_status._get_kwargs, request_id=request_id, model=model
     )
-
     return Call(Operation.STATUS, model, method, path, kwargs, _parse_status)
 
 
@@ -219,7 +218,7 @@ _QUICK_FIELDS: dict[str, str] = {
 }
 #: The keys of a status body `quick_status` reads; any other goes to `extra`.
 _QUICK_KEYS: frozenset[str] = frozenset(_QUICK_FIELDS) - {"additional_properties"}
-_ABSENT: Any = object()
+_REFUSED: Any = object()  # what `_quick_instant` gives for a value it cannot vouch for
 _quick_enabled: bool | None = None  # decided on the first status parsed
 
 
@@ -269,7 +268,7 @@ def quick_status(data: dict[str, Any]) -> JobStatus | None:
         _quick_instant(get("claimed_at")),
         _quick_instant(get("done_at")),
     )
-    if created_at is _ABSENT or claimed_at is _ABSENT or done_at is _ABSENT:
+    if created_at is _REFUSED or claimed_at is _REFUSED or done_at is _REFUSED:
         return None
     extra = {key: value for key, value in data.items() if key not in _QUICK_KEYS}
     if extra and any(hasattr(api.QueueJobStatusResponse, key) for key in extra):
@@ -292,15 +291,15 @@ def quick_status(data: dict[str, Any]) -> JobStatus | None:
 
 
 def _quick_instant(value: object) -> Any:
-    """An aware datetime as the generated model parses it, None if absent, else `_ABSENT`."""
+    """An aware datetime as the generated model parses it, None if absent, else `_REFUSED`."""
     if value is None:
         return None
     if type(value) is not str:
-        return _ABSENT
+        return _REFUSED
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
-        return _ABSENT
+        return _REFUSED
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
