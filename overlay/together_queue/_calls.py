@@ -12,6 +12,7 @@ through `_lazy`.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -63,6 +64,28 @@ class Call(Generic[T]):
         kwargs["method"] = self.method
         kwargs["url"] = base_url + self.path
         kwargs["headers"] = {**kwargs.get("headers", {}), **headers}
+        return kwargs
+
+    def plain_request_kwargs(
+        self, base_url: str, headers: Mapping[str, str], prepared: httpx.Headers
+    ) -> dict[str, Any]:
+        """`request_kwargs` for a call without per-call options, cheaper for httpx to build.
+
+        The query goes into the URL, which httpx then parses once: given `params=`, it
+        parses the URL a second time to add them (about 15 us a call on loopback).
+        `prepared` is `headers` already as `httpx.Headers`, shared by every call that
+        sends no headers of its own (httpx copies it and never changes it).
+        """
+        kwargs = dict(self.kwargs)
+        params = kwargs.pop("params", None)
+        url = base_url + self.path
+        if params:
+            # The very string `httpx.URL(url, params=params)` would put after the "?".
+            url += "?" + str(httpx.QueryParams(params))
+        kwargs["method"] = self.method
+        kwargs["url"] = httpx.URL(url)
+        own = kwargs.get("headers")
+        kwargs["headers"] = {**own, **headers} if own else prepared
         return kwargs
 
 
@@ -141,22 +164,143 @@ def status_call(request_id: str, model: str) -> Call[JobStatus]:
     method, path, kwargs = _request_of(
         _lazy.get_queue_job_status._get_kwargs, request_id=request_id, model=model
     )
+    return Call(Operation.STATUS, model, method, path, kwargs, _parse_status)
 
-    def parse(response: httpx.Response) -> JobStatus:
-        data = _expect_success(response)
-        raw_status = data.get("status")
-        if not isinstance(raw_status, str):
-            raise _invalid(response, "status: expected a string")
-        # A status from a newer service must not crash the caller: parse the rest
-        # with a known placeholder, then keep the raw value.
-        shadow = data if raw_status in KNOWN_STATUSES else {**data, "status": "pending"}
-        parsed = _shape(api.QueueJobStatusResponse.from_dict, shadow, response)
-        try:
-            return JobStatus.from_generated(parsed, raw_status=raw_status)
-        except InvalidField as exc:
-            raise _invalid(response, str(exc)) from None
 
-    return Call(Operation.STATUS, model, method, path, kwargs, parse)
+def _parse_status(response: httpx.Response) -> JobStatus:
+    data = _expect_success(response)
+    quick = quick_status(data)
+    return quick if quick is not None else status_from_generated(data, response)
+
+
+def status_from_generated(data: dict[str, Any], response: httpx.Response) -> JobStatus:
+    """A status body through the generated model: the contract, and every typed error."""
+    raw_status = data.get("status")
+    if not isinstance(raw_status, str):
+        raise _invalid(response, "status: expected a string")
+    # A status from a newer service must not crash the caller: parse the rest
+    # with a known placeholder, then keep the raw value.
+    shadow = data if raw_status in KNOWN_STATUSES else {**data, "status": "pending"}
+    parsed = _shape(api.QueueJobStatusResponse.from_dict, shadow, response)
+    try:
+        return JobStatus.from_generated(parsed, raw_status=raw_status)
+    except InvalidField as exc:
+        raise _invalid(response, str(exc)) from None
+
+
+# -- the status fast path ------------------------------------------------------------
+#
+# Polling parses one status body after another, and going through the generated model
+# (build it, check it, copy it into a JobStatus) cost about as much CPU as the rest of
+# the client's own work per call. `quick_status` builds the JobStatus in one pass, for
+# the bodies it can vouch for, and gives up (None) on anything else, so that
+# `status_from_generated` still decides every refusal and every error message. It only
+# runs while the generated model has exactly the fields and types it was written for
+# (`_QUICK_FIELDS`); tests/contract/test_quick_status.py feeds both paths the same valid
+# and invalid bodies and requires the same value or the same typed error.
+
+#: The generated `QueueJobStatusResponse` fields, with their annotations, that
+#: `quick_status` knows how to read. Any difference turns the fast path off.
+_QUICK_FIELDS: dict[str, str] = {
+    "model": "str",
+    "request_id": "str",
+    "status": "QueueJobStatusResponseStatus",
+    "claimed_at": "datetime.datetime | Unset",
+    "created_at": "datetime.datetime | Unset",
+    "done_at": "datetime.datetime | Unset",
+    "info": "QueueJobStatusResponseInfo | Unset",
+    "inputs": "QueueJobStatusResponseInputs | Unset",
+    "outputs": "QueueJobStatusResponseOutputs | Unset",
+    "priority": "int | Unset",
+    "retries": "int | Unset",
+    "warnings": "list[str] | Unset",
+    "additional_properties": "dict[str, Any]",
+}
+#: The keys of a status body `quick_status` reads; any other goes to `extra`.
+_QUICK_KEYS: frozenset[str] = frozenset(_QUICK_FIELDS) - {"additional_properties"}
+_REFUSED: Any = object()  # what `_quick_instant` gives for a value it cannot vouch for
+_quick_enabled: bool | None = None  # decided on the first status parsed
+
+
+def _quick_matches_generated() -> bool:
+    # The annotations are strings: the generated modules use `from __future__ import annotations`.
+    fields = attrs.fields(api.QueueJobStatusResponse)
+    annotations: dict[str, object] = {f.name: f.type for f in fields}
+    return annotations == _QUICK_FIELDS
+
+
+def quick_status(data: dict[str, Any]) -> JobStatus | None:
+    """The `JobStatus` of a status body the generated model certainly accepts; else None.
+
+    None means "ask the generated model", not "invalid": null where the spec has no
+    null, a wrong type, a timestamp `datetime.fromisoformat` refuses (the generated
+    model's own parser; it retries lower-case RFC 3339), or an unknown key that names
+    an attribute of the generated class (which `_shape` would read as one).
+    """
+    global _quick_enabled
+    if _quick_enabled is None:
+        _quick_enabled = _quick_matches_generated()
+    # The generated model takes null for none of its fields; an extra key may be null,
+    # but that is rare enough to leave to it. So from here on, None means absent.
+    if not _quick_enabled or None in data.values():
+        return None
+    get = data.get
+    request_id, model, status = get("request_id"), get("model"), get("status")
+    # JSON decoding gives exact types: `type() is` also keeps out bool where int is due.
+    if type(request_id) is not str or type(model) is not str or type(status) is not str:
+        return None
+    outputs, info, inputs = get("outputs"), get("info"), get("inputs")
+    priority, retries, warnings = get("priority"), get("retries"), get("warnings")
+    if (
+        (outputs is not None and type(outputs) is not dict)
+        or (info is not None and type(info) is not dict)
+        or (inputs is not None and type(inputs) is not dict)
+        or (priority is not None and type(priority) is not int)
+        or (retries is not None and type(retries) is not int)
+        or (
+            warnings is not None
+            and (type(warnings) is not list or not all(type(w) is str for w in warnings))
+        )
+    ):
+        return None
+    created_at, claimed_at, done_at = (
+        _quick_instant(get("created_at")),
+        _quick_instant(get("claimed_at")),
+        _quick_instant(get("done_at")),
+    )
+    if created_at is _REFUSED or claimed_at is _REFUSED or done_at is _REFUSED:
+        return None
+    extra = {key: value for key, value in data.items() if key not in _QUICK_KEYS}
+    if extra and any(hasattr(api.QueueJobStatusResponse, key) for key in extra):
+        return None
+    return JobStatus(
+        request_id=request_id,
+        model=model,
+        status=status,
+        outputs=outputs,
+        info=info or {},
+        inputs=inputs,
+        priority=priority,
+        retries=retries or 0,
+        warnings=() if warnings is None else warnings,
+        created_at=created_at,
+        claimed_at=claimed_at,
+        done_at=done_at,
+        extra=extra,
+    )
+
+
+def _quick_instant(value: object) -> Any:
+    """An aware datetime as the generated model parses it, None if absent, else `_REFUSED`."""
+    if value is None:
+        return None
+    if type(value) is not str:
+        return _REFUSED
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return _REFUSED
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def cancel_call(request_id: str, model: str) -> Call[CancelResult]:

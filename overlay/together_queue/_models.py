@@ -1,7 +1,9 @@
 """Value objects callers get back: JobStatus, QueueMetrics, CancelResult, ClearResult, Outcome.
 
-They are built from the generated models (`together_queue_api.models`), never from
-raw JSON directly, so the spec stays the one source of truth for the wire.
+They are built from the generated models (`together_queue_api.models`), so the spec
+stays the one source of truth for the wire. One exception, for speed: a status body
+the generated model certainly accepts becomes a `JobStatus` in one pass
+(`_calls.quick_status`), checked against the generated path by tests/contract.
 """
 
 from __future__ import annotations

@@ -98,7 +98,7 @@ class QueueClient(ClientBase[httpx.Client]):
         Returns the parsed value, the final response and how many retries it took.
         """
         kwargs = self._request_kwargs(call, options)
-        state = self._retry_state(call, kwargs["url"])
+        state = self._retry_state(call, self.base_url + call.path)
         while True:
             remaining = remaining_seconds(deadline)
             if remaining is not None and remaining <= 0:
@@ -106,9 +106,12 @@ class QueueClient(ClientBase[httpx.Client]):
             started = time.perf_counter()
             delay: float | None
             try:
-                response = self._http.request(
-                    **kwargs, auth=self._auth, timeout=self._attempt_timeout(remaining, options)
-                )
+                timeout = self._attempt_timeout(remaining, options)
+                request = self._plain_request(kwargs, timeout)
+                if request is None:
+                    response = self._http.request(**kwargs, auth=self._auth, timeout=timeout)
+                else:
+                    response = self._http.send(request, auth=self._auth)
             except httpx.RequestError as exc:
                 delay = state.on_exception(exc, remaining_seconds(deadline))
                 log_retry(call, state, delay, type(exc).__name__, None)
