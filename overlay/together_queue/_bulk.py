@@ -25,6 +25,7 @@ import concurrent.futures
 import functools
 import math
 import queue
+import sys
 import threading
 import time
 import weakref
@@ -268,9 +269,13 @@ class _ThreadCrew(Generic[H, I]):
     keeps the process alive.
     """
 
-    def __init__(self, plan: SubmitPlan[H, I], send: Callable[[I, SendObserver], H]) -> None:
+    def __init__(
+        self, plan: SubmitPlan[H, I], send: Callable[[I, SendObserver], H], *, each: bool
+    ) -> None:
         self.plan = plan
         self.send = send
+        #: Wake the consumer on every outcome (streaming), or only as workers end.
+        self.each = each
         self.lock = threading.Lock()
         self.work = threading.Condition(self.lock)  # workers wait here
         self.answer = threading.Condition(self.lock)  # the consumer waits here
@@ -308,8 +313,9 @@ class _ThreadCrew(Generic[H, I]):
                 more = plan.finish(index, item, value, error) - 1  # this thread takes one
                 if more > 0:
                     self.work.notify(more)  # the limit grew
-                self.answer.notify()
-            self.answer.notify()  # the consumer may be waiting for the end
+                if self.each:
+                    self.answer.notify()
+            self.answer.notify()  # the consumer may be waiting for the end, or an error
 
     def attempt(self, item: I) -> tuple[H | None, BaseException | None]:
         rounds = 0
@@ -342,10 +348,14 @@ class SubmitStream(Generic[H, I]):
         *,
         concurrency: int,
         adaptive: bool = True,
+        _whole: bool = False,
     ) -> None:
         self.limit = AdaptiveLimit(concurrency, adaptive=adaptive)
-        self._plan: SubmitPlan[H, I] = SubmitPlan(items, self.limit, backlog=concurrency)
-        self._crew = _ThreadCrew(self._plan, send)
+        # `_whole` (`run_many`): the outcomes are taken all at once at the end, so there is
+        # no backlog to bound, and no wake-up of the consumer per outcome to pay for.
+        backlog = sys.maxsize if _whole else concurrency
+        self._plan: SubmitPlan[H, I] = SubmitPlan(items, self.limit, backlog=backlog)
+        self._crew = _ThreadCrew(self._plan, send, each=not _whole)
         # A stream dropped without close() still lets its threads end.
         weakref.finalize(self, self._crew.stop)
         self.leftover: list[Outcome[H, I]] = []
@@ -356,8 +366,7 @@ class SubmitStream(Generic[H, I]):
     def __next__(self) -> Outcome[H, I]:
         crew, plan = self._crew, self._plan
         with crew.lock:
-            if not crew.threads and not plan.stopped:
-                crew.start(self.limit.ceiling)
+            self._start()
             while True:
                 if plan.error is not None:
                     error, plan.error = plan.error, None
@@ -368,6 +377,23 @@ class SubmitStream(Generic[H, I]):
                 if plan.finished:
                     raise StopIteration
                 crew.answer.wait()
+
+    def _start(self) -> None:
+        """Start the workers, once (called with the lock held)."""
+        if not self._crew.threads and not self._plan.stopped:
+            self._crew.start(self.limit.ceiling)
+
+    def _wait_all(self) -> list[Outcome[H, I]]:
+        """Every outcome, once no item is left to send (`run_many`): one wake-up, not one each."""
+        crew, plan = self._crew, self._plan
+        with crew.lock:
+            self._start()
+            while plan.error is None and not plan.finished:
+                crew.answer.wait()
+            if plan.error is not None:
+                error, plan.error = plan.error, None
+                raise error
+            return plan.take_outcomes()
 
     def __enter__(self) -> Self:
         return self
@@ -403,13 +429,16 @@ def run_many(
     *,
     adaptive: bool = True,
 ) -> list[Outcome[H, I]]:
-    """Every item's Outcome, in input order; on an error, the outcomes go on the error."""
-    results: list[Outcome[H, I]] = []
-    stream = SubmitStream(items, send, concurrency=concurrency, adaptive=adaptive)
+    """Every item's Outcome, in input order; on an error, the outcomes go on the error.
+
+    The outcomes are handed over at the end, not streamed: the calling thread sleeps until
+    then (a Ctrl-C still lands in it), instead of waking for every outcome.
+    """
+    stream = SubmitStream(items, send, concurrency=concurrency, adaptive=adaptive, _whole=True)
     try:
-        results.extend(stream)
+        results = stream._wait_all()
     except BaseException as exc:
-        attach_outcomes(exc, [*results, *stream.close()])
+        attach_outcomes(exc, stream.close())
         raise
     stream.close()
     results.sort(key=lambda outcome: outcome.index)
