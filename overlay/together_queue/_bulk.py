@@ -497,9 +497,13 @@ class AsyncSubmitStream(Generic[H, I]):
         *,
         concurrency: int,
         adaptive: bool = True,
+        _whole: bool = False,
     ) -> None:
         self.limit = AdaptiveLimit(concurrency, adaptive=adaptive)
-        self._plan: SubmitPlan[H, I] = SubmitPlan(items, self.limit, backlog=concurrency)
+        # As `SubmitStream`'s: `arun_many` takes every outcome at the end.
+        backlog = sys.maxsize if _whole else concurrency
+        self._plan: SubmitPlan[H, I] = SubmitPlan(items, self.limit, backlog=backlog)
+        self._each = not _whole
         self._send = send
         self._work = _Parking()  # workers wait here
         self._answer = _Parking()  # the consumer waits here
@@ -511,9 +515,7 @@ class AsyncSubmitStream(Generic[H, I]):
 
     async def __anext__(self) -> Outcome[H, I]:
         plan = self._plan
-        if not self._workers and not plan.stopped:
-            start = _lazy.asyncio.ensure_future
-            self._workers = [start(self._run()) for _ in range(self.limit.ceiling)]
+        self._start()
         while True:
             if plan.error is not None:
                 error, plan.error = plan.error, None
@@ -524,6 +526,23 @@ class AsyncSubmitStream(Generic[H, I]):
             if plan.finished:
                 raise StopAsyncIteration
             await self._answer.wait(math.inf)
+
+    def _start(self) -> None:
+        """Start the worker tasks, once."""
+        if not self._workers and not self._plan.stopped:
+            start = _lazy.asyncio.ensure_future
+            self._workers = [start(self._run()) for _ in range(self.limit.ceiling)]
+
+    async def _wait_all(self) -> list[Outcome[H, I]]:
+        """Every outcome, once no item is left to send (`arun_many`): one wake-up, not one each."""
+        plan = self._plan
+        self._start()
+        while plan.error is None and not plan.finished:
+            await self._answer.wait(math.inf)
+        if plan.error is not None:
+            error, plan.error = plan.error, None
+            raise error
+        return plan.take_outcomes()
 
     async def _run(self) -> None:
         plan = self._plan
@@ -536,8 +555,9 @@ class AsyncSubmitStream(Generic[H, I]):
             more = plan.finish(index, item, value, error) - 1  # this task takes one
             if more > 0:
                 self._work.wake(more)  # the limit grew
-            self._answer.wake()
-        self._answer.wake()  # the consumer may be waiting for the end
+            if self._each:
+                self._answer.wake()
+        self._answer.wake()  # the consumer may be waiting for the end, or an error
 
     async def _attempt(self, item: I) -> tuple[H | None, BaseException | None]:
         rounds = 0
@@ -589,14 +609,15 @@ async def arun_many(
     *,
     adaptive: bool = True,
 ) -> list[Outcome[H, I]]:
-    """Every item's Outcome, in input order; on an error, the outcomes go on the error."""
-    results: list[Outcome[H, I]] = []
-    stream = AsyncSubmitStream(items, send, concurrency=concurrency, adaptive=adaptive)
+    """Every item's Outcome, in input order; on an error, the outcomes go on the error.
+
+    As `run_many`, the outcomes are handed over at the end, not streamed.
+    """
+    stream = AsyncSubmitStream(items, send, concurrency=concurrency, adaptive=adaptive, _whole=True)
     try:
-        async for outcome in stream:
-            results.append(outcome)
+        results = await stream._wait_all()
     except BaseException as exc:
-        attach_outcomes(exc, [*results, *(await stream.aclose())])
+        attach_outcomes(exc, await stream.aclose())
         raise
     await stream.aclose()
     results.sort(key=lambda outcome: outcome.index)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import time
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from together_queue import AdaptiveLimit, SubmitStream
+from together_queue import AdaptiveLimit, AsyncSubmitStream, SubmitStream
 from together_queue._bulk import (
     PACE_CREDIT,
     PACE_GROWTH,
@@ -156,6 +157,34 @@ def test_run_many_wakes_the_caller_once_at_the_end_not_once_per_outcome() -> Non
 def test_run_many_keeps_order_and_needs_no_consumer_beyond_the_backlog() -> None:
     outcomes = run_many(range(300), _slow_echo, 3)
     assert [o.value for o in outcomes] == list(range(300))
+
+
+def test_arun_many_wakes_the_caller_once_at_the_end_not_once_per_outcome() -> None:
+    items, concurrency = 200, 4
+
+    async def send(item: int, observer: SendObserver) -> int:
+        await asyncio.sleep(0.001)
+        observer.on_success()
+        return item
+
+    async def run() -> tuple[list[int], int]:
+        stream = AsyncSubmitStream(range(items), send, concurrency=concurrency, _whole=True)
+        parking = stream._answer
+        wakes = [0]
+        wait = parking.wait
+
+        async def counted(timeout: float) -> None:
+            wakes[0] += 1
+            await wait(timeout)
+
+        parking.wait = counted  # type: ignore[method-assign]
+        outcomes = await stream._wait_all()
+        await stream.aclose()
+        return sorted(o.index for o in outcomes), wakes[0]
+
+    indices, wakes = asyncio.run(run())
+    assert indices == list(range(items))
+    assert wakes <= concurrency + 1
 
 
 def _slow_echo(item: int, observer: SendObserver) -> int:
