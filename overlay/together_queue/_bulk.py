@@ -5,6 +5,8 @@ input only when a slot is free, and each `Outcome` is handed back as soon as it 
 known (an iterator, not a callback: the caller's loop sets the pace, so a slow
 consumer holds the producer back instead of piling up outcomes, Ctrl-C lands in the
 caller's own code, and `for`/`async for` need no threads of the caller's).
+`run_many`/`arun_many` return a list (O(items) anyway), so they take every outcome at
+the end instead: their caller sleeps until then, not woken once per outcome.
 
 The rules on an interrupt or an error (the caller's, the input iterator's, Ctrl-C):
 no new request starts; `close()` waits for the requests in flight (a second Ctrl-C
