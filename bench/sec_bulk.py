@@ -6,6 +6,8 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 from bench import clients, profiling
@@ -17,9 +19,20 @@ from bench.stats import Stat, fmt_ratio, ratio
 from together_queue import AsyncQueueClient
 
 _RUN_DEADLINE = 300.0
+_PRESSURE = Path("/proc/pressure/cpu")
+
+
+def _stalled_seconds() -> float | None:
+    """Seconds, since boot, in which some task on this machine waited for a free core (PSI)."""
+    try:
+        some = _PRESSURE.read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return None
+    return int(some.rsplit("total=", 1)[1]) / 1e6
 
 
 def _one_run(variant: str, url: str, model: str, config: Config) -> dict[str, Any]:
+    stalled, started = _stalled_seconds(), time.perf_counter()
     out = subprocess.run(
         [
             sys.executable,
@@ -37,6 +50,11 @@ def _one_run(variant: str, url: str, model: str, config: Config) -> dict[str, An
         check=True,
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    after, lasted = _stalled_seconds(), time.perf_counter() - started
+    # The share of the run (its process's whole life) in which a task waited for a core:
+    # low with the client and the emulator alone; other work makes a round slow whatever
+    # the client does.
+    result["pressure"] = None if stalled is None or after is None else (after - stalled) / lasted
     return result
 
 
@@ -67,6 +85,7 @@ def run(config: Config) -> Section:
         cpu = {n: Stat.of([r["cpu_seconds"] / config.bulk_jobs for r in runs[n]]) for n in names}
         peak = {n: Stat.of([r["rss_peak"] for r in runs[n]]) for n in names}
         opened = {n: Stat.of([r["connections"] for r in runs[n]]) for n in names}
+        pressure = {n: [r["pressure"] for r in runs[n]] for n in names}
         targets = _targets(rate)
         if config.always_profile or not all(t.holds for t in targets):
             profile = _profile(emulator.url, config)
@@ -78,6 +97,7 @@ def run(config: Config) -> Section:
             "slowest round / median",
             "client CPU µs/job",
             "connections opened",
+            "CPU pressure % (per round)",
             "peak RSS MiB",
             "errors",
             "jobs held",
@@ -92,6 +112,7 @@ def run(config: Config) -> Section:
             f"{rate[n].min / rate[n].median:.2f}",
             cpu[n].fmt(0, 1e6),
             opened[n].fmt(0),
+            _per_round(pressure[n]),
             peak[n].fmt(1, 1 / MIB),
             sum(r["errors"] for r in runs[n]),
             "/".join(str(h) for h in held[n]),
@@ -122,12 +143,18 @@ def run(config: Config) -> Section:
             "rerun the pool's pass, which costs more than opening connections. Which of the "
             "two a run falls into made bulk runs bimodal. Our pool (raw-fair, ours) hands an "
             "idle connection to one request and counts only idle ones against keep-alive.",
+            "CPU pressure: the share of each round in which some task on the machine waited "
+            "for a free core (Linux PSI, `/proc/pressure/cpu`), over the run's whole process, "
+            "in round order. The client and the emulator are two processes (the sync client's "
+            "threads share one GIL) on 2 cores: a high share means other work on the machine "
+            "competed for them, and a round slowed by it is slow whatever the client does.",
         ],
         data={
             "jobs_per_s": {n: s.values for n, s in rate.items()},
             "cpu_s_per_job": {n: s.values for n, s in cpu.items()},
             "peak_rss": {n: s.values for n, s in peak.items()},
             "connections": {n: s.values for n, s in opened.items()},
+            "cpu_pressure": pressure,
             "held": held,
             "errors": {n: [r["errors"] for r in runs[n]] for n in names},
         },
@@ -135,6 +162,11 @@ def run(config: Config) -> Section:
     if profile:
         section.profiles.append(profile)
     return section
+
+
+def _per_round(shares: list[float | None]) -> str:
+    """Each round's CPU pressure as a percentage, in round order ("n/a" without PSI)."""
+    return "/".join("n/a" if share is None else f"{share * 100:.0f}" for share in shares)
 
 
 def _targets(rate: dict[str, Stat]) -> list[Target]:

@@ -5,6 +5,8 @@ input only when a slot is free, and each `Outcome` is handed back as soon as it 
 known (an iterator, not a callback: the caller's loop sets the pace, so a slow
 consumer holds the producer back instead of piling up outcomes, Ctrl-C lands in the
 caller's own code, and `for`/`async for` need no threads of the caller's).
+`run_many`/`arun_many` return a list (O(items) anyway), so they take every outcome at
+the end instead: their caller sleeps until then, not woken once per outcome.
 
 The rules on an interrupt or an error (the caller's, the input iterator's, Ctrl-C):
 no new request starts; `close()` waits for the requests in flight (a second Ctrl-C
@@ -25,6 +27,7 @@ import concurrent.futures
 import functools
 import math
 import queue
+import sys
 import threading
 import time
 import weakref
@@ -269,9 +272,13 @@ class _ThreadCrew(Generic[H, I]):
     keeps the process alive.
     """
 
-    def __init__(self, plan: SubmitPlan[H, I], send: Callable[[I, SendObserver], H]) -> None:
+    def __init__(
+        self, plan: SubmitPlan[H, I], send: Callable[[I, SendObserver], H], *, each: bool
+    ) -> None:
         self.plan = plan
         self.send = send
+        #: Wake the consumer on every outcome (streaming), or only as workers end.
+        self.each = each
         self.lock = threading.Lock()
         self.work = threading.Condition(self.lock)  # workers wait here
         self.answer = threading.Condition(self.lock)  # the consumer waits here
@@ -309,8 +316,9 @@ class _ThreadCrew(Generic[H, I]):
                 more = plan.finish(index, item, value, error) - 1  # this thread takes one
                 if more > 0:
                     self.work.notify(more)  # the limit grew
-                self.answer.notify()
-            self.answer.notify()  # the consumer may be waiting for the end
+                if self.each:
+                    self.answer.notify()
+            self.answer.notify()  # the consumer may be waiting for the end, or an error
 
     def attempt(self, item: I) -> tuple[H | None, BaseException | None]:
         rounds = 0
@@ -343,10 +351,14 @@ class SubmitStream(Generic[H, I]):
         *,
         concurrency: int,
         adaptive: bool = True,
+        _whole: bool = False,
     ) -> None:
         self.limit = AdaptiveLimit(concurrency, adaptive=adaptive)
-        self._plan: SubmitPlan[H, I] = SubmitPlan(items, self.limit, backlog=concurrency)
-        self._crew = _ThreadCrew(self._plan, send)
+        # `_whole` (`run_many`): the outcomes are taken all at once at the end, so there is
+        # no backlog to bound, and no wake-up of the consumer per outcome to pay for.
+        backlog = sys.maxsize if _whole else concurrency
+        self._plan: SubmitPlan[H, I] = SubmitPlan(items, self.limit, backlog=backlog)
+        self._crew = _ThreadCrew(self._plan, send, each=not _whole)
         # A stream dropped without close() still lets its threads end.
         weakref.finalize(self, self._crew.stop)
         self.leftover: list[Outcome[H, I]] = []
@@ -357,8 +369,7 @@ class SubmitStream(Generic[H, I]):
     def __next__(self) -> Outcome[H, I]:
         crew, plan = self._crew, self._plan
         with crew.lock:
-            if not crew.threads and not plan.stopped:
-                crew.start(self.limit.ceiling)
+            self._start()
             while True:
                 if plan.error is not None:
                     error, plan.error = plan.error, None
@@ -369,6 +380,23 @@ class SubmitStream(Generic[H, I]):
                 if plan.finished:
                     raise StopIteration
                 crew.answer.wait()
+
+    def _start(self) -> None:
+        """Start the workers, once (called with the lock held)."""
+        if not self._crew.threads and not self._plan.stopped:
+            self._crew.start(self.limit.ceiling)
+
+    def _wait_all(self) -> list[Outcome[H, I]]:
+        """Every outcome, once no item is left to send (`run_many`): one wake-up, not one each."""
+        crew, plan = self._crew, self._plan
+        with crew.lock:
+            self._start()
+            while plan.error is None and not plan.finished:
+                crew.answer.wait()
+            if plan.error is not None:
+                error, plan.error = plan.error, None
+                raise error
+            return plan.take_outcomes()
 
     def __enter__(self) -> Self:
         return self
@@ -404,13 +432,16 @@ def run_many(
     *,
     adaptive: bool = True,
 ) -> list[Outcome[H, I]]:
-    """Every item's Outcome, in input order; on an error, the outcomes go on the error."""
-    results: list[Outcome[H, I]] = []
-    stream = SubmitStream(items, send, concurrency=concurrency, adaptive=adaptive)
+    """Every item's Outcome, in input order; on an error, the outcomes go on the error.
+
+    The outcomes are handed over at the end, not streamed: the calling thread sleeps until
+    then (a Ctrl-C still lands in it), instead of waking for every outcome.
+    """
+    stream = SubmitStream(items, send, concurrency=concurrency, adaptive=adaptive, _whole=True)
     try:
-        results.extend(stream)
+        results = stream._wait_all()
     except BaseException as exc:
-        attach_outcomes(exc, [*results, *stream.close()])
+        attach_outcomes(exc, stream.close())
         raise
     stream.close()
     results.sort(key=lambda outcome: outcome.index)
@@ -469,9 +500,13 @@ class AsyncSubmitStream(Generic[H, I]):
         *,
         concurrency: int,
         adaptive: bool = True,
+        _whole: bool = False,
     ) -> None:
         self.limit = AdaptiveLimit(concurrency, adaptive=adaptive)
-        self._plan: SubmitPlan[H, I] = SubmitPlan(items, self.limit, backlog=concurrency)
+        # As `SubmitStream`'s: `arun_many` takes every outcome at the end.
+        backlog = sys.maxsize if _whole else concurrency
+        self._plan: SubmitPlan[H, I] = SubmitPlan(items, self.limit, backlog=backlog)
+        self._each = not _whole
         self._send = send
         self._work = _Parking()  # workers wait here
         self._answer = _Parking()  # the consumer waits here
@@ -483,9 +518,7 @@ class AsyncSubmitStream(Generic[H, I]):
 
     async def __anext__(self) -> Outcome[H, I]:
         plan = self._plan
-        if not self._workers and not plan.stopped:
-            start = _lazy.asyncio.ensure_future
-            self._workers = [start(self._run()) for _ in range(self.limit.ceiling)]
+        self._start()
         while True:
             if plan.error is not None:
                 error, plan.error = plan.error, None
@@ -496,6 +529,23 @@ class AsyncSubmitStream(Generic[H, I]):
             if plan.finished:
                 raise StopAsyncIteration
             await self._answer.wait(math.inf)
+
+    def _start(self) -> None:
+        """Start the worker tasks, once."""
+        if not self._workers and not self._plan.stopped:
+            start = _lazy.asyncio.ensure_future
+            self._workers = [start(self._run()) for _ in range(self.limit.ceiling)]
+
+    async def _wait_all(self) -> list[Outcome[H, I]]:
+        """Every outcome, once no item is left to send (`arun_many`): one wake-up, not one each."""
+        plan = self._plan
+        self._start()
+        while plan.error is None and not plan.finished:
+            await self._answer.wait(math.inf)
+        if plan.error is not None:
+            error, plan.error = plan.error, None
+            raise error
+        return plan.take_outcomes()
 
     async def _run(self) -> None:
         plan = self._plan
@@ -508,8 +558,9 @@ class AsyncSubmitStream(Generic[H, I]):
             more = plan.finish(index, item, value, error) - 1  # this task takes one
             if more > 0:
                 self._work.wake(more)  # the limit grew
-            self._answer.wake()
-        self._answer.wake()  # the consumer may be waiting for the end
+            if self._each:
+                self._answer.wake()
+        self._answer.wake()  # the consumer may be waiting for the end, or an error
 
     async def _attempt(self, item: I) -> tuple[H | None, BaseException | None]:
         rounds = 0
@@ -561,14 +612,15 @@ async def arun_many(
     *,
     adaptive: bool = True,
 ) -> list[Outcome[H, I]]:
-    """Every item's Outcome, in input order; on an error, the outcomes go on the error."""
-    results: list[Outcome[H, I]] = []
-    stream = AsyncSubmitStream(items, send, concurrency=concurrency, adaptive=adaptive)
+    """Every item's Outcome, in input order; on an error, the outcomes go on the error.
+
+    As `run_many`, the outcomes are handed over at the end, not streamed.
+    """
+    stream = AsyncSubmitStream(items, send, concurrency=concurrency, adaptive=adaptive, _whole=True)
     try:
-        async for outcome in stream:
-            results.append(outcome)
+        results = await stream._wait_all()
     except BaseException as exc:
-        attach_outcomes(exc, [*results, *(await stream.aclose())])
+        attach_outcomes(exc, await stream.aclose())
         raise
     await stream.aclose()
     results.sort(key=lambda outcome: outcome.index)

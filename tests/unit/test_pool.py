@@ -155,3 +155,73 @@ def test_a_full_pool_closes_an_idle_connection_to_another_origin_to_make_room() 
     assert assign_requests(pool) == [elsewhere]
     assert queued.connection is not None and queued.connection.name == "new1"
     assert pool._connections == [busy, queued.connection]
+
+
+class CountingConnection(FakeConnection):
+    """A FakeConnection that counts expiry checks and can be expired."""
+
+    def __init__(self, name: str, *, idle: bool = True, expired: bool = False) -> None:
+        super().__init__(name, idle=idle)
+        self.expired = expired
+        self.expiry_checks = 0
+
+    def has_expired(self) -> bool:
+        self.expiry_checks += 1
+        return self.expired
+
+
+def _after_sweep(pool: FakePool) -> FakePool:
+    """`pool` as it is once a pass has swept it (the next sweep is `SWEEP_SECONDS` away)."""
+    assign_requests(pool)
+    return pool
+
+
+def test_an_expired_idle_connection_is_closed_not_handed_out() -> None:
+    stale = CountingConnection("stale")
+    fresh = CountingConnection("fresh")
+    pool = _after_sweep(FakePool([fresh, stale], []))
+    stale.expired = True  # closed by the server since the sweep
+    queued = FakeRequest()
+    pool._requests.append(queued)
+    assert assign_requests(pool) == [stale]
+    assert queued.connection is fresh
+    assert pool._connections == [fresh]
+
+
+def test_a_pass_checks_expiry_only_on_the_connection_it_hands_out() -> None:
+    busy = [CountingConnection(f"busy{n}", idle=False) for n in range(8)]
+    idle = [CountingConnection(f"idle{n}") for n in range(3)]
+    pool = _after_sweep(FakePool([*busy, *idle], [FakeRequest(c) for c in busy]))
+    before = [c.expiry_checks for c in busy + idle]
+    pool._requests.append(FakeRequest())
+    assign_requests(pool)
+    checks = [c.expiry_checks - b for c, b in zip(busy + idle, before, strict=True)]
+    assert checks == [0] * 8 + [0, 0, 1]  # the most recent idle one, handed out
+
+
+def test_idle_connections_are_swept_for_expiry_every_sweep_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    import together_queue._pool as pool_module
+
+    now = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    idle = CountingConnection("idle")
+    pool = _after_sweep(FakePool([idle], []))
+    idle.expired = True
+    assert assign_requests(pool) == []  # within the interval: left alone
+    now[0] += pool_module.SWEEP_SECONDS
+    assert assign_requests(pool) == [idle]
+    assert pool._connections == []
+
+
+def test_a_closed_connection_no_request_holds_is_dropped() -> None:
+    closed = FakeConnection("closed", idle=False)
+    closed.is_closed = lambda: True  # type: ignore[method-assign]
+    queued = FakeRequest()
+    pool = FakePool([closed], [queued], max_connections=1)
+    assert assign_requests(pool) == []
+    assert queued.connection is not None and queued.connection.name == "new1"
+    assert pool._connections == [queued.connection]
