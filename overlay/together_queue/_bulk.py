@@ -32,7 +32,7 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Self, TypeVar
 
 import attrs
 
@@ -344,6 +344,10 @@ class SubmitStream(Generic[H, I]):
     the adaptive concurrency (`limit.rate_limited` counts 429s).
     """
 
+    # True for `run_many`'s stream (`_WholeStream`): the outcomes are taken all at once at
+    # the end, so there is no backlog to bound, and no wake-up of the consumer per outcome.
+    _WHOLE: ClassVar[bool] = False
+
     def __init__(
         self,
         items: Iterable[I],
@@ -351,11 +355,9 @@ class SubmitStream(Generic[H, I]):
         *,
         concurrency: int,
         adaptive: bool = True,
-        _whole: bool = False,
     ) -> None:
         self.limit = AdaptiveLimit(concurrency, adaptive=adaptive)
-        # `_whole` (`run_many`): the outcomes are taken all at once at the end, so there is
-        # no backlog to bound, and no wake-up of the consumer per outcome to pay for.
+        _whole = self._WHOLE
         backlog = sys.maxsize if _whole else concurrency
         self._plan: SubmitPlan[H, I] = SubmitPlan(items, self.limit, backlog=backlog)
         self._crew = _ThreadCrew(self._plan, send, each=not _whole)
@@ -425,6 +427,12 @@ class SubmitStream(Generic[H, I]):
         return rest
 
 
+class _WholeStream(SubmitStream[H, I]):
+    """`run_many`'s stream: every outcome taken at the end."""
+
+    _WHOLE = True
+
+
 def run_many(
     items: Iterable[I],
     send: Callable[[I, SendObserver], H],
@@ -437,7 +445,7 @@ def run_many(
     The outcomes are handed over at the end, not streamed: the calling thread sleeps until
     then (a Ctrl-C still lands in it), instead of waking for every outcome.
     """
-    stream = SubmitStream(items, send, concurrency=concurrency, adaptive=adaptive, _whole=True)
+    stream = _WholeStream(items, send, concurrency=concurrency, adaptive=adaptive)
     try:
         results = stream._wait_all()
     except BaseException as exc:
@@ -493,6 +501,8 @@ class AsyncSubmitStream(Generic[H, I]):
     awaited (or cancelled if the wait itself is cancelled) before it returns.
     """
 
+    _WHOLE: ClassVar[bool] = False  # as `SubmitStream._WHOLE`, for `arun_many`
+
     def __init__(
         self,
         items: Iterable[I],
@@ -500,10 +510,9 @@ class AsyncSubmitStream(Generic[H, I]):
         *,
         concurrency: int,
         adaptive: bool = True,
-        _whole: bool = False,
     ) -> None:
         self.limit = AdaptiveLimit(concurrency, adaptive=adaptive)
-        # As `SubmitStream`'s: `arun_many` takes every outcome at the end.
+        _whole = self._WHOLE
         backlog = sys.maxsize if _whole else concurrency
         self._plan: SubmitPlan[H, I] = SubmitPlan(items, self.limit, backlog=backlog)
         self._each = not _whole
@@ -605,6 +614,12 @@ class AsyncSubmitStream(Generic[H, I]):
         return rest
 
 
+class _AsyncWholeStream(AsyncSubmitStream[H, I]):
+    """`arun_many`'s stream: every outcome taken at the end."""
+
+    _WHOLE = True
+
+
 async def arun_many(
     items: Iterable[I],
     send: Callable[[I, SendObserver], Awaitable[H]],
@@ -616,7 +631,7 @@ async def arun_many(
 
     As `run_many`, the outcomes are handed over at the end, not streamed.
     """
-    stream = AsyncSubmitStream(items, send, concurrency=concurrency, adaptive=adaptive, _whole=True)
+    stream = _AsyncWholeStream(items, send, concurrency=concurrency, adaptive=adaptive)
     try:
         results = await stream._wait_all()
     except BaseException as exc:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from together_queue import AdaptiveLimit, AsyncSubmitStream, SubmitStream
+from together_queue import AdaptiveLimit, AsyncSubmitStream, SubmitStream, _bulk
 from together_queue._bulk import (
     PACE_CREDIT,
     PACE_GROWTH,
@@ -138,7 +138,7 @@ def test_run_many_wakes_the_caller_once_at_the_end_not_once_per_outcome() -> Non
     # A caller woken for every outcome costs a thread switch each (the sync bulk
     # submit's largest engine cost, measured in the bench): run_many takes them at the end.
     items, concurrency = 200, 4
-    stream = SubmitStream(range(items), _slow_echo, concurrency=concurrency, _whole=True)
+    stream = _bulk._WholeStream(range(items), _slow_echo, concurrency=concurrency)
     answer = stream._crew.answer
     wakes = [0]
     wait = answer.wait
@@ -168,7 +168,7 @@ def test_arun_many_wakes_the_caller_once_at_the_end_not_once_per_outcome() -> No
         return item
 
     async def run() -> tuple[list[int], int]:
-        stream = AsyncSubmitStream(range(items), send, concurrency=concurrency, _whole=True)
+        stream = _bulk._AsyncWholeStream(range(items), send, concurrency=concurrency)
         parking = stream._answer
         wakes = [0]
         wait = parking.wait
