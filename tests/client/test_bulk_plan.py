@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from together_queue import AdaptiveLimit, AsyncSubmitStream, SubmitStream, _bulk
+from together_queue import AdaptiveLimit, SubmitStream, _bulk
 from together_queue._bulk import (
     PACE_CREDIT,
     PACE_GROWTH,
