@@ -57,8 +57,13 @@ RATE_LIMIT_ROUNDS: Final = 4
 WAIT_WINDOW_PER_SLOT: Final = 64
 #: The slowest pace a rate limit can set, in requests per second.
 MIN_RATE: Final = 0.5
-#: How fast the pace grows back after a cut: requests per second gained each second.
-PACE_GROWTH: Final = 0.5
+#: How fast the pace grows back after a cut: the share of itself it gains each second.
+PACE_GROWTH: Final = 0.05
+#: How fast the pace grows past the rate the last cut measured (probing for more).
+PACE_PROBE: Final = 0.002
+#: The share of the starts a pause held back that may go at once when it ends (the bucket
+#: refilled meanwhile); the rest is left to the bucket, a margin against the next 429.
+CATCH_UP: Final = 0.8
 #: How far a paced start may make up for lateness (seconds of the pace): a loop woken a
 #: little late sends the requests it owes at once, so the pace holds on a busy machine.
 PACE_CREDIT: Final = 0.1
@@ -67,23 +72,41 @@ PACE_CREDIT: Final = 0.1
 # -- adaptive concurrency and pace ------------------------------------------------------
 
 
+@attrs.define
+class _Signal:
+    """A 429 being judged: the load, or a refusal whatever the load."""
+
+    at: float  # when it came
+    retry_after: float  # the pause it asked for (0: none)
+    successes: int  # successes in the window before it
+    answers: int = 0  # answers since it (this one aside)
+    refused: int = 1  # 429s among them, this one included
+
+
 class AdaptiveLimit:
     """How many requests may be in flight, and how fast they may start: AIMD on 429.
 
-    Additive increase, multiplicative decrease (TCP's rule): a 429 halves the limit, at
-    most once per window of answers, and not during the pause a 429 asked for (a burst
-    of 429s is one signal, not sixteen); every `limit` successes raise it by one. It
-    starts at the ceiling, so a run that meets no 429 behaves exactly like fixed
-    concurrency. A `Retry-After` pauses
-    new requests until it has passed.
+    A `Retry-After` pauses new requests until it has passed, in both modes. A 429 that
+    comes outside such a pause is a signal, judged once the requests in flight when it
+    came have answered (a window of `limit` answers) or its pause is over, whichever is
+    first. If half those answers or more were 429s too, the service refuses by load (an
+    emptied token bucket refuses everything): the limit halves (multiplicative decrease,
+    TCP's rule) and a pace is set. If most succeeded, the 429 was a refusal whatever the
+    load (a service shedding a share of requests at random): slowing down would not
+    avoid the next one, so nothing is cut and the pause alone paces. Every `limit`
+    successes raise the limit by one. It starts at the ceiling, so a run that meets no
+    429 behaves exactly like fixed concurrency.
 
-    Concurrency alone cannot keep under a rate limit when answers come fast, so the same
-    cut also sets a pace (`rate`, requests per second): the successes since the last cut
-    spread over the time since then plus the pause asked for, the rate a token bucket
-    with that refill would have let through. Each success raises the pace so that it
-    grows by `PACE_GROWTH` requests per second each second. Unpaced (`rate` None) until a
-    first 429. With `adaptive=False` the limit stays fixed and unpaced (the pause and
-    the counting remain): the baseline the benchmark compares against.
+    The pace (`rate`, requests per second) is the rate a token bucket would have let
+    through: the successes since the previous cut over the time since then (at a cut the
+    bucket was empty), never more than the pace in force; at the first cut, over that
+    time plus the pause asked for (the bucket may have started full). Each success raises
+    it by `PACE_GROWTH` (so it grows by that share of itself each second), and by
+    `PACE_PROBE` once past the rate the last cut measured. When a pause ends, `CATCH_UP`
+    of the starts the pace would have made during it may go at once (the bucket refilled
+    meanwhile), so a pause costs little throughput. Unpaced (`rate` None) until a first
+    cut. With `adaptive=False` the limit stays fixed and unpaced (the pause and the
+    counting remain): the baseline the benchmark compares against.
 
     Called from worker threads (it is the `SendObserver` of every request), so locked.
     """
@@ -94,55 +117,93 @@ class AdaptiveLimit:
         self.limit = ceiling
         self.rate: float | None = None
         self.rate_limited = 0  # 429 answers seen
+        self.cuts = 0  # signals judged to be the load
         self._lock = threading.Lock()
-        self._answers_since_cut: int | None = None  # None: no cut yet
-        self._successes = 0
+        self._successes = 0  # towards the next +1 of the limit
         self._pause_until = 0.0
         self._next_start = 0.0
+        self._owed = 0.0  # seconds of the pace a pause held back, to make up when it ends
         self._window_start: float | None = None  # the first start, then the last cut
         self._window_successes = 0
+        self._signal: _Signal | None = None
+        self._measured = 0.0  # the rate the last cut measured
 
     def on_rate_limited(self, retry_after: float | None) -> None:
-        """A 429: halve the limit and set the pace (once per window); pause for `retry_after`."""
+        """A 429: pause for `retry_after`; outside a pause, a signal to judge."""
         with self._lock:
             self.rate_limited += 1
             now = time.monotonic()
+            judging = self._answer(now, refused=True)
             # Refused during a pause: sent before it began, so the signal already taken.
             echo = now < self._pause_until
             if retry_after is not None:
                 self._pause_until = max(self._pause_until, now + retry_after)
-            if not self.adaptive or echo:
+            if echo or not self.adaptive or judging:
                 return
-            window = self._answers_since_cut
-            if window is not None and window < self.limit:
-                self._answers_since_cut = window + 1
-                return
-            self.limit = max(1, self.limit // 2)
-            self._answers_since_cut = 0
-            self._successes = 0
-            begun = self._window_start if self._window_start is not None else now
-            span = now - begun + (retry_after or 0.0)
-            if span > 0:
-                self.rate = max(MIN_RATE, self._window_successes / span)
-            self._window_start = now
-            self._window_successes = 0
+            self._signal = _Signal(now, retry_after or 0.0, self._window_successes)
+            if self.rate is not None and retry_after:
+                self._owed = CATCH_UP * retry_after
 
     def on_success(self) -> None:
         """A 2xx: one step towards raising the limit by one, and the pace a little."""
         with self._lock:
             self._window_successes += 1
-            if self._answers_since_cut is not None:
-                self._answers_since_cut += 1
+            self._answer(time.monotonic(), refused=False)
             if not self.adaptive:
                 return
-            if self.rate is not None:
-                self.rate += PACE_GROWTH / self.rate
+            if self.rate is not None:  # slower past the rate the last cut measured
+                self.rate += PACE_GROWTH if self.rate < self._measured else PACE_PROBE
             if self.limit >= self.ceiling:
                 return
             self._successes += 1
             if self._successes >= self.limit:
                 self.limit += 1
                 self._successes = 0
+
+    def _answer(self, now: float, *, refused: bool) -> bool:
+        """Count an answer towards the signal being judged (True: there was one)."""
+        signal = self._judge(now)  # one whose pause is over is judged without this answer
+        if signal is None:
+            return False
+        signal.answers += 1
+        signal.refused += refused
+        self._judge(now)  # this answer may complete its window
+        return True
+
+    def _judge(self, now: float) -> _Signal | None:
+        """The signal still being judged, after judging it if its window or pause is over."""
+        signal = self._signal
+        if signal is None:
+            return None
+        in_pause = signal.retry_after == 0 or now < signal.at + signal.retry_after
+        if signal.answers + 1 < self.limit and in_pause:
+            return signal
+        self._signal = None
+        if signal.refused * 2 >= signal.answers + 1:  # half the answers or more were 429s
+            self._cut(signal)
+        return None
+
+    def _cut(self, signal: _Signal) -> None:
+        """Halve the limit and set the pace from the window the signal closes."""
+        self.cuts += 1
+        self.limit = max(1, self.limit // 2)
+        self._successes = 0
+        begun = self._window_start if self._window_start is not None else signal.at
+        span = signal.at - begun
+        if self.rate is None and span + signal.retry_after > 0:
+            # The bucket may have started full: pace as if the pause were part of the
+            # window, and grow quickly up to what the window alone would say.
+            self.rate = max(MIN_RATE, signal.successes / (span + signal.retry_after))
+            self._measured = signal.successes / span if span > 0 else self.rate
+        elif self.rate is not None and span > 0:
+            self._measured = max(MIN_RATE, signal.successes / span)
+            self.rate = min(self.rate, self._measured)
+        if self.rate is not None:
+            # The refused requests are resent when the pause ends, outside the pace: they
+            # take the first of the starts it owes.
+            self._owed = max(0.0, CATCH_UP * signal.retry_after - signal.refused / self.rate)
+        self._window_start = signal.at
+        self._window_successes -= signal.successes  # those after the signal open the next
 
     def pause_left(self) -> float:
         """Seconds before new requests may start by the pause alone (0: now)."""
@@ -157,8 +218,13 @@ class AdaptiveLimit:
         with self._lock:
             if self._window_start is None:
                 self._window_start = now
-            if self.rate is not None:
-                self._next_start = max(self._next_start, now - PACE_CREDIT) + 1.0 / self.rate
+            if self.rate is None:
+                return
+            # A late start makes up a little of the pace; after a pause, what it held back.
+            floor = now - PACE_CREDIT - self._owed
+            self._next_start = max(self._next_start, floor) + 1.0 / self.rate
+            if self._next_start >= now - PACE_CREDIT:
+                self._owed = 0.0  # caught up
 
 
 # -- submitting: the plan both engines follow ----------------------------------------------

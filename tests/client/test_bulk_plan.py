@@ -12,8 +12,10 @@ import pytest
 
 from together_queue import AdaptiveLimit, SubmitStream, _bulk
 from together_queue._bulk import (
+    CATCH_UP,
     PACE_CREDIT,
     PACE_GROWTH,
+    PACE_PROBE,
     RATE_LIMIT_ROUNDS,
     SubmitPlan,
     run_many,
@@ -81,28 +83,137 @@ def _pace(limit: AdaptiveLimit) -> float:
     return limit.rate
 
 
-def test_a_cut_sets_the_pace_a_token_bucket_would_have_let_through() -> None:
-    limit = AdaptiveLimit(16)
-    limit.started(time.monotonic())
-    assert limit.rate is None and limit.start_delay(time.monotonic()) == 0
-    for _ in range(50):
+class _Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        self.now += seconds
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
+    fake = _Clock()
+    monkeypatch.setattr(_bulk, "time", fake)
+    return fake
+
+
+def _successes(limit: AdaptiveLimit, clock: _Clock, count: int, seconds: float) -> None:
+    for _ in range(count):
+        clock.advance(seconds / count)
         limit.on_success()
-    limit.on_rate_limited(1.0)  # 50 passed, then "wait 1 s": about 50 per second at most
+
+
+def _load_cut(clock: _Clock) -> tuple[AdaptiveLimit, float]:
+    """A bucket emptied: 50 passed in 0.5 s, then the 16 in flight were refused.
+
+    Returns the limit and when its pause ends.
+    """
+    limit = AdaptiveLimit(16)
+    limit.started(clock.now)
+    _successes(limit, clock, 50, 0.5)
+    limit.on_rate_limited(1.0)
+    assert (limit.limit, limit.rate) == (16, None)  # judged once those in flight answer
+    for _ in range(15):
+        clock.advance(0.001)
+        limit.on_rate_limited(1.0)
+    return limit, clock.now + 1.0
+
+
+def test_a_429_most_requests_in_flight_share_is_the_load_and_sets_a_pace(clock: _Clock) -> None:
+    limit, _ = _load_cut(clock)
+    assert (limit.limit, limit.cuts, limit.rate_limited) == (8, 1, 16)
+    # The first cut: 50 passed, then "wait 1 s": about 50 per 1.5 s at most.
+    assert _pace(limit) == pytest.approx(50 / 1.5)
+
+
+def test_a_429_among_successes_is_not_the_load_and_cuts_nothing(clock: _Clock) -> None:
+    # A service that sheds a request at random: the others in flight succeed.
+    limit = AdaptiveLimit(16)
+    limit.started(clock.now)
+    limit.on_rate_limited(1.0)
+    _successes(limit, clock, 15, 0.015)
+    assert (limit.limit, limit.rate, limit.cuts) == (16, None, 0)
+    assert limit.pause_left() == pytest.approx(1.0 - 0.015)  # the pause still holds
+
+
+def test_random_429s_never_collapse_the_limit(clock: _Clock) -> None:
+    # One answer in twenty refused whatever the load (the bench's random-429 row): the
+    # limit stays at the ceiling and no pace is set, so only the pauses slow it down.
+    limit = AdaptiveLimit(32)
+    limit.started(clock.now)
+    for answer in range(1, 2001):
+        clock.advance(0.002)
+        if answer % 20 == 0:
+            limit.on_rate_limited(1.0)
+        else:
+            limit.on_success()
+    assert (limit.limit, limit.rate, limit.cuts, limit.rate_limited) == (32, None, 0, 100)
+
+
+def test_a_429_with_nothing_else_in_flight_is_judged_when_its_pause_ends(clock: _Clock) -> None:
+    limit = AdaptiveLimit(16)
+    limit.started(clock.now)
+    _successes(limit, clock, 20, 0.2)
+    limit.on_rate_limited(1.0)
+    clock.advance(1.01)
+    limit.on_success()  # the refused request, sent again after the pause
+    assert (limit.limit, limit.cuts) == (8, 1)
+    assert _pace(limit) == pytest.approx(20 / 1.2 + PACE_GROWTH)  # this success grows it
+
+
+def test_the_pace_grows_fast_up_to_what_the_window_measured_then_probes(clock: _Clock) -> None:
+    limit, _ = _load_cut(clock)
+    first = _pace(limit)
+    limit.on_success()
+    assert _pace(limit) == pytest.approx(first + PACE_GROWTH)
+    # A second cut measures from the first (the bucket was empty then), over 2 s.
+    _successes(limit, clock, 60, 2.0)
+    grown = _pace(limit)
+    assert grown == pytest.approx(first + 61 * PACE_GROWTH)
+    since_cut = clock.now - (1000.0 + 0.5)
+    limit.on_rate_limited(1.0)
+    clock.advance(1.0)
+    limit.on_success()
+    assert limit.cuts == 2
+    measured = 61 / since_cut
+    assert _pace(limit) == pytest.approx(min(grown, measured) + PACE_PROBE)
+
+
+def test_when_a_pause_ends_the_starts_it_held_back_go_at_once(clock: _Clock) -> None:
+    limit, now = _load_cut(clock)
     rate = _pace(limit)
-    assert 40 < rate <= 50
-    now = time.monotonic() + 2  # after the pause
+    assert limit.start_delay(now - 0.01) > 0  # the pause holds until `now`
     at_once = 0
-    while limit.start_delay(now) == 0:  # a late loop may make up PACE_CREDIT of the pace
+    while limit.start_delay(now) == 0:
         limit.started(now)
         at_once += 1
-    assert abs(at_once - PACE_CREDIT * rate) <= 1
+    # CATCH_UP of a second at the pace, less the 16 refused (resent outside the pace),
+    # plus what a late loop may make up.
+    assert abs(at_once - (CATCH_UP * rate - 16 + PACE_CREDIT * rate)) <= 1
     first = limit.start_delay(now)
     assert 0 < first <= 1 / rate
     limit.started(now + first)  # on time: the next start is one step of the pace later
     assert limit.start_delay(now) == pytest.approx(first + 1 / rate)
-    for _ in range(round(rate)):  # a second's worth of successes: PACE_GROWTH more
-        limit.on_success()
-    assert _pace(limit) == pytest.approx(rate + PACE_GROWTH, rel=0.01)
+
+
+def test_a_late_loop_makes_up_only_a_little_of_the_pace(clock: _Clock) -> None:
+    limit, now = _load_cut(clock)
+    rate = _pace(limit)
+    while limit.start_delay(now) == 0:
+        limit.started(now)
+    now += 5.0  # nothing started for 5 s: not 5 s worth at once
+    at_once = 0
+    while limit.start_delay(now) == 0:
+        limit.started(now)
+        at_once += 1
+    assert abs(at_once - PACE_CREDIT * rate) <= 1
 
 
 def test_fixed_concurrency_sets_no_pace() -> None:

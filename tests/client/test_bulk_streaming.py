@@ -169,10 +169,12 @@ def test_aimd_halves_once_per_window_and_grows_back_by_one() -> None:
     limit = AdaptiveLimit(16)
     for _ in range(8):  # a burst of 429s within one window of answers: one cut
         limit.on_rate_limited(None)
-    assert limit.limit == 8 and limit.rate_limited == 8
-    for _ in range(8):  # a window has passed: the next 429 cuts again
+    assert limit.limit == 16  # judged when the window is in
+    for _ in range(8):  # half the window refused: the load
         limit.on_success()
-    limit.on_rate_limited(None)
+    assert limit.limit == 8 and limit.rate_limited == 8
+    for _ in range(8):  # the next window: all refused, cut again
+        limit.on_rate_limited(None)
     assert limit.limit == 4
     for _ in range(4 + 5 + 6 + 7):  # additive increase: +1 per `limit` successes
         limit.on_success()

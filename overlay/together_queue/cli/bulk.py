@@ -40,7 +40,7 @@ from together_queue.cli.common import (
     redact_all,
     secrets_of,
 )
-from together_queue.cli.jsonl import Defaults, InputLine, check_readable, read_input
+from together_queue.cli.jsonl import Defaults, check_readable, read_input
 from together_queue.cli.output import failure_reason
 from together_queue.cli.records import Record
 from together_queue.cli.resume import ResumeState, load_resume
@@ -105,19 +105,13 @@ def run_bulk(args: argparse.Namespace) -> int:
         run.finish()
 
 
-def _stamped(item: InputLine, source: str) -> InputLine:
-    """`item` with its line number and file name merged into its request's info."""
-    if item.request is None:
-        return item
-    info = dict(item.request.info or {})
-    mine = info.get(STAMP_KEY)
+def _stamped(info: dict[str, Any] | None, line: int, source: str) -> dict[str, Any]:
+    """`info` (copied) with the line number and file name merged in under `STAMP_KEY`."""
+    stamped = dict(info or {})
+    mine = stamped.get(STAMP_KEY)
     # A user's own object under the key is kept and extended; anything else is replaced.
-    info[STAMP_KEY] = {
-        **(mine if isinstance(mine, dict) else {}),
-        "line": item.line,
-        "file": source,
-    }
-    return dataclasses.replace(item, request=dataclasses.replace(item.request, info=info))
+    stamped[STAMP_KEY] = {**(mine if isinstance(mine, dict) else {}), "line": line, "file": source}
+    return stamped
 
 
 def _count_lines(file: str) -> int | None:
@@ -194,33 +188,30 @@ class _BulkRun:
         """The lines to send, read as they are sent; each one's intent is logged first."""
         from together_queue.jobs import JobRequest
 
-        for raw in read_input(self.args.file, self.defaults):
+        for item in read_input(self.args.file, self.defaults):
             if self.fatal is not None:
                 return
-            if not self.resume.sends(raw.line):
-                continue
-            item = _stamped(raw, self.source)
-            if item.request is None:
-                self._final(Record(item.line, "invalid", digest=item.digest, error=item.error))
+            if not self.resume.sends(item.line):
                 continue
             request = item.request
+            if request is None:
+                self._final(Record(item.line, "invalid", digest=item.digest, error=item.error))
+                continue
             intent = Record(item.line, "submitting", digest=item.digest, model=request.model)
             # The intent is on disk before the request leaves: a kill cannot hide a submit.
             self.log.write(intent)
             self.in_flight[self.sent] = intent
             self.sent += 1
-            yield JobRequest(
-                request.model, request.payload, priority=request.priority, info=request.info
-            )
+            info = _stamped(request.info, item.line, self.source)
+            yield JobRequest(request.model, request.payload, priority=request.priority, info=info)
 
     def _submit_all(self, client: QueueClient) -> None:
         stream = client.submit_iter(self._requests(), concurrency=self.args.concurrency)
         try:
             for outcome in stream:
-                self._settle_submit(outcome)
+                self._settle_submit(outcome)  # draws the progress line
                 if self.fatal is not None:
                     break
-                self.view.draw()
         except KeyboardInterrupt:
             self.view.close()
             if self.in_flight:
@@ -234,6 +225,8 @@ class _BulkRun:
             raise
         for outcome in stream.close():  # after a fatal error: the answers still in flight
             self._settle_submit(outcome)
+        # The last answers' records: no intent record follows them to carry them out.
+        self.log.flush()
 
     def _drain_after_interrupt(self, rest: list[Outcome[Job, Any]]) -> None:
         """Record the answers that came in after Ctrl-C (a second Ctrl-C abandons the rest)."""
@@ -242,18 +235,25 @@ class _BulkRun:
             self._settle_submit(outcome)
 
     def _settle_submit(self, outcome: Outcome[Job, Any]) -> None:
-        from together_queue.errors import SubmitOutcomeUnknown, TogetherQueueError
-
         intent = self.in_flight.pop(outcome.index)
         if outcome.ok:
-            job = outcome.value
-            record = dataclasses.replace(intent, request_id=job.request_id, status="submitted")
+            record = Record(
+                intent.line,
+                "submitted",
+                digest=intent.digest,
+                model=intent.model,
+                request_id=outcome.value.request_id,
+            )
             # Not flushed at once (each intent record flushes what came before): one
             # write call per line less, and a kill leaves the line `submitting`, never resent.
             self.log.write(record, flush=False)
             self.view.submitted(record, final=not self.args.wait)
             return
-        error = outcome.error
+        self._settle_failed(intent, outcome.error)
+
+    def _settle_failed(self, intent: Record, error: BaseException | None) -> None:
+        from together_queue.errors import SubmitOutcomeUnknown, TogetherQueueError
+
         if isinstance(error, SubmitOutcomeUnknown):
             # The service may have created the job: never resend it automatically.
             text = _unknown_text(error, intent.line)

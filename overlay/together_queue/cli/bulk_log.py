@@ -90,11 +90,15 @@ class BulkLog:
         """Append `record` (see `ResultLog.write` for `flush`)."""
         self.log.write(record, flush=flush)
 
+    def flush(self) -> None:
+        """Flush every record written so far."""
+        self.log.flush()
+
     @contextlib.contextmanager
     def index(self) -> Iterator[ResultsIndex]:
         """The log as written so far, for reading back by line."""
         self.log.flush()  # the records not flushed yet are read back too
-        index = ResultsIndex(self.path)
+        index = ResultsIndex(self.path, own=True)
         try:
             yield index
         finally:

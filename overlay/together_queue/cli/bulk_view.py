@@ -92,6 +92,7 @@ class BulkView:
         self.live = LiveLine(sys.stderr)
         self.waiting: int | None = None  # jobs to wait on, once the wait phase starts
         self.skipped = 0  # lines an earlier run submitted
+        self._behind = False  # counts changed since the live line's text was last made
 
     # -- during the run --------------------------------------------------------------
 
@@ -138,6 +139,7 @@ class BulkView:
             self.final(record, quiet=False)
         else:  # its final record comes from the wait
             self.tally.counts["processed"] += 1
+            self.draw()
 
     def final(self, record: Record, *, quiet: bool) -> None:
         """Show a line's final record: counts, exit code, `--json`, and a message if it went wrong.
@@ -158,12 +160,26 @@ class BulkView:
         self.draw()
 
     def draw(self, *, force: bool = False) -> None:
-        """Redraw the live line (throttled unless `force`); no bar when there is nothing to do."""
+        """Redraw the live line (throttled unless `force`); no bar when there is nothing to do.
+
+        Called once per line: between redraws it only notes that the line is behind
+        (`close()` brings it up to date), so the text is built a few times a second.
+        """
+        if not force and not self.live.due():
+            self._behind = True
+            return
+        self._behind = False
+        text = self._text()
+        if text is not None:
+            self.live.update(text, force=force)
+
+    def _text(self) -> str | None:
+        """The live line's text now (None: no bar, nothing to do)."""
         c = self.tally.counts
         if self.waiting is None:
             done = c["processed"]
             if self.total == 0:
-                return
+                return None
             if self.total is None:
                 text = f"{done} lines  submitted {c['submitted']}"
             else:
@@ -171,17 +187,22 @@ class BulkView:
                 text += f"  submitted {c['submitted']}"
         else:
             if not self.waiting:
-                return
+                return None
             done = c["finished"]
             text = f"{progress_bar(done, self.waiting)} {done}/{self.waiting} finished"
             text += f"  running {c['running']}  done {c['done']}"
         for status in _PROBLEMS:
             if c[status]:
                 text += f"  {status} {c[status]}"
-        self.live.update(text, force=force)
+        return text
 
     def close(self) -> None:
-        """Leave the live line as it is."""
+        """Leave the live line showing the latest state."""
+        if self._behind:  # a draw was skipped: the line must end on the latest counts
+            self._behind = False
+            text = self._text()
+            if text is not None:
+                self.live.update(text)  # throttled: close() shows it if it is not drawn now
         self.live.close()
 
     # -- at the end ----------------------------------------------------------------------

@@ -13,7 +13,6 @@ which the results file records so that `--resume` can prove it has the same inpu
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import sys
@@ -22,7 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from together_queue.cli.common import UsageError, json_type, loads_strict
+from together_queue._json import reject_constant
+from together_queue.cli.common import UsageError, json_type
+
+_DECODER: Final = json.JSONDecoder(parse_constant=reject_constant)
+"""Strict JSON (no NaN or Infinity), built once: `json.loads` with an option builds one a call."""
 
 REQUEST_KEYS: Final = frozenset({"model", "payload", "priority", "info"})
 
@@ -66,41 +69,46 @@ def digest(raw: bytes) -> str:
     return hashlib.blake2b(raw.rstrip(b"\r\n"), digest_size=8).hexdigest()
 
 
-def parse_line(text: str, line: int, defaults: Defaults) -> InputLine:
+def parse_line(text: str, line: int, defaults: Defaults, fingerprint: str = "") -> InputLine:
     """Decode and check one line; a problem becomes `InputLine.error`, never an exception."""
     try:
-        data = loads_strict(text)
+        data = _DECODER.decode(text)
     except ValueError as exc:
-        return InputLine(line, error=f"not valid JSON ({exc})")
+        return InputLine(line, error=f"not valid JSON ({exc})", digest=fingerprint)
+    request = _request(data, defaults)
+    if isinstance(request, str):
+        return InputLine(line, error=request, digest=fingerprint)
+    return InputLine(line, request, digest=fingerprint)
+
+
+def _request(data: Any, defaults: Defaults) -> Request | str:
+    """The request a decoded line makes, or what is wrong with it."""
     if not isinstance(data, dict):
-        return InputLine(line, error=f"expected a JSON object, got {json_type(data)}")
+        return f"expected a JSON object, got {json_type(data)}"
     if is_full_request(data):
         unknown = sorted(set(data) - REQUEST_KEYS)
         if unknown:
             names = ", ".join(json.dumps(key) for key in unknown)
-            return InputLine(
-                line,
-                error=f'unknown key {names} in a full request (a line with "payload" may only '
-                'have "model", "payload", "priority" and "info")',
+            return (
+                f'unknown key {names} in a full request (a line with "payload" may only '
+                'have "model", "payload", "priority" and "info")'
             )
         if not isinstance(data["payload"], dict):
-            return InputLine(
-                line, error=f'"payload" must be an object, got {json_type(data["payload"])}'
-            )
+            return f'"payload" must be an object, got {json_type(data["payload"])}'
     else:
         data = {"payload": data}
     model = data.get("model", defaults.model)
     if model is None:
-        return InputLine(line, error='no model: pass --model or give "model" on the line')
+        return 'no model: pass --model or give "model" on the line'
     if not isinstance(model, str) or not model.strip():
-        return InputLine(line, error='"model" must be a non-empty string')
+        return '"model" must be a non-empty string'
     priority = data.get("priority", defaults.priority)
     if isinstance(priority, bool) or not isinstance(priority, int):
-        return InputLine(line, error=f'"priority" must be an integer, got {json_type(priority)}')
+        return f'"priority" must be an integer, got {json_type(priority)}'
     info = data.get("info", defaults.info)
     if info is not None and not isinstance(info, dict):
-        return InputLine(line, error=f'"info" must be an object, got {json_type(info)}')
-    return InputLine(line, Request(model, data["payload"], priority, info))
+        return f'"info" must be an object, got {json_type(info)}'
+    return Request(model, data["payload"], priority, info)
 
 
 def check_readable(path: Path | str) -> None:
@@ -141,4 +149,4 @@ def _parse_lines(handle: Iterable[bytes], defaults: Defaults) -> Iterator[InputL
             yield InputLine(number, error=f"not UTF-8 text ({exc.reason})", digest=fingerprint)
             continue
         if text.strip():
-            yield dataclasses.replace(parse_line(text, number, defaults), digest=fingerprint)
+            yield parse_line(text, number, defaults, fingerprint)

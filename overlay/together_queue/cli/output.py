@@ -234,6 +234,11 @@ class LiveLine:
         self._latest = ""
         self._printed = ""  # the last periodic line printed (non-terminal)
 
+    def due(self) -> bool:
+        """Whether an `update` now would be drawn (the throttle's gap has passed)."""
+        gap = self._min_gap if self.tty else self.period
+        return time.monotonic() - self._last_draw >= gap
+
     def update(self, text: str, *, force: bool = False) -> None:
         """Show `text` as the current state (throttled unless `force`)."""
         self._latest = text

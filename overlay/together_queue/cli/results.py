@@ -22,6 +22,7 @@ import os
 import stat
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -112,8 +113,9 @@ class ResultsIndex:
     not seen (the offsets stop at `end`).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, own: bool = False) -> None:
         self.path = path
+        self.own = own  # records in this command's own form are indexed without decoding
         self.input_name: str | None = None
         self.end = 0  # the byte after the last complete record
         self.missing_newline = False  # the last record is whole but lacks its line break
@@ -142,6 +144,9 @@ class ResultsIndex:
             self.end = offset
             if not raw.strip():
                 continue
+            if number > 1 and self.own and (mine := _own_line(raw)) is not None:
+                self._index(mine, start)
+                continue
             record = _decode(raw, f"{where} line {number}")
             if number == 1:
                 if record.get(HEADER_KEY) != FORMAT or not isinstance(record.get("input"), str):
@@ -154,9 +159,12 @@ class ResultsIndex:
             line = record.get("line")
             if not (isinstance(line, int) and not isinstance(line, bool) and line >= 1):
                 raise UsageError(f"{where} line {number} has no line number; is it a results file?")
-            if line >= len(self._offsets):
-                self._offsets.extend([-1] * (line + 1 - len(self._offsets)))
-            self._offsets[line] = start
+            self._index(line, start)
+
+    def _index(self, line: int, offset: int) -> None:
+        if line >= len(self._offsets):
+            self._offsets.extend([-1] * (line + 1 - len(self._offsets)))
+        self._offsets[line] = offset
 
     def lines(self) -> Iterator[int]:
         """The input line numbers that have a record, ascending."""
@@ -166,10 +174,15 @@ class ResultsIndex:
 
     def raw(self, line: int) -> dict[str, Any] | None:
         """The last record of input line `line` as it is in the file (None when it has none)."""
+        data = self.raw_bytes(line)
+        return None if data is None else _decode(data, f"--output: {str(self.path)!r}")
+
+    def raw_bytes(self, line: int) -> bytes | None:
+        """The last record of input line `line`, its bytes as in the file (None: it has none)."""
         if self._handle is None or line >= len(self._offsets) or self._offsets[line] < 0:
             return None
         self._handle.seek(self._offsets[line])
-        return _decode(self._handle.readline(), f"--output: {str(self.path)!r}")
+        return self._handle.readline()
 
     def state(self, line: int) -> Record | None:
         """The last record of input line `line`; `UsageError` on a malformed id or model."""
@@ -181,6 +194,24 @@ class ResultsIndex:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+
+
+_OWN_PREFIX = b'{"line": '
+"""How every record this command writes begins (`Record.to_json` puts `line` first)."""
+
+
+def _own_line(raw: bytes) -> int | None:
+    """The line number of a record in this command's own form (`{"line": N, ...}`), else None.
+
+    Read without decoding the record: a run's own log is indexed at the speed of a scan.
+    """
+    if not raw.startswith(_OWN_PREFIX):
+        return None
+    end = raw.find(b",", len(_OWN_PREFIX))
+    digits = raw[len(_OWN_PREFIX) : end]
+    if end < 0 or not digits.isdigit() or digits.startswith(b"0"):
+        return None
+    return int(digits)
 
 
 def _decode(raw: bytes, where: str) -> dict[str, Any]:
@@ -217,17 +248,17 @@ def compact(path: Path) -> None:
     """
     if not path.exists() or not is_regular(path):
         return
-    index = ResultsIndex(path)
+    index = ResultsIndex(path, own=True)
     try:
         if index.input_name is None:
             return  # empty, or not ours: nothing to compact
         target = Path(os.path.realpath(path))
         fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(dumps_record(header(index.input_name)) + "\n")
+            with os.fdopen(fd, "wb") as out:
+                out.write(dumps_record(header(index.input_name)).encode() + b"\n")
                 for line in index.lines():
-                    out.write(dumps_record(index.raw(line) or {}) + "\n")
+                    out.write(_compacted(index, line))
                 out.flush()
                 os.fchmod(out.fileno(), stat.S_IMODE(target.stat().st_mode) & _KEPT_BITS)
                 os.fsync(out.fileno())
@@ -239,12 +270,28 @@ def compact(path: Path) -> None:
         index.close()
 
 
+def _compacted(index: ResultsIndex, line: int) -> bytes:
+    """Line `line`'s last record, as the compacted file holds it.
+
+    Copied as it is when it is one whole line of ASCII (as this command writes it), else
+    decoded and written again: no character in the file can read as a line break.
+    """
+    raw = index.raw_bytes(line) or b""
+    if raw.endswith(b"\n") and raw.isascii():
+        return raw
+    return dumps_record(index.raw(line) or {}).encode() + b"\n"
+
+
 class ResultLog:
     """Appends records to the log, flushing each one; optionally mirrors them to a stream.
 
     The mirror is for an `--output` that is a pipe or device (`/dev/stdout`): the log
     itself is then a temporary regular file, which the run reads back. The caller owns
     the mirror stream (it may be `sys.stdout`).
+
+    Records are written from more than one thread (intents from the submit workers,
+    answers from the consumer), so under a lock; a flush is one `write` call on the file
+    descriptor, with no buffered-text layers between.
     """
 
     def __init__(self, path: Path, input_name: str, mirror: IO[str] | None = None) -> None:
@@ -256,7 +303,9 @@ class ResultLog:
         except OSError as exc:
             where = f"--output: cannot write {str(path)!r}"
             raise UsageError(f"{where}: {exc.strerror or exc}") from None
-        self._handle: IO[str] | None = os.fdopen(fd, "a", encoding="utf-8")
+        self._fd: int | None = fd
+        self._lock = threading.Lock()
+        self._pending: list[str] = []  # records written but not yet flushed, in order
         if fresh:
             self.write(header(input_name))
 
@@ -269,22 +318,40 @@ class ResultLog:
         """
         data = record.to_json() if isinstance(record, Record) else record
         text = dumps_record(data) + "\n"
-        for handle in (self._handle, self._mirror):
-            if handle is not None:
-                handle.write(text)
-                if flush:
-                    handle.flush()
+        with self._lock:
+            self._pending.append(text)
+            if flush:
+                self._flush()
 
     def flush(self) -> None:
         """Flush every record written so far (before the log is read back)."""
-        for handle in (self._handle, self._mirror):
-            if handle is not None:
-                handle.flush()
+        with self._lock:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        text = "".join(self._pending)
+        self._pending.clear()
+        if self._fd is not None:
+            _write_all(self._fd, text.encode("utf-8"))
+        if self._mirror is not None:
+            self._mirror.write(text)
+            self._mirror.flush()
 
     def close(self) -> None:
-        """Close the file (the mirror is flushed; its owner closes it)."""
-        if self._handle is not None:
-            self._handle.close()
-        if self._mirror is not None:
-            self._mirror.flush()
-        self._handle = self._mirror = None
+        """Flush and close the file (the mirror is flushed; its owner closes it)."""
+        with self._lock:
+            try:
+                self._flush()
+            finally:
+                if self._fd is not None:
+                    os.close(self._fd)
+                self._fd = self._mirror = None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """`os.write` until all of `data` is written (a regular file takes it in one call)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

@@ -1,0 +1,122 @@
+"""The per-line bookkeeping of a bulk submit, made cheap without losing what it is for.
+
+The results log is written from the submit threads (intents) and the consumer
+(answers) at once; compaction copies the run's own records as they are but re-encodes
+anything else; the progress line is built a few times a second yet ends up to date.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from together_queue.cli import output
+from together_queue.cli.bulk_view import BulkView
+from together_queue.cli.records import Record
+from together_queue.cli.results import ResultLog, ResultsIndex, compact
+
+RECORDS_PER_THREAD = 2000
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="ascii").splitlines()]
+
+
+def test_records_written_from_two_threads_are_all_kept_whole_and_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    log = ResultLog(path, "jobs.jsonl")
+    start = threading.Barrier(2)
+
+    def write(first: int, flush: bool) -> None:
+        start.wait(timeout=10)
+        for n in range(first, first + RECORDS_PER_THREAD):
+            log.write(Record(n, "submitting" if flush else "submitted"), flush=flush)
+
+    # One thread flushes each record (the intents), the other leaves them to it (answers).
+    threads = [
+        threading.Thread(target=write, args=(1, True)),
+        threading.Thread(target=write, args=(1 + RECORDS_PER_THREAD, False)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+    log.close()
+    records = _lines(path)
+    assert records[0] == {"together_queue_results": 1, "input": "jobs.jsonl"}
+    lines = [record["line"] for record in records[1:]]
+    assert sorted(lines) == list(range(1, 1 + 2 * RECORDS_PER_THREAD))
+    for first in (1, 1 + RECORDS_PER_THREAD):  # each thread's records in its own order
+        own = [n for n in lines if first <= n < first + RECORDS_PER_THREAD]
+        assert own == list(range(first, first + RECORDS_PER_THREAD))
+
+
+def test_an_unflushed_record_reaches_the_file_with_the_next_flushed_one(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    log = ResultLog(path, "jobs.jsonl")
+    log.write(Record(1, "submitted", request_id="r-1"), flush=False)
+    assert len(path.read_bytes().splitlines()) == 1  # the header only, so far
+    log.write(Record(2, "submitting"))
+    assert [r.get("line") for r in _lines(path)] == [None, 1, 2]
+    log.close()
+
+
+def test_compaction_copies_the_runs_own_records_and_reencodes_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    header = '{"together_queue_results": 1, "input": "jobs.jsonl"}\n'
+    own = '{"line": 2, "digest": "d2", "status": "submitted", "request_id": "r-2"}\n'
+    # A record edited by hand: raw UTF-8, keys in another order, a U+2028 in a string.
+    edited = '{"status": "error", "line": 1, "error": "caf\u00e9 \u2028 down"}\n'
+    path.write_bytes((header + edited + own).encode("utf-8"))
+    compact(path)
+    raw = path.read_bytes()
+    assert raw.isascii()  # nothing in the file can read as a line break
+    lines = raw.decode("ascii").splitlines(keepends=True)
+    assert lines[2] == own  # copied byte for byte
+    assert json.loads(lines[1]) == {"status": "error", "line": 1, "error": "caf\u00e9 \u2028 down"}
+
+
+def test_an_index_of_the_runs_own_log_sees_the_same_lines_as_a_full_decode(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "results.jsonl"
+    log = ResultLog(path, "jobs.jsonl")
+    for n in (3, 1, 2, 3, 10):
+        log.write(Record(n, "submitting", digest=f"d{n}"))
+    log.write({"line": 4, "status": "error"})  # written with a dict: still `{"line": ...`
+    log.close()
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write('{"status": "done", "line": 2}\n')  # another form: decoded
+    fast, full = ResultsIndex(path, own=True), ResultsIndex(path)
+    try:
+        assert list(fast.lines()) == list(full.lines()) == [1, 2, 3, 4, 10]
+        for line in (1, 2, 3, 4, 10):
+            assert fast.raw(line) == full.raw(line)
+        assert fast.raw(2) == {"status": "done", "line": 2}
+    finally:
+        fast.close()
+        full.close()
+
+
+def test_the_progress_line_is_built_when_due_and_closes_on_the_latest_counts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])  # the clock the throttle reads
+    stream = io.StringIO()
+    view = BulkView(json_mode=False, records_on_stdout=False, wait=False, output=None, total=50)
+    view.live = output.LiveLine(stream, period=2.0)
+    for n in range(1, 51):
+        now[0] += 0.01  # 50 lines in 0.5 s: within one period
+        view.submitted(Record(n, "submitted", request_id=f"r-{n}"), final=True)
+    shown = stream.getvalue().splitlines()
+    assert len(shown) == 1 and "1/50 lines" in shown[0]  # the first draw only
+    view.close()
+    assert stream.getvalue().splitlines()[-1].endswith("50/50 lines  submitted 50")
