@@ -14,7 +14,6 @@ from typing import Any, Final, TypeVar
 import httpx
 
 from together_queue._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT
-from together_queue._pool import use_fair_pools
 
 __all__ = [
     "LOOPBACK_PATTERNS",
@@ -40,6 +39,10 @@ def build_http_client(http_type: type[HttpT], **kwargs: Any) -> HttpT:
     The one place that builds the clients' own pools: the library's clients and
     `default_http_client` alike.
     """
+    # Imported here: `_pool` loads httpcore (and h11), which httpx itself defers until a
+    # transport is built; `from together_queue import QueueClient` then costs no more.
+    from together_queue._pool import use_fair_pools
+
     transport = httpx.HTTPTransport if http_type is httpx.Client else httpx.AsyncHTTPTransport
     http = http_type(**_with_defaults(kwargs, transport))
     use_fair_pools(http)  # many requests in flight reuse their connections (see `_pool`)
