@@ -1,7 +1,8 @@
 """One run of the scale section in a fresh process, so that its peak memory is its own.
 
 `python -m bench.scale_worker lib URL MODEL N CONCURRENCY adaptive|fixed` streams N
-generated payloads through `QueueClient.submit_iter`; `python -m bench.scale_worker cli
+generated payloads through `QueueClient.submit_iter` (`alib`: `AsyncQueueClient.submit_iter`,
+the engine the CLI submits with); `python -m bench.scale_worker cli
 URL MODEL FILE OUTPUT CONCURRENCY` runs `together-queue submit --file` in this process.
 Either prints one JSON line last: seconds, ok, errors, 429s received, RSS before and peak.
 """
@@ -37,6 +38,28 @@ def _lib(url: str, model: str, count: int, limit: int, adaptive: bool) -> dict[s
         return {"ok": ok, "errors": errors, "rate_limited": stream.limit.rate_limited}
 
 
+def _alib(url: str, model: str, count: int, limit: int, adaptive: bool) -> dict[str, Any]:
+    import asyncio
+
+    from together_queue import AsyncQueueClient
+
+    async def run() -> dict[str, Any]:
+        ok = errors = 0
+        async with AsyncQueueClient(base_url=url, api_key=API_KEY) as client:
+            payloads = ({"i": i} for i in range(count))
+            async with client.submit_iter(
+                payloads, model=model, concurrency=limit, adaptive=adaptive
+            ) as stream:
+                async for outcome in stream:
+                    if outcome.ok:
+                        ok += 1
+                    else:
+                        errors += 1
+            return {"ok": ok, "errors": errors, "rate_limited": stream.limit.rate_limited}
+
+    return asyncio.run(run())
+
+
 def _cli(url: str, model: str, file: str, output: str, limit: int) -> dict[str, Any]:
     from together_queue.cli import main
 
@@ -66,9 +89,10 @@ def main(argv: list[str]) -> int:
 
     rss_before = procmem.rss_bytes()
     wall = time.perf_counter()
-    if argv[0] == "lib":
+    if argv[0] in ("lib", "alib"):
         url, model, count, limit = argv[1], argv[2], int(argv[3]), int(argv[4])
-        result = _lib(url, model, count, limit, argv[5] == "adaptive")
+        engine = _lib if argv[0] == "lib" else _alib
+        result = engine(url, model, count, limit, argv[5] == "adaptive")
     else:
         result = _cli(argv[1], argv[2], argv[3], argv[4], int(argv[5]))
     result.setdefault("seconds", time.perf_counter() - wall)

@@ -52,7 +52,8 @@ def _scale(config: Config, url: str, workdir: Path) -> dict[str, dict[int, list[
             cli = _worker("cli", url, model, str(jobs), str(out), conc)
             runs["cli"].setdefault(size, []).append(cli)
             model = f"scale-lib-{size}-{round_}"
-            lib = _worker("lib", url, model, str(size), conc, "adaptive")
+            # The async engine: the one the CLI submits with, and the faster of the two.
+            lib = _worker("alib", url, model, str(size), conc, "adaptive")
             runs["library"].setdefault(size, []).append(lib)
             out.unlink()
         jobs.unlink()
@@ -184,7 +185,8 @@ def run(config: Config) -> Section:
         title="7. Bulk at scale and under rate limits",
         intro=(
             f"`together-queue submit --file F --output R --concurrency {config.scale_concurrency}`"
-            " against `QueueClient.submit_iter` over a generator at the same concurrency, each "
+            " against `AsyncQueueClient.submit_iter` over a generator at the same concurrency "
+            "(the engine the CLI submits with, and the library's faster one), each "
             "run in a fresh process (the CLI through `together_queue.cli.main` in the worker), "
             "interleaved on one emulator with no worker, "
             f"{config.scale_repeats} rounds per size except the largest (1 round). Then "

@@ -58,6 +58,28 @@ def test_records_written_from_two_threads_are_all_kept_whole_and_in_order(tmp_pa
         assert own == list(range(first, first + RECORDS_PER_THREAD))
 
 
+@pytest.mark.parametrize(
+    "record",
+    [
+        Record(1, "submitting"),
+        Record(7, "submitting", digest="0123abcd", model="m"),
+        Record(12, "submitted", digest="d", model="org/Model-1", request_id="req-1"),
+        Record(3, "done", request_id="r", outputs={"t": 'h\u00e9llo "q"\n', "n": [1, 2.5, None]}),
+        Record(4, "failed", model="m", request_id="r", outputs=[], error="boom: \u2603 \x00 \\"),
+        Record(5, "invalid", digest="x", error='not valid JSON ("\ud800")'),
+        Record(6, "done", outputs=0),
+        Record(8, "done", outputs=""),
+    ],
+)
+def test_a_records_line_is_exactly_its_ascii_json(record: Record) -> None:
+    # The fast writer must say what json.dumps says, byte for byte: compaction copies it as
+    # it is, and `--resume` reads it back.
+    line = record.to_line()
+    assert line == json.dumps(record.to_json(), ensure_ascii=True)
+    assert line.isascii()
+    assert json.loads(line) == record.to_json()
+
+
 def test_an_unflushed_record_reaches_the_file_with_the_next_flushed_one(tmp_path: Path) -> None:
     path = tmp_path / "results.jsonl"
     log = ResultLog(path, "jobs.jsonl")

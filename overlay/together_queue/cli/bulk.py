@@ -1,7 +1,11 @@
 """`together-queue submit --file jobs.jsonl`: bulk submit (and wait), resumable after Ctrl-C.
 
-Built on the library's streaming helpers: `submit_iter` (at most `--concurrency`
-submits in flight, fewer while the service answers 429) and `as_completed`. Memory
+Built on the library's streaming helpers: `AsyncQueueClient.submit_iter` (at most
+`--concurrency` submits in flight, fewer while the service answers 429) and
+`as_completed`. The submits run as tasks on one event loop, not `--concurrency` threads:
+threads that take turns on one interpreter lock spend most of their time handing it
+over, and every line's bookkeeping (the intent record, the answer's record) costs several
+times its own work among them; on one loop it costs only that. Memory
 is flat in the number of lines: the input is read as it is sent, every line's
 record goes to the results log as soon as it is known, and the log is the record of
 progress, read back through a per-line offset index.
@@ -23,6 +27,7 @@ once: no further line is sent, the reason is said once, and the run stays resuma
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import sys
 from collections.abc import Iterator
@@ -35,6 +40,7 @@ from together_queue.cli.bulk_view import STAMP_KEY, BulkView
 from together_queue.cli.common import (
     EXIT_API,
     UsageError,
+    make_async_client,
     make_client,
     read_json_object,
     redact_all,
@@ -47,8 +53,8 @@ from together_queue.cli.resume import ResumeState, load_resume
 
 if TYPE_CHECKING:
     from together_queue._models import JobStatus, Outcome
-    from together_queue.client import QueueClient
-    from together_queue.jobs import Job, JobRequest
+    from together_queue.client import AsyncQueueClient, QueueClient
+    from together_queue.jobs import AsyncJob, Job, JobRequest
 
 __all__ = ["STAMP_KEY", "run_bulk"]
 
@@ -99,8 +105,8 @@ def run_bulk(args: argparse.Namespace) -> int:
     )
     run = _BulkRun(args, source, defaults, log, resume, view)
     try:
-        with make_client(args) as client:
-            return run.execute(client)
+        # Built here: a configuration the library refuses is a usage error before any output.
+        return run.execute(make_async_client(args))
     finally:
         run.finish()
 
@@ -154,11 +160,14 @@ class _BulkRun:
 
     # -- running -------------------------------------------------------------------
 
-    def execute(self, client: QueueClient) -> int:
-        """Submit, then wait if asked; return the exit code (re-raise Ctrl-C after reporting)."""
+    def execute(self, submitter: AsyncQueueClient) -> int:
+        """Submit, then wait if asked; return the exit code (re-raise Ctrl-C after reporting).
+
+        `submitter` sends the lines (and is closed after); the waiting has its own client.
+        """
         self.view.announce(self.resume)
         try:
-            self._submit_all(client)
+            asyncio.run(self._submit_all(submitter))
             self.view.end_submitting()
             if self.fatal is not None:
                 self.view.report_fatal(
@@ -167,7 +176,8 @@ class _BulkRun:
                 self._request_ids()
                 return max(self.view.tally.code, EXIT_API)
             if self.args.wait:
-                self._wait_all(client)
+                with make_client(self.args) as client:
+                    self._wait_all(client)
         except KeyboardInterrupt:
             self.view.close()
             unsure = sorted(record.line for record in self.in_flight.values())
@@ -205,36 +215,42 @@ class _BulkRun:
             info = _stamped(request.info, item.line, self.source)
             yield JobRequest(request.model, request.payload, priority=request.priority, info=info)
 
-    def _submit_all(self, client: QueueClient) -> None:
-        stream = client.submit_iter(self._requests(), concurrency=self.args.concurrency)
-        try:
-            for outcome in stream:
-                self._settle_submit(outcome)  # draws the progress line
-                if self.fatal is not None:
-                    break
-        except KeyboardInterrupt:
-            self.view.close()
-            if self.in_flight:
-                print(
-                    f"interrupted: recording the answers of {len(self.in_flight)} submit(s) in "
-                    "flight (Ctrl-C again to stop at once)",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            self._drain_after_interrupt(stream.close())
-            raise
-        for outcome in stream.close():  # after a fatal error: the answers still in flight
-            self._settle_submit(outcome)
+    async def _submit_all(self, client: AsyncQueueClient) -> None:
+        """Send every line, recording each answer.
+
+        Ctrl-C cancels this task (`asyncio.run` does that): the answers in flight are
+        recorded, then `asyncio.run` raises KeyboardInterrupt; a second Ctrl-C abandons them.
+        """
+        async with client:
+            stream = client.submit_iter(self._requests(), concurrency=self.args.concurrency)
+            try:
+                async for outcome in stream:
+                    self._settle_submit(outcome)  # draws the progress line
+                    if self.fatal is not None:
+                        break
+            except asyncio.CancelledError:
+                self.view.close()
+                if self.in_flight:
+                    print(
+                        f"interrupted: recording the answers of {len(self.in_flight)} submit(s) "
+                        "in flight (Ctrl-C again to stop at once)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                self._drain_after_interrupt(await stream.aclose())
+                raise
+            for outcome in await stream.aclose():  # after a fatal error: those in flight
+                self._settle_submit(outcome)
         # The last answers' records: no intent record follows them to carry them out.
         self.log.flush()
 
-    def _drain_after_interrupt(self, rest: list[Outcome[Job, Any]]) -> None:
+    def _drain_after_interrupt(self, rest: list[Outcome[AsyncJob, Any]]) -> None:
         """Record the answers that came in after Ctrl-C (a second Ctrl-C abandons the rest)."""
         self.view.close()
         for outcome in rest:
             self._settle_submit(outcome)
 
-    def _settle_submit(self, outcome: Outcome[Job, Any]) -> None:
+    def _settle_submit(self, outcome: Outcome[AsyncJob, Any]) -> None:
         intent = self.in_flight.pop(outcome.index)
         if outcome.ok:
             record = Record(

@@ -316,8 +316,7 @@ class ResultLog:
         left unflushed leaves its line `submitting`, which `--resume` never resends.
         The next flushed record (every line's intent record is one) carries it out.
         """
-        data = record.to_json() if isinstance(record, Record) else record
-        text = dumps_record(data) + "\n"
+        text = (record.to_line() if isinstance(record, Record) else dumps_record(record)) + "\n"
         with self._lock:
             self._pending.append(text)
             if flush:
