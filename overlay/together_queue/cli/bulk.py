@@ -2,10 +2,13 @@
 
 Built on the library's streaming helpers: `AsyncQueueClient.submit_iter` (at most
 `--concurrency` submits in flight, fewer while the service answers 429) and
-`as_completed`. The submits run as tasks on one event loop, not `--concurrency` threads:
-threads that take turns on one interpreter lock spend most of their time handing it
-over, and every line's bookkeeping (the intent record, the answer's record) costs several
-times its own work among them; on one loop it costs only that. Memory
+`as_completed`. Lines from a regular file are sent by tasks on one event loop, not
+`--concurrency` threads: threads that take turns on one interpreter lock spend much of
+their time handing it over, and every line's bookkeeping (the intent record, the
+answer's record) costs several times its own work among them. Standard input, a pipe or
+a FIFO may wait for its next line for as long as its writer likes, which would stall a
+loop and every answer in flight with it: those are sent by `QueueClient.submit_iter`'s
+threads, which record each answer as it comes. Memory
 is flat in the number of lines: the input is read as it is sent, every line's
 record goes to the results log as soon as it is known, and the log is the record of
 progress, read back through a per-line offset index.
@@ -29,10 +32,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import os
+import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from together_queue.cli.argv import command_line
 from together_queue.cli.bulk_log import BulkLog, OutputKind, output_kind
@@ -55,6 +60,9 @@ if TYPE_CHECKING:
     from together_queue._models import JobStatus, Outcome
     from together_queue.client import AsyncQueueClient, QueueClient
     from together_queue.jobs import AsyncJob, Job, JobRequest
+
+    #: A submit's outcome, from the loop's tasks or the threads.
+    Answer: TypeAlias = Outcome[AsyncJob, Any] | Outcome[Job, Any]
 
 __all__ = ["STAMP_KEY", "run_bulk"]
 
@@ -106,9 +114,18 @@ def run_bulk(args: argparse.Namespace) -> int:
     run = _BulkRun(args, source, defaults, log, resume, view)
     try:
         # Built here: a configuration the library refuses is a usage error before any output.
-        return run.execute(make_async_client(args))
+        sender = make_async_client(args) if _never_blocks(args.file) else make_client(args)
+        return run.execute(sender)
     finally:
         run.finish()
+
+
+def _never_blocks(file: str) -> bool:
+    """Whether reading `file` never waits on a writer (a regular file; not stdin or a pipe)."""
+    try:
+        return file != "-" and stat.S_ISREG(os.stat(file).st_mode)
+    except OSError:
+        return False  # read_input reports it
 
 
 def _stamped(info: dict[str, Any] | None, line: int, source: str) -> dict[str, Any]:
@@ -160,14 +177,23 @@ class _BulkRun:
 
     # -- running -------------------------------------------------------------------
 
-    def execute(self, submitter: AsyncQueueClient) -> int:
+    def execute(self, sender: AsyncQueueClient | QueueClient) -> int:
         """Submit, then wait if asked; return the exit code (re-raise Ctrl-C after reporting).
 
-        `submitter` sends the lines (and is closed after); the waiting has its own client.
+        `sender` sends the lines (on a loop if async, else on threads) and is closed
+        after; the waiting has its own client.
         """
+        from together_queue.client import AsyncQueueClient
+
         self.view.announce(self.resume)
         try:
-            asyncio.run(self._submit_all(submitter))
+            if isinstance(sender, AsyncQueueClient):
+                asyncio.run(self._submit_on_loop(sender))
+            else:
+                with sender:
+                    self._submit_on_threads(sender)
+            # The last answers' records: no intent record follows them to carry them out.
+            self.log.flush()
             self.view.end_submitting()
             if self.fatal is not None:
                 self.view.report_fatal(
@@ -215,8 +241,8 @@ class _BulkRun:
             info = _stamped(request.info, item.line, self.source)
             yield JobRequest(request.model, request.payload, priority=request.priority, info=info)
 
-    async def _submit_all(self, client: AsyncQueueClient) -> None:
-        """Send every line, recording each answer.
+    async def _submit_on_loop(self, client: AsyncQueueClient) -> None:
+        """Send every line from tasks on this loop, recording each answer.
 
         Ctrl-C cancels this task (`asyncio.run` does that): the answers in flight are
         recorded, then `asyncio.run` raises KeyboardInterrupt; a second Ctrl-C abandons them.
@@ -229,28 +255,45 @@ class _BulkRun:
                     if self.fatal is not None:
                         break
             except asyncio.CancelledError:
-                self.view.close()
-                if self.in_flight:
-                    print(
-                        f"interrupted: recording the answers of {len(self.in_flight)} submit(s) "
-                        "in flight (Ctrl-C again to stop at once)",
-                        file=sys.stderr,
-                        flush=True,
-                    )
+                self._interrupted()
                 self._drain_after_interrupt(await stream.aclose())
                 raise
             for outcome in await stream.aclose():  # after a fatal error: those in flight
                 self._settle_submit(outcome)
-        # The last answers' records: no intent record follows them to carry them out.
-        self.log.flush()
 
-    def _drain_after_interrupt(self, rest: list[Outcome[AsyncJob, Any]]) -> None:
+    def _submit_on_threads(self, client: QueueClient) -> None:
+        """Send every line from `--concurrency` threads, recording each answer."""
+        stream = client.submit_iter(self._requests(), concurrency=self.args.concurrency)
+        try:
+            for outcome in stream:
+                self._settle_submit(outcome)  # draws the progress line
+                if self.fatal is not None:
+                    break
+        except KeyboardInterrupt:
+            self._interrupted()
+            self._drain_after_interrupt(stream.close())
+            raise
+        for outcome in stream.close():  # after a fatal error: the answers still in flight
+            self._settle_submit(outcome)
+
+    def _interrupted(self) -> None:
+        """Ctrl-C during the submits: say that the answers in flight are being recorded."""
+        self.view.close()
+        if self.in_flight:
+            print(
+                f"interrupted: recording the answers of {len(self.in_flight)} submit(s) in "
+                "flight (Ctrl-C again to stop at once)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def _drain_after_interrupt(self, rest: Sequence[Answer]) -> None:
         """Record the answers that came in after Ctrl-C (a second Ctrl-C abandons the rest)."""
         self.view.close()
         for outcome in rest:
             self._settle_submit(outcome)
 
-    def _settle_submit(self, outcome: Outcome[AsyncJob, Any]) -> None:
+    def _settle_submit(self, outcome: Answer) -> None:
         intent = self.in_flight.pop(outcome.index)
         if outcome.ok:
             record = Record(
