@@ -40,7 +40,7 @@ def _write_jobs(path: Path, count: int) -> None:
 
 
 def _scale(config: Config, url: str, workdir: Path) -> dict[str, dict[int, list[dict[str, Any]]]]:
-    runs: dict[str, dict[int, list[dict[str, Any]]]] = {"cli": {}, "library": {}}
+    runs: dict[str, dict[int, list[dict[str, Any]]]] = {"cli": {}, "library": {}, "sync": {}}
     conc = str(config.scale_concurrency)
     for size in config.scale_sizes:
         jobs = workdir / f"jobs-{size}.jsonl"
@@ -55,6 +55,9 @@ def _scale(config: Config, url: str, workdir: Path) -> dict[str, dict[int, list[
             # The async engine: the one the CLI submits with, and the faster of the two.
             lib = _worker("alib", url, model, str(size), conc, "adaptive")
             runs["library"].setdefault(size, []).append(lib)
+            model = f"scale-sync-{size}-{round_}"
+            sync = _worker("lib", url, model, str(size), conc, "adaptive")
+            runs["sync"].setdefault(size, []).append(sync)
             out.unlink()
         jobs.unlink()
     return runs
@@ -153,7 +156,8 @@ def run(config: Config) -> Section:
         (who, n): Stat.of([n / r["seconds"] for r in runs[who][n]]) for who in runs for n in sizes
     }
     peak = {(who, n): Stat.of([r["rss_peak"] for r in runs[who][n]]) for who in runs for n in sizes}
-    scale = Table(["Lines", "CLI jobs/s", "library jobs/s", "CLI / library", "CLI peak RSS MiB",
+    scale = Table(["Lines", "CLI jobs/s", "library jobs/s", "CLI / library",
+                   "sync library jobs/s", "CLI / sync library", "CLI peak RSS MiB",
                    "library peak RSS MiB", "runs", "errors"])  # fmt: skip
     for n in sizes:
         scale.add(
@@ -161,6 +165,8 @@ def run(config: Config) -> Section:
             rate["cli", n].fmt(0),
             rate["library", n].fmt(0),
             fmt_ratio(ratio(rate["cli", n], rate["library", n])),
+            rate["sync", n].fmt(0),
+            fmt_ratio(ratio(rate["cli", n], rate["sync", n])),
             peak["cli", n].fmt(1, 1 / MIB),
             peak["library", n].fmt(1, 1 / MIB),
             len(runs["cli"][n]),
@@ -186,7 +192,8 @@ def run(config: Config) -> Section:
         intro=(
             f"`together-queue submit --file F --output R --concurrency {config.scale_concurrency}`"
             " against `AsyncQueueClient.submit_iter` over a generator at the same concurrency "
-            "(the engine the CLI submits with, and the library's faster one), each "
+            "(library: the engine the CLI submits a regular file with, and the faster one; the "
+            "target is judged on it) and `QueueClient.submit_iter` (sync library, threads), each "
             "run in a fresh process (the CLI through `together_queue.cli.main` in the worker), "
             "interleaved on one emulator with no worker, "
             f"{config.scale_repeats} rounds per size except the largest (1 round). Then "
