@@ -32,7 +32,7 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Literal, Self, TypeVar
 
 import attrs
 
@@ -237,6 +237,11 @@ class SubmitPlan(Generic[H, I]):
     an item, send it, `finish()` it, so a freed slot goes to the next item at once.
     A worker waits while the limit, its pace or pause, or the outcomes not yet taken
     (`backlog` and one more, so memory stays O(concurrency) whatever the consumer does) say so.
+
+    The threads take in three steps, `reserve()`, `pull()` without the crew's lock, then
+    `pulled()`: an iterator that waits for its next item (a pipe, a queue) then holds up
+    only the next start, not the answers of the submits in flight, nor `close()`. One
+    worker pulls at a time (iterators are not thread-safe).
     """
 
     def __init__(self, items: Iterable[I], limit: AdaptiveLimit, backlog: int) -> None:
@@ -249,6 +254,9 @@ class SubmitPlan(Generic[H, I]):
         self._source = enumerate(items)
         self._backlog = backlog
         self._exhausted = False
+        self._pulling = False  # a worker is pulling the next item
+        #: Set by the stream once `close()` has returned: an item pulled after it is not sent.
+        self.closed = False
 
     @property
     def finished(self) -> bool:
@@ -257,25 +265,47 @@ class SubmitPlan(Generic[H, I]):
 
     def take(self, now: float) -> tuple[int, I] | float | None:
         """The next (index, item) to send; else seconds to wait (inf: until woken); None: stop."""
+        step = self.reserve(now)
+        if step is not True:
+            return step
+        return self.pulled(self.pull(), now)
+
+    def reserve(self, now: float) -> Literal[True] | float | None:
+        """True: the caller is to `pull()` the next item; else as `take()`."""
         if self.stopped or self._exhausted:
             return None
-        if self.running >= self.limit.limit or len(self.ready) > self._backlog:
+        if self._pulling or self.running >= self.limit.limit or len(self.ready) > self._backlog:
             return math.inf
         delay = self.limit.start_delay(now)
         if delay > 0:
             return delay
+        self._pulling = True
+        return True
+
+    def pull(self) -> tuple[int, I] | BaseException | None:
+        """The next (index, item) of the iterator, its error, or None at its end (no state)."""
         try:
-            nxt = next(self._source, None)
+            return next(self._source, None)
         except BaseException as exc:  # handed to the consumer; the items sent are kept
-            self.error = exc
+            return exc
+
+    def pulled(
+        self, step: tuple[int, I] | BaseException | None, now: float
+    ) -> tuple[int, I] | None:
+        """Account for what `pull()` gave: the (index, item) to send, or None."""
+        self._pulling = False
+        if isinstance(step, BaseException):
+            self.error = step
             self.stopped = True
             return None
-        if nxt is None:
+        if step is None:
             self._exhausted = True
             return None
+        if self.closed:
+            return None  # the stream is gone: nobody would see the outcome
         self.running += 1
         self.limit.started(now)
-        return nxt
+        return step
 
     def finish(self, index: int, item: I, value: H | None, error: BaseException | None) -> int:
         """Record an item's answer; how many more workers could start now."""
@@ -369,9 +399,19 @@ class _ThreadCrew(Generic[H, I]):
     def run(self) -> None:
         plan = self.plan
         with self.lock:
-            while (step := plan.take(time.monotonic())) is not None:
-                if isinstance(step, float):
-                    self.work.wait(None if step == math.inf else step)
+            while (ready := plan.reserve(time.monotonic())) is not None:
+                if isinstance(ready, float):
+                    self.work.wait(None if ready == math.inf else ready)
+                    continue
+                self.lock.release()
+                try:
+                    pulled = plan.pull()  # may wait on the caller's iterator: not under the lock
+                finally:
+                    self.lock.acquire()
+                step = plan.pulled(pulled, time.monotonic())
+                self.work.notify()  # the next pull may start
+                if step is None:
+                    self.answer.notify()  # the end, or an error, for the consumer
                     continue
                 index, item = step
                 self.lock.release()
@@ -477,7 +517,9 @@ class SubmitStream(Generic[H, I]):
     def close(self) -> list[Outcome[H, I]]:
         """Start no more submits; wait for those in flight; their outcomes, not yet yielded.
 
-        A Ctrl-C while waiting abandons the rest at once (their threads are daemons).
+        A Ctrl-C while waiting abandons the rest at once (their threads are daemons). An
+        iterator still waiting for its next item does not hold this up; an item it yields
+        after this returned is not sent.
         """
         crew = self._crew
         crew.stop()
@@ -485,9 +527,13 @@ class SubmitStream(Generic[H, I]):
             with crew.lock:
                 while self._plan.running:
                     crew.answer.wait()
+                # Under the same lock: an item whose pull ends later is not sent (and a
+                # pull that ended before this was started, and awaited above).
+                self._plan.closed = True
         except KeyboardInterrupt:
             pass  # a second Ctrl-C: those still in flight are abandoned
         with crew.lock:
+            self._plan.closed = True
             rest = self._plan.take_outcomes()
         self.leftover.extend(rest)
         return rest

@@ -1,10 +1,13 @@
-"""Bulk submit with `--output` on standard output, and an input that cannot be read."""
+"""Bulk submit: `--output` on standard output, input from a pausing pipe, an unreadable input."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
+import signal
 import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,7 @@ import pytest
 
 from together_queue.emulator import EmulatorHandle
 
-from .conftest import CLI, RUN_TIMEOUT, cli_env, run_cli
+from .conftest import CLI, RUN_TIMEOUT, cli_env, emulator_jobs, run_cli
 
 
 def _jobs(path: Path, count: int) -> Path:
@@ -80,3 +83,45 @@ def test_a_missing_input_leaves_no_results_file(tmp_path: Path, model: str) -> N
     assert result.returncode == 2
     assert "--file: cannot read" in result.stderr
     assert not out.exists()  # so the rerun, once the input is there, needs no --resume
+
+
+def _submitted_in(path: Path) -> list[int]:
+    records = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        with contextlib.suppress(ValueError):  # a record being written
+            records.append(json.loads(line))
+    return _submitted(records)
+
+
+def test_a_pause_in_standard_input_holds_up_neither_the_answers_nor_ctrl_c(
+    emulator: EmulatorHandle, tmp_path: Path, model: str
+) -> None:
+    # `producer | together-queue submit --file -` while the producer waits: the lines
+    # already sent are answered and recorded, and Ctrl-C ends the run at once.
+    out = tmp_path / "results.jsonl"
+    process = subprocess.Popen(
+        [*CLI, "submit", "--file", "-", "--model", model, "--output", str(out)],
+        env=cli_env(emulator.url),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdin is not None
+        process.stdin.write('{"n": 1}\n{"n": 2}\n')
+        process.stdin.flush()  # and no more: the writer pauses, stdin stays open
+        deadline = time.monotonic() + 20
+        while _submitted_in(out) != [1, 2]:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the answers were not recorded during the pause"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=10)  # not held by the read of stdin
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert "2 line(s) submitted in this run" in stderr
+    assert "Fatal Python error" not in stderr  # no reader left holding stdin at exit
+    assert sorted(job["payload"]["n"] for job in emulator_jobs(emulator, model)) == [1, 2]

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -296,3 +296,58 @@ async def test_async_stream_refills_a_freed_slot_without_waiting_for_the_consume
     assert len(started) <= 2 + 2 + 1  # in flight + one round of outcomes, not all 100
     rest = await stream.aclose()
     assert sorted(o.index for o in [first, *rest]) == sorted(set(started))
+
+
+# -- an iterator that waits for its next item -----------------------------------------------
+
+
+def _paused_items(sent: list[int], more: threading.Event) -> Iterator[dict[str, int]]:
+    """Two items, then a wait for `more` (a pipe whose writer paused), then a third."""
+    yield {"n": 1}
+    yield {"n": 2}
+    more.wait(timeout=20)
+    yield {"n": 3}
+
+
+def _recording_send(sent: list[int]) -> Callable[[dict[str, int], SendObserver], int]:
+    def send(item: dict[str, int], observer: SendObserver) -> int:
+        sent.append(item["n"])
+        observer.on_success()
+        return item["n"]
+
+    return send
+
+
+def test_outcomes_arrive_while_the_items_iterator_waits_for_its_next_item() -> None:
+    sent: list[int] = []
+    more = threading.Event()
+    stream = SubmitStream(_paused_items(sent, more), _recording_send(sent), concurrency=4)
+    try:
+        begin = time.monotonic()
+        got = {next(stream).unwrap(), next(stream).unwrap()}  # the iterator waits meanwhile
+        assert time.monotonic() - begin < 5  # not after the iterator's wait (20 s)
+        assert got == {1, 2}
+        more.set()
+        assert next(stream).unwrap() == 3
+        with pytest.raises(StopIteration):
+            next(stream)
+    finally:
+        more.set()
+        stream.close()
+    assert sorted(sent) == [1, 2, 3]
+
+
+def test_close_does_not_wait_for_an_iterator_that_waits_and_sends_nothing_after() -> None:
+    sent: list[int] = []
+    more = threading.Event()
+    stream = SubmitStream(_paused_items(sent, more), _recording_send(sent), concurrency=4)
+    assert {next(stream).unwrap(), next(stream).unwrap()} == {1, 2}
+    begin = time.monotonic()
+    assert stream.close() == []
+    assert time.monotonic() - begin < 5  # not held by the iterator's wait (20 s)
+    more.set()  # the iterator yields its third item after close(): it is not sent
+    deadline = time.monotonic() + 5
+    while any(t.is_alive() for t in stream._crew.threads) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(t.is_alive() for t in stream._crew.threads)
+    assert sorted(sent) == [1, 2]

@@ -174,6 +174,9 @@ class _BulkRun:
         self.in_flight: dict[int, Record] = {}  # submit index -> the line's intent record
         self.sent = 0
         self.fatal: BaseException | None = None
+        # An answer's record may wait for the next line's intent record to carry it out,
+        # unless the input can pause between lines (then the answers would wait with it).
+        self.flush_answers = False
 
     # -- running -------------------------------------------------------------------
 
@@ -190,6 +193,7 @@ class _BulkRun:
             if isinstance(sender, AsyncQueueClient):
                 asyncio.run(self._submit_on_loop(sender))
             else:
+                self.flush_answers = True
                 with sender:
                     self._submit_on_threads(sender)
             # The last answers' records: no intent record follows them to carry them out.
@@ -303,9 +307,9 @@ class _BulkRun:
                 model=intent.model,
                 request_id=outcome.value.request_id,
             )
-            # Not flushed at once (each intent record flushes what came before): one
-            # write call per line less, and a kill leaves the line `submitting`, never resent.
-            self.log.write(record, flush=False)
+            # Carried out by the next line's intent record (one write call per line less; a
+            # kill leaves the line `submitting`, never resent), unless the input may pause.
+            self.log.write(record, flush=self.flush_answers)
             self.view.submitted(record, final=not self.args.wait)
             return
         self._settle_failed(intent, outcome.error)

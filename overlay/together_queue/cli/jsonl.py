@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ _DECODER: Final = json.JSONDecoder(parse_constant=reject_constant)
 """Strict JSON (no NaN or Infinity), built once: `json.loads` with an option builds one a call."""
 
 REQUEST_KEYS: Final = frozenset({"model", "payload", "priority", "info"})
+_READ_SIZE: Final = 1 << 16
+"""Bytes asked of standard input per read."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ def check_readable(path: Path | str) -> None:
 def read_input(path: Path | str, defaults: Defaults) -> Iterator[InputLine]:
     """Every non-blank line of `path` (`-`: stdin), parsed; `UsageError` if it cannot be read."""
     if str(path) == "-":
-        yield from _parse_lines(sys.stdin.buffer, defaults)
+        yield from _parse_lines(_fd_lines(sys.stdin.fileno()), defaults)
         return
     try:
         handle = Path(path).open("rb")  # noqa: SIM115 - closed by the `with` below
@@ -135,6 +138,27 @@ def read_input(path: Path | str, defaults: Defaults) -> Iterator[InputLine]:
         raise UsageError(f"--file: cannot read {str(path)!r}: {exc.strerror or exc}") from None
     with handle:
         yield from _parse_lines(handle, defaults)
+
+
+def _fd_lines(fd: int) -> Iterator[bytes]:
+    """The lines of `fd` (each with its line break, the last one maybe without), by `os.read`.
+
+    Not through `sys.stdin.buffer`: a submit thread that waits there for a writer's next
+    line holds the buffered reader's lock, and a process that exits meanwhile (Ctrl-C)
+    aborts with "could not acquire lock for <stdin> at interpreter shutdown".
+    """
+    pending: list[bytes] = []  # the start of a line not yet ended (linear in a long line)
+    while chunk := os.read(fd, _READ_SIZE):
+        start = 0
+        while (end := chunk.find(b"\n", start)) >= 0:
+            pending.append(chunk[start : end + 1])
+            yield b"".join(pending)
+            pending.clear()
+            start = end + 1
+        if start < len(chunk):
+            pending.append(chunk[start:])
+    if pending:
+        yield b"".join(pending)
 
 
 def _parse_lines(handle: Iterable[bytes], defaults: Defaults) -> Iterator[InputLine]:
