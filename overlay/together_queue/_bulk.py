@@ -255,7 +255,7 @@ class SubmitPlan(Generic[H, I]):
         self._backlog = backlog
         self._exhausted = False
         self._pulling = False  # a worker is pulling the next item
-        #: Set by the stream once `close()` has returned: an item pulled after it is not sent.
+        #: Set by `close()` once no submit is in flight: an item pulled after it is not sent.
         self.closed = False
 
     @property
@@ -527,8 +527,8 @@ class SubmitStream(Generic[H, I]):
             with crew.lock:
                 while self._plan.running:
                     crew.answer.wait()
-                # Under the same lock: an item whose pull ends later is not sent (and a
-                # pull that ended before this was started, and awaited above).
+                # Under the lock the wait ended with: a pull that ends after this is not
+                # sent; one that ended before it started a submit, which the wait awaited.
                 self._plan.closed = True
         except KeyboardInterrupt:
             pass  # a second Ctrl-C: those still in flight are abandoned
