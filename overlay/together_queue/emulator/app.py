@@ -11,6 +11,7 @@ allowlist, the one reading of `Authorization`, rate limits, faults.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import cast
@@ -18,7 +19,7 @@ from typing import cast
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
@@ -49,6 +50,9 @@ GROUPS: Mapping[str, Mapping[str, Endpoint]] = {
     "dashboard": dashboard.HANDLERS,
 }
 """Route group (`RouteSpec.group`) -> its handlers by route name."""
+
+
+logger = logging.getLogger("together_queue.emulator")
 
 
 def _keyed(endpoint: Endpoint) -> Endpoint:
@@ -98,6 +102,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(err)
 
 
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    # The caller went away before its body was read (a Ctrl-C mid-send): nothing was
+    # stored and nobody reads this answer, so a debug line, not a traceback.
+    logger.debug(
+        "%s %s: the client disconnected before its body was read", request.method, request.url.path
+    )
+    return Response(status_code=400)
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
     err = ApiError(500, "internal_error", "the emulator failed; see its log", type_="server_error")
     return error_response(err)
@@ -135,6 +148,7 @@ def create_app(config: EmulatorConfig) -> Starlette:
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,
+            ClientDisconnect: _client_gone,
             Exception: _server_error,
         },
     )
