@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -10,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -120,3 +123,12 @@ class Running:
             reader.join(timeout=10)
         with self._lock:
             return code, "".join(self._out), "".join(self._err)
+
+
+def read_records_lenient(path: Path) -> list[dict[str, Any]]:
+    """The line records of a results file being written (a record cut short is skipped)."""
+    records = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        with contextlib.suppress(ValueError):  # the writer may be in the middle of a line
+            records.append(json.loads(line))
+    return [r for r in records if "line" in r]

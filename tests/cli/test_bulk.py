@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
 import subprocess
@@ -13,7 +12,7 @@ from typing import Any
 from together_queue.cli.jsonl import digest
 from together_queue.emulator import EmulatorHandle, start_emulator
 
-from .conftest import CLI, RUN_TIMEOUT, cli_env, emulator_jobs, run_cli
+from .conftest import CLI, RUN_TIMEOUT, cli_env, emulator_jobs, read_records_lenient, run_cli
 
 # Line numbers are physical lines, blank ones included.
 JOBS = [
@@ -112,14 +111,6 @@ def _wait_for_records(path: Path, count: int, process: subprocess.Popen[str]) ->
         assert process.poll() is None, "the run ended before it could be interrupted"
         time.sleep(0.01)
     raise AssertionError(f"{path} did not get {count} submitted records in time")
-
-
-def read_records_lenient(path: Path) -> list[dict[str, Any]]:
-    records = []
-    for line in path.read_text().splitlines():
-        with contextlib.suppress(ValueError):  # the writer may be in the middle of a line
-            records.append(json.loads(line))
-    return [r for r in records if "line" in r]
 
 
 def test_resume_after_ctrl_c_submits_every_line_exactly_once(tmp_path: Path) -> None:

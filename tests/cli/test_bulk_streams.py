@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shlex
 import signal
@@ -16,7 +15,7 @@ import pytest
 
 from together_queue.emulator import EmulatorHandle
 
-from .conftest import CLI, RUN_TIMEOUT, cli_env, emulator_jobs, run_cli
+from .conftest import CLI, RUN_TIMEOUT, cli_env, emulator_jobs, read_records_lenient, run_cli
 
 
 def _jobs(path: Path, count: int) -> Path:
@@ -85,14 +84,6 @@ def test_a_missing_input_leaves_no_results_file(tmp_path: Path, model: str) -> N
     assert not out.exists()  # so the rerun, once the input is there, needs no --resume
 
 
-def _submitted_in(path: Path) -> list[int]:
-    records = []
-    for line in path.read_text().splitlines() if path.exists() else []:
-        with contextlib.suppress(ValueError):  # a record being written
-            records.append(json.loads(line))
-    return _submitted(records)
-
-
 def test_a_pause_in_standard_input_holds_up_neither_the_answers_nor_ctrl_c(
     emulator: EmulatorHandle, tmp_path: Path, model: str
 ) -> None:
@@ -112,7 +103,7 @@ def test_a_pause_in_standard_input_holds_up_neither_the_answers_nor_ctrl_c(
         process.stdin.write('{"n": 1}\n{"n": 2}\n')
         process.stdin.flush()  # and no more: the writer pauses, stdin stays open
         deadline = time.monotonic() + 20
-        while _submitted_in(out) != [1, 2]:
+        while _submitted(read_records_lenient(out)) != [1, 2]:
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "the answers were not recorded during the pause"
             time.sleep(0.02)

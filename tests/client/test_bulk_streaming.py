@@ -301,7 +301,7 @@ async def test_async_stream_refills_a_freed_slot_without_waiting_for_the_consume
 # -- an iterator that waits for its next item -----------------------------------------------
 
 
-def _paused_items(sent: list[int], more: threading.Event) -> Iterator[dict[str, int]]:
+def _paused_items(more: threading.Event) -> Iterator[dict[str, int]]:
     """Two items, then a wait for `more` (a pipe whose writer paused), then a third."""
     yield {"n": 1}
     yield {"n": 2}
@@ -321,7 +321,7 @@ def _recording_send(sent: list[int]) -> Callable[[dict[str, int], SendObserver],
 def test_outcomes_arrive_while_the_items_iterator_waits_for_its_next_item() -> None:
     sent: list[int] = []
     more = threading.Event()
-    stream = SubmitStream(_paused_items(sent, more), _recording_send(sent), concurrency=4)
+    stream = SubmitStream(_paused_items(more), _recording_send(sent), concurrency=4)
     try:
         begin = time.monotonic()
         got = {next(stream).unwrap(), next(stream).unwrap()}  # the iterator waits meanwhile
@@ -340,7 +340,7 @@ def test_outcomes_arrive_while_the_items_iterator_waits_for_its_next_item() -> N
 def test_close_does_not_wait_for_an_iterator_that_waits_and_sends_nothing_after() -> None:
     sent: list[int] = []
     more = threading.Event()
-    stream = SubmitStream(_paused_items(sent, more), _recording_send(sent), concurrency=4)
+    stream = SubmitStream(_paused_items(more), _recording_send(sent), concurrency=4)
     assert {next(stream).unwrap(), next(stream).unwrap()} == {1, 2}
     begin = time.monotonic()
     assert stream.close() == []

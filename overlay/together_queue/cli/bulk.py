@@ -175,7 +175,8 @@ class _BulkRun:
         self.sent = 0
         self.fatal: BaseException | None = None
         # An answer's record may wait for the next line's intent record to carry it out,
-        # unless the input can pause between lines (then the answers would wait with it).
+        # unless the input can pause between lines (then the answers would wait with it):
+        # set by `execute`, from the engine the input was given.
         self.flush_answers = False
 
     # -- running -------------------------------------------------------------------
@@ -190,7 +191,7 @@ class _BulkRun:
 
         self.view.announce(self.resume)
         try:
-            if isinstance(sender, AsyncQueueClient):
+            if isinstance(sender, AsyncQueueClient):  # an input that never pauses
                 asyncio.run(self._submit_on_loop(sender))
             else:
                 self.flush_answers = True

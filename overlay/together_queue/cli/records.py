@@ -69,17 +69,21 @@ class Record:
         """The line's job reached a status that never changes."""
         return self.status in FINISHED
 
-    def to_json(self) -> dict[str, Any]:
-        """The record as JSON data, in the file's key order, keys without a value left out."""
-        data: dict[str, Any] = {"line": self.line}
-        for key, value in (
+    def _fields(self) -> tuple[tuple[str, Any], ...]:
+        """The fields after `line`, in the file's key order (a value may be None)."""
+        return (
             ("digest", self.digest),
             ("model", self.model),
             ("request_id", self.request_id),
             ("status", self.status),
             ("outputs", self.outputs),
             ("error", self.error),
-        ):
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as JSON data, in the file's key order, keys without a value left out."""
+        data: dict[str, Any] = {"line": self.line}
+        for key, value in self._fields():
             if value is not None:
                 data[key] = value
         return data
@@ -92,17 +96,11 @@ class Record:
         dict and running the generic encoder over it.
         """
         text = '{"line": ' + str(self.line)
-        if self.digest is not None:
-            text += ', "digest": ' + encode_basestring_ascii(self.digest)
-        if self.model is not None:
-            text += ', "model": ' + encode_basestring_ascii(self.model)
-        if self.request_id is not None:
-            text += ', "request_id": ' + encode_basestring_ascii(self.request_id)
-        text += ', "status": ' + encode_basestring_ascii(self.status)
-        if self.outputs is not None:
-            text += ', "outputs": ' + json.dumps(self.outputs, ensure_ascii=True)
-        if self.error is not None:
-            text += ', "error": ' + encode_basestring_ascii(self.error)
+        for key, value in self._fields():
+            if isinstance(value, str):
+                text += f', "{key}": ' + encode_basestring_ascii(value)
+            elif value is not None:
+                text += f', "{key}": ' + json.dumps(value, ensure_ascii=True)
         return text + "}"
 
     @classmethod
