@@ -22,6 +22,7 @@ import attrs
 import httpx
 
 from together_queue import _lazy, _validate
+from together_queue._base_client import JSON_CONTENT_TYPE
 from together_queue._models import (
     KNOWN_CANCEL_STATUSES,
     KNOWN_STATUSES,
@@ -57,6 +58,8 @@ class Call(Generic[T]):
     path: str
     kwargs: dict[str, Any]
     parse: Callable[[httpx.Response], T]
+    #: `kwargs["json"]` already encoded (checked while encoding): sent as it is on the plain path.
+    content: bytes | None = None
 
     def request_kwargs(self, base_url: str, headers: Mapping[str, str]) -> dict[str, Any]:
         """Arguments for `httpx.Client.request`, with the absolute URL and extra headers."""
@@ -66,25 +69,43 @@ class Call(Generic[T]):
         kwargs["headers"] = {**kwargs.get("headers", {}), **headers}
         return kwargs
 
-    def plain_request_kwargs(
-        self, base_url: str, headers: Mapping[str, str], prepared: httpx.Headers
-    ) -> dict[str, Any]:
-        """`request_kwargs` for a call without per-call options, cheaper for httpx to build.
+    def plain_url(self, base_url: str) -> str:
+        """The call's absolute URL with its query, for `plain_request_kwargs`.
 
         The query goes into the URL, which httpx then parses once: given `params=`, it
         parses the URL a second time to add them (about 15 us a call on loopback).
-        `prepared` is `headers` already as `httpx.Headers`, shared by every call that
-        sends no headers of its own (httpx copies it and never changes it).
         """
-        kwargs = dict(self.kwargs)
-        params = kwargs.pop("params", None)
         url = base_url + self.path
+        params = self.kwargs.get("params")
         if params:
             # The very string `httpx.URL(url, params=params)` would put after the "?".
             url += "?" + str(httpx.QueryParams(params))
+        return url
+
+    def plain_request_kwargs(
+        self,
+        url: httpx.URL,
+        headers: Mapping[str, str],
+        prepared: httpx.Headers,
+        prepared_json: httpx.Headers,
+    ) -> dict[str, Any]:
+        """`request_kwargs` for a call without per-call options, cheaper for httpx to build.
+
+        `url` is `plain_url(...)` parsed. `prepared` is `headers` already as
+        `httpx.Headers`, shared by every call that sends no headers of its own (httpx
+        copies it and never changes it); `prepared_json` adds the JSON content type, for
+        a call whose body is already encoded (`content`), which then goes as it is.
+        """
+        kwargs = dict(self.kwargs)
+        kwargs.pop("params", None)
         kwargs["method"] = self.method
-        kwargs["url"] = httpx.URL(url)
+        kwargs["url"] = url
         own = kwargs.get("headers")
+        if self.content is not None and own == JSON_CONTENT_TYPE:
+            del kwargs["json"]
+            kwargs["content"] = self.content
+            kwargs["headers"] = prepared_json
+            return kwargs
         kwargs["headers"] = {**own, **headers} if own else prepared
         return kwargs
 
@@ -114,9 +135,9 @@ def submit_call(
 ) -> Call[str]:
     """POST /queue/submit; the parsed value is the new request id."""
     model = _validate.model_name(model)
-    payload = _validate.json_object(payload, "payload")
+    payload = _validate.json_mapping(payload, "payload")
     priority = _validate.priority(priority)
-    info = _validate.optional_json_object(info, "info")
+    info = None if info is None else _validate.json_mapping(info, "info")
     body = api.QueueJobRequest(
         model=model,
         payload=api.QueueJobRequestPayload.from_dict(payload),
@@ -124,6 +145,7 @@ def submit_call(
         info=api.QueueJobRequestInfo.from_dict(info) if info is not None else UNSET,
     )
     method, path, kwargs = _request_of(_lazy.submit_queue_job._get_kwargs, body=body)
+    content = _encoded_body(kwargs, (("payload", payload), ("info", info)))
 
     def parse(response: httpx.Response) -> str:
         # A 5xx or an unreadable 2xx raises its typed error here; the send loop turns it
@@ -140,7 +162,21 @@ def submit_call(
             body=response.text,
         )
 
-    return Call(Operation.SUBMIT, model, method, path, kwargs, parse)
+    return Call(Operation.SUBMIT, model, method, path, kwargs, parse, content)
+
+
+def _encoded_body(kwargs: dict[str, Any], parts: tuple[tuple[str, object], ...]) -> bytes:
+    """The generated `json` body, encoded once: the check that JSON can carry it, too.
+
+    When it cannot, the error names the argument at fault (`parts`: name, value).
+    """
+    try:
+        return _validate.encode_json(kwargs["json"], "the request body")
+    except ValueError:
+        for name, value in parts:
+            if value is not None:
+                _validate.encode_json(value, name)  # raises, naming the culprit
+        raise
 
 
 def item_call(
@@ -309,6 +345,7 @@ def cancel_call(request_id: str, model: str) -> Call[CancelResult]:
     model = _validate.model_name(model)
     body = api.QueueCancelRequest(model=model, request_id=request_id)
     method, path, kwargs = _request_of(_lazy.cancel_queue_job._get_kwargs, body=body)
+    content = _encoded_body(kwargs, (("request_id", request_id), ("model", model)))
 
     def parse(response: httpx.Response) -> CancelResult:
         data = _expect_success(response, also_ok=(409,))
@@ -319,7 +356,7 @@ def cancel_call(request_id: str, model: str) -> Call[CancelResult]:
         _shape(api.QueueCancelResponse.from_dict, shadow, response)
         return CancelResult(request_id=request_id, model=model, status=raw_status)
 
-    return Call(Operation.CANCEL, model, method, path, kwargs, parse)
+    return Call(Operation.CANCEL, model, method, path, kwargs, parse, content)
 
 
 def metrics_call(model: str) -> Call[QueueMetrics]:
@@ -343,6 +380,7 @@ def clear_call(model: str) -> Call[ClearResult]:
     model = _validate.model_name(model)
     body = api.QueueClearRequest(model=model)
     method, path, kwargs = _request_of(_lazy.clear_queue._get_kwargs, body=body)
+    content = _encoded_body(kwargs, (("model", model),))
 
     def parse(response: httpx.Response) -> ClearResult:
         data = _expect_success(response, route_hint=True)
@@ -352,7 +390,7 @@ def clear_call(model: str) -> Call[ClearResult]:
         except InvalidField as exc:
             raise _invalid(response, str(exc)) from None
 
-    return Call(Operation.CLEAR, model, method, path, kwargs, parse)
+    return Call(Operation.CLEAR, model, method, path, kwargs, parse, content)
 
 
 # -- response helpers --------------------------------------------------------------

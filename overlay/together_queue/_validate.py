@@ -25,21 +25,37 @@ def request_id(value: object, name: str = "request_id") -> str:
     return _non_empty_str(value, name)
 
 
-def json_object(value: object, name: str) -> dict[str, Any]:
-    """A mapping with string keys whose contents JSON can carry (no NaN, no sets, no bytes)."""
+def json_mapping(value: object, name: str) -> dict[str, Any]:
+    """A mapping with string keys, copied; its values are checked when encoded (`encode_json`)."""
     if not isinstance(value, Mapping):
         raise TypeError(f"{name} must be a mapping (a JSON object), got {type(value).__name__}")
-    bad_keys = [k for k in value if not isinstance(k, str)]
-    if bad_keys:
-        raise TypeError(f"{name} keys must be str, got {bad_keys[0]!r}")
+    for key in value:
+        if not isinstance(key, str):
+            raise TypeError(f"{name} keys must be str, got {key!r}")
+    return dict(value)
+
+
+def encode_json(value: object, name: str) -> bytes:
+    """`value` as the UTF-8 JSON a request sends; ValueError naming `name` if JSON cannot carry it.
+
+    Compact, not ASCII-escaped, no NaN or Infinity: the encoding httpx gives `json=`
+    bodies. A lone surrogate cannot be UTF-8 and is refused here too.
+    """
     try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return text.encode()
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
         raise ValueError(f"{name} is not JSON-serialisable: {exc}") from None
     except RecursionError:
         # json gives up at the recursion limit (~1,000 levels before 3.13, later ones go deeper).
         raise ValueError(f"{name} is nested too deeply to send as JSON") from None
-    return dict(value)
+
+
+def json_object(value: object, name: str) -> dict[str, Any]:
+    """A mapping with string keys whose contents JSON can carry (no NaN, no sets, no bytes)."""
+    checked = json_mapping(value, name)
+    encode_json(checked, name)
+    return checked
 
 
 def optional_json_object(value: object, name: str) -> dict[str, Any] | None:

@@ -235,6 +235,11 @@ def test_submit_answer_without_request_id_is_a_typed_error(
         (lambda c: c.submit("m", {}, priority=2**63), ValueError, "priority"),
         (lambda c: c.submit("m", {}, priority=-(2**63) - 1), ValueError, "priority"),
         (lambda c: c.submit("m", {}, info=[("a", 1)]), TypeError, "info"),
+        (lambda c: c.submit("m", {}, info={"n": float("nan")}), ValueError, "info"),
+        (lambda c: c.submit("m", {"x": b"bytes"}, info={"ok": 1}), ValueError, "payload"),
+        # A lone surrogate has no UTF-8 form: refused here, not deep inside httpx.
+        (lambda c: c.submit("m", {"x": "\ud800"}), ValueError, "payload"),
+        (lambda c: c.cancel("r", model="m\udfff"), ValueError, "model"),
         (lambda c: c.status("", model="m"), ValueError, "request_id"),
         (lambda c: c.status("r", model=None), TypeError, "model"),
         (lambda c: c.cancel(None, model="m"), TypeError, "request_id"),
