@@ -174,6 +174,8 @@ def _encoded_body(kwargs: dict[str, Any], parts: tuple[tuple[str, object], ...])
         return _validate.encode_json(kwargs["json"], "the request body")
     except ValueError:
         for name, value in parts:
+            if isinstance(value, Mapping):  # as the body holds it: any mapping, as a dict
+                value = dict(value)
             if value is not None:
                 _validate.encode_json(value, name)  # raises, naming the culprit
         raise

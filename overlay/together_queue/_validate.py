@@ -25,14 +25,14 @@ def request_id(value: object, name: str = "request_id") -> str:
     return _non_empty_str(value, name)
 
 
-def json_mapping(value: object, name: str) -> dict[str, Any]:
-    """A mapping with string keys, copied; its values are checked when encoded (`encode_json`)."""
+def json_mapping(value: object, name: str) -> Mapping[str, Any]:
+    """A mapping with string keys (not copied); its values are checked by `encode_json`."""
     if not isinstance(value, Mapping):
         raise TypeError(f"{name} must be a mapping (a JSON object), got {type(value).__name__}")
     for key in value:
         if not isinstance(key, str):
             raise TypeError(f"{name} keys must be str, got {key!r}")
-    return dict(value)
+    return value
 
 
 def encode_json(value: object, name: str) -> bytes:
@@ -53,7 +53,7 @@ def encode_json(value: object, name: str) -> bytes:
 
 def json_object(value: object, name: str) -> dict[str, Any]:
     """A mapping with string keys whose contents JSON can carry (no NaN, no sets, no bytes)."""
-    checked = json_mapping(value, name)
+    checked = dict(json_mapping(value, name))
     encode_json(checked, name)
     return checked
 

@@ -134,8 +134,12 @@ class BulkView:
 
     def submitted(self, record: Record, *, final: bool) -> None:
         """A line was submitted; `final` when its `submitted` record is its last in this run."""
-        self.tally.counts["submitted"] += 1
-        if final:
+        counts = self.tally.counts
+        counts["submitted"] += 1
+        if final and not self.json_mode:  # `final` for a line that went well, in short
+            counts["processed"] += 1
+            self.draw()
+        elif final:
             self.final(record, quiet=False)
         else:  # its final record comes from the wait
             self.tally.counts["processed"] += 1

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from together_queue._json import reject_constant
 from together_queue.cli.common import UsageError, json_type
@@ -33,9 +33,8 @@ _READ_SIZE: Final = 1 << 16
 """Bytes asked of standard input per read."""
 
 
-@dataclass(frozen=True)
-class Request:
-    """One job to submit, built from one input line."""
+class Request(NamedTuple):
+    """One job to submit, built from one input line (a named tuple: one is made a line)."""
 
     model: str
     payload: dict[str, Any]
@@ -43,8 +42,7 @@ class Request:
     info: dict[str, Any] | None
 
 
-@dataclass(frozen=True)
-class InputLine:
+class InputLine(NamedTuple):
     """One non-blank input line: its number and either a request or why it is bad."""
 
     line: int
@@ -96,22 +94,23 @@ def _request(data: Any, defaults: Defaults) -> Request | str:
                 f'unknown key {names} in a full request (a line with "payload" may only '
                 'have "model", "payload", "priority" and "info")'
             )
-        if not isinstance(data["payload"], dict):
-            return f'"payload" must be an object, got {json_type(data["payload"])}'
-    else:
-        data = {"payload": data}
-    model = data.get("model", defaults.model)
+        payload = data["payload"]
+        if not isinstance(payload, dict):
+            return f'"payload" must be an object, got {json_type(payload)}'
+        model = data.get("model", defaults.model)
+        priority = data.get("priority", defaults.priority)
+        info = data.get("info", defaults.info)
+    else:  # a payload: everything else from the command line, checked as a line's would be
+        payload, model, priority, info = data, defaults.model, defaults.priority, defaults.info
     if model is None:
         return 'no model: pass --model or give "model" on the line'
     if not isinstance(model, str) or not model.strip():
         return '"model" must be a non-empty string'
-    priority = data.get("priority", defaults.priority)
     if isinstance(priority, bool) or not isinstance(priority, int):
         return f'"priority" must be an integer, got {json_type(priority)}'
-    info = data.get("info", defaults.info)
     if info is not None and not isinstance(info, dict):
         return f'"info" must be an object, got {json_type(info)}'
-    return Request(model, data["payload"], priority, info)
+    return Request(model, payload, priority, info)
 
 
 def check_readable(path: Path | str) -> None:

@@ -16,10 +16,9 @@ submit may or may not have created a job), `timeout` (waiting on it ran out of t
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from json.encoder import encode_basestring_ascii
+from json.encoder import encode_basestring_ascii as _ascii
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from together_queue.cli.common import UsageError
 
@@ -37,9 +36,12 @@ def header(input_name: str) -> dict[str, Any]:
     return {HEADER_KEY: FORMAT, "input": input_name}
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """What happened to one input line: one record of the results file."""
+class Record(NamedTuple):
+    """What happened to one input line: one record of the results file.
+
+    A named tuple, not a frozen dataclass: two are made for every line sent, and a
+    tuple is built in a third of the time (`_replace` makes a changed copy).
+    """
 
     line: int
     status: str
@@ -69,7 +71,7 @@ class Record:
         """The line's job reached a status that never changes."""
         return self.status in FINISHED
 
-    def _fields(self) -> tuple[tuple[str, Any], ...]:
+    def _items(self) -> tuple[tuple[str, Any], ...]:
         """The fields after `line`, in the file's key order (a value may be None)."""
         return (
             ("digest", self.digest),
@@ -83,7 +85,7 @@ class Record:
     def to_json(self) -> dict[str, Any]:
         """The record as JSON data, in the file's key order, keys without a value left out."""
         data: dict[str, Any] = {"line": self.line}
-        for key, value in self._fields():
+        for key, value in self._items():
             if value is not None:
                 data[key] = value
         return data
@@ -95,10 +97,19 @@ class Record:
         fields (strings through the C string encoder) costs a fraction of building the
         dict and running the generic encoder over it.
         """
-        text = '{"line": ' + str(self.line)
-        for key, value in self._fields():
+        line, status, digest, model, request_id, outputs, error = self
+        if digest is not None and model is not None and outputs is None and error is None:
+            # The shape of every sent line's intent and answer, in one format (the
+            # `_items` order): a third of the loop's time.
+            rid = "" if request_id is None else ', "request_id": ' + _ascii(request_id)
+            return (
+                f'{{"line": {line}, "digest": {_ascii(digest)}, "model": {_ascii(model)}'
+                f'{rid}, "status": {_ascii(status)}}}'
+            )
+        text = '{"line": ' + str(line)
+        for key, value in self._items():
             if isinstance(value, str):
-                text += f', "{key}": ' + encode_basestring_ascii(value)
+                text += f', "{key}": ' + _ascii(value)
             elif value is not None:
                 text += f', "{key}": ' + json.dumps(value, ensure_ascii=True)
         return text + "}"
