@@ -127,6 +127,66 @@ def test_an_index_of_the_runs_own_log_sees_the_same_lines_as_a_full_decode(
         full.close()
 
 
+def test_a_log_compacts_what_it_wrote_whole_as_a_scan_of_the_file_would(tmp_path: Path) -> None:
+    # The log notes each record's offset as it writes: compaction then reads no index.
+    path, copy = tmp_path / "results.jsonl", tmp_path / "copy.jsonl"
+    log = ResultLog(path, "jobs ü.jsonl")  # a non-ASCII name: the header is longer in bytes
+    for n in (3, 1, 2, 3, 10, 2):
+        log.write(Record(n, "submitting", digest=f"d{n}", model="m"), flush=n != 2)
+    log.write(Record(1, "error", error="caf\u00e9 \u2028 down"))  # non-ASCII, escaped
+    log.write({"line": 4, "status": "error", "error": "\u00fc"})  # written as plain data
+    log.write(Record(10, "submitted", digest="d10", model="m", request_id="r-10"), flush=False)
+    log.close()
+    written = log.written()
+    assert written is not None
+    copy.write_bytes(path.read_bytes())
+    compact(path, written)
+    compact(copy)  # by a scan
+    assert path.read_bytes() == copy.read_bytes()
+    assert [json.loads(line).get("line") for line in path.read_text().splitlines()] == [
+        None,  # the header
+        1,
+        2,
+        3,
+        4,
+        10,
+    ]
+
+
+def test_records_the_file_does_not_hold_leave_compaction_to_a_scan(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    log = ResultLog(path, "jobs.jsonl")
+    log.write(Record(1, "submitting", digest="d1", model="m"))
+    log.write(Record(1, "submitted", digest="d1", model="m", request_id="r-1"), flush=False)
+    assert log.written() is None  # the answer is not in the file yet (a Ctrl-C now loses it)
+    log.flush()
+    assert log.written() is not None
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write('{"line": 2, "status": "submitted", "request_id": "r-2"}\n')
+    assert log.written() is None  # someone else appended
+    log.close()
+
+
+def test_a_log_of_a_file_with_records_before_it_leaves_compaction_to_a_scan(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "results.jsonl"
+    first = ResultLog(path, "jobs.jsonl")
+    first.write(Record(1, "submitted", request_id="r-1"))
+    first.close()
+    assert first.written() is not None
+    again = ResultLog(path, "jobs.jsonl")  # a resumed run appends
+    again.write(Record(2, "submitted", request_id="r-2"))
+    again.close()
+    assert again.written() is None
+    compact(path, again.written())
+    assert [json.loads(line).get("line") for line in path.read_text().splitlines()] == [
+        None,
+        1,
+        2,
+    ]
+
+
 def test_the_progress_line_is_built_when_due_and_closes_on_the_latest_counts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

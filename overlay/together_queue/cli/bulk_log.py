@@ -121,4 +121,4 @@ class BulkLog:
         if self.temp is not None:
             self.temp.unlink(missing_ok=True)
         elif self.output is not None:
-            compact(self.output)
+            compact(self.output, self.log.written())

@@ -25,7 +25,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeAlias
 
 from together_queue.cli.common import UsageError
 from together_queue.cli.records import FINISHED, FORMAT, HEADER_KEY, UNCERTAIN, Record, header
@@ -48,6 +48,9 @@ _MODE = 0o600
 """The permissions of a results file this command creates."""
 _KEPT_BITS = 0o644
 """The most a rewrite keeps of a results file's permissions: never writable by others."""
+
+#: What a `ResultLog` knows of the file it wrote whole: (input name, offsets, size).
+Written: TypeAlias = "tuple[str, array.array[int], int]"
 
 
 def dumps_record(record: dict[str, Any]) -> str:
@@ -113,7 +116,7 @@ class ResultsIndex:
     not seen (the offsets stop at `end`).
     """
 
-    def __init__(self, path: Path, *, own: bool = False) -> None:
+    def __init__(self, path: Path, *, own: bool = False, written: Written | None = None) -> None:
         self.path = path
         self.own = own  # records in this command's own form are indexed without decoding
         self.input_name: str | None = None
@@ -121,7 +124,12 @@ class ResultsIndex:
         self.missing_newline = False  # the last record is whole but lacks its line break
         self._offsets: array.array[int] = array.array("q")
         self._handle: IO[bytes] | None = None
-        self._scan()
+        if written is None:
+            self._scan()
+            return
+        # What `ResultLog.written` kept while writing the whole file: no scan needed.
+        self.input_name, self._offsets, self.end = written
+        self._handle = self.path.open("rb")
 
     def _scan(self) -> None:
         where = f"--output: {str(self.path)!r}"
@@ -162,9 +170,7 @@ class ResultsIndex:
             self._index(line, start)
 
     def _index(self, line: int, offset: int) -> None:
-        if line >= len(self._offsets):
-            self._offsets.extend([-1] * (line + 1 - len(self._offsets)))
-        self._offsets[line] = offset
+        _set_offset(self._offsets, line, offset)
 
     def lines(self) -> Iterator[int]:
         """The input line numbers that have a record, ascending."""
@@ -237,8 +243,11 @@ def drop_partial_tail(index: ResultsIndex) -> None:
             handle.write(b"\n")
 
 
-def compact(path: Path) -> None:
+def compact(path: Path, written: Written | None = None) -> None:
     """Rewrite a regular results file as its header and one record per line, in line order.
+
+    `written`: the file's index as its `ResultLog` kept it (`ResultLog.written`), which
+    spares reading the whole file once more to find each line's last record.
 
     Written to a fresh temporary file beside the real file (never a fixed name that
     could be a planted symlink), then renamed over it: atomic, and a symlinked
@@ -248,7 +257,7 @@ def compact(path: Path) -> None:
     """
     if not path.exists() or not is_regular(path):
         return
-    index = ResultsIndex(path, own=True)
+    index = ResultsIndex(path, own=True, written=written)
     try:
         if index.input_name is None:
             return  # empty, or not ours: nothing to compact
@@ -306,6 +315,11 @@ class ResultLog:
         self._fd: int | None = fd
         self._lock = threading.Lock()
         self._pending: list[str] = []  # records written but not yet flushed, in order
+        self._input_name = input_name
+        # For a file this log writes from its first byte: its size so far, and where each
+        # line's last record starts (`written`). None for a file with records before.
+        self._size: int | None = 0 if fresh else None
+        self._offsets: array.array[int] = array.array("q")
         if fresh:
             self.write(header(input_name))
 
@@ -316,11 +330,39 @@ class ResultLog:
         left unflushed leaves its line `submitting`, which `--resume` never resends.
         The next flushed record (every line's intent record is one) carries it out.
         """
-        text = (record.to_line() if isinstance(record, Record) else dumps_record(record)) + "\n"
+        if isinstance(record, Record):
+            line: int | None = record.line
+            text = record.to_line() + "\n"
+        else:  # the header, or a record as plain data: indexed as a scan would index it
+            number = record.get("line")
+            line = number if type(number) is int and number >= 1 else None
+            text = dumps_record(record) + "\n"
         with self._lock:
+            if self._size is not None:
+                if line is not None:
+                    _set_offset(self._offsets, line, self._size)
+                self._size += len(text) if text.isascii() else len(text.encode())
             self._pending.append(text)
             if flush:
                 self._flush()
+
+    def written(self) -> Written | None:
+        """(input name, offsets, size) for `ResultsIndex(written=...)`; None if it held records.
+
+        Each `Record`'s line and byte offset is noted as it is written, so a file this
+        log wrote whole is indexed (for compaction) without being read again. Also None
+        when the file's size is not what was written (records left unflushed by Ctrl-C,
+        or appended by someone else): then a scan finds what is really there.
+        """
+        with self._lock:
+            if self._size is None:
+                return None
+            try:
+                if os.stat(self.path).st_size != self._size:
+                    return None
+            except OSError:
+                return None
+            return self._input_name, array.array("q", self._offsets), self._size
 
     def flush(self) -> None:
         """Flush every record written so far (before the log is read back)."""
@@ -347,6 +389,13 @@ class ResultLog:
                 if self._fd is not None:
                     os.close(self._fd)
                 self._fd = self._mirror = None
+
+
+def _set_offset(offsets: array.array[int], line: int, offset: int) -> None:
+    """`offsets[line] = offset`, growing the array with -1 (no record) as needed."""
+    if line >= len(offsets):
+        offsets.extend([-1] * (line + 1 - len(offsets)))
+    offsets[line] = offset
 
 
 def _write_all(fd: int, data: bytes) -> None:
