@@ -338,10 +338,15 @@ class ResultLog:
             line = number if type(number) is int and number >= 1 else None
             text = dumps_record(record) + "\n"
         with self._lock:
-            if self._size is not None:
+            size = self._size
+            if size is not None:
                 if line is not None:
-                    _set_offset(self._offsets, line, self._size)
-                self._size += len(text) if text.isascii() else len(text.encode())
+                    offsets = self._offsets
+                    if line < len(offsets):  # the lines come in order: usually in reach
+                        offsets[line] = size
+                    else:
+                        _set_offset(offsets, line, size)
+                self._size = size + (len(text) if text.isascii() else len(text.encode()))
             self._pending.append(text)
             if flush:
                 self._flush()
@@ -392,14 +397,20 @@ class ResultLog:
 
 
 def _set_offset(offsets: array.array[int], line: int, offset: int) -> None:
-    """`offsets[line] = offset`, growing the array with -1 (no record) as needed."""
+    """`offsets[line] = offset`, growing the array with -1 (no record) as needed.
+
+    Grown by at least an eighth at a time, so lines noted one by one grow it rarely.
+    """
     if line >= len(offsets):
-        offsets.extend([-1] * (line + 1 - len(offsets)))
+        grow = max(line + 1 - len(offsets), len(offsets) // 8)
+        offsets.extend([-1] * grow)
     offsets[line] = offset
 
 
 def _write_all(fd: int, data: bytes) -> None:
     """`os.write` until all of `data` is written (a regular file takes it in one call)."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+    written = os.write(fd, data)
+    if written < len(data):
+        view = memoryview(data)[written:]
+        while view:
+            view = view[os.write(fd, view) :]
