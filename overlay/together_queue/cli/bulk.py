@@ -133,8 +133,8 @@ def _fewer_collections() -> Iterator[None]:
     Every line allocates a few dozen short-lived objects that reference counting frees;
     at the default threshold the collector runs every few lines, and its full passes
     walk every object the imports made. Those are frozen out of its passes (unless the
-    process froze objects of its own) and its first threshold raised: 2% more lines a
-    second. Cycles are still collected, later; both are undone at the end.
+    process froze objects of its own) and its first threshold raised: about 3% more
+    lines a second. Cycles are still collected, later; both are undone at the end.
     """
     thresholds = gc.get_threshold()
     freeze = gc.get_freeze_count() == 0

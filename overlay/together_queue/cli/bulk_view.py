@@ -136,13 +136,15 @@ class BulkView:
         """A line was submitted; `final` when its `submitted` record is its last in this run."""
         counts = self.tally.counts
         counts["submitted"] += 1
-        if final and not self.json_mode:  # `final` for a line that went well, in short
+        if final and not self.json_mode:
+            # All that `final` does for a `submitted` record without --json (no message,
+            # no exit code), without its lookups: this runs for every line sent.
             counts["processed"] += 1
             self.draw()
         elif final:
             self.final(record, quiet=False)
         else:  # its final record comes from the wait
-            self.tally.counts["processed"] += 1
+            counts["processed"] += 1
             self.draw()
 
     def final(self, record: Record, *, quiet: bool) -> None:
