@@ -31,7 +31,6 @@ def test_the_collector_runs_less_often_during_the_run_and_as_before_after() -> N
 def test_a_higher_threshold_and_objects_the_process_froze_are_left_alone() -> None:
     gc.set_threshold(50_000, 5, 5)
     gc.freeze()
-    frozen = gc.get_freeze_count()
     seen = []
 
     def interrupted_run() -> None:
@@ -43,4 +42,6 @@ def test_a_higher_threshold_and_objects_the_process_froze_are_left_alone() -> No
         interrupted_run()
     assert seen == [(50_000, 5, 5)]
     assert gc.get_threshold() == (50_000, 5, 5)
-    assert gc.get_freeze_count() == frozen  # not unfrozen by the run
+    # Still frozen: the run's own unfreeze would have emptied the permanent generation
+    # (which only shrinks as frozen objects are freed).
+    assert gc.get_freeze_count() > 0
