@@ -58,11 +58,6 @@ def json_object(value: object, name: str) -> dict[str, Any]:
     return checked
 
 
-def optional_json_object(value: object, name: str) -> dict[str, Any] | None:
-    """None, or a JSON object as `json_object` checks it."""
-    return None if value is None else json_object(value, name)
-
-
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 

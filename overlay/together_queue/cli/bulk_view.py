@@ -134,17 +134,11 @@ class BulkView:
 
     def submitted(self, record: Record, *, final: bool) -> None:
         """A line was submitted; `final` when its `submitted` record is its last in this run."""
-        counts = self.tally.counts
-        counts["submitted"] += 1
-        if final and not self.json_mode:
-            # All that `final` does for a `submitted` record without --json (no message,
-            # no exit code), without its lookups: this runs for every line sent.
-            counts["processed"] += 1
-            self.draw()
-        elif final:
+        self.tally.counts["submitted"] += 1
+        if final:
             self.final(record, quiet=False)
         else:  # its final record comes from the wait
-            counts["processed"] += 1
+            self.tally.counts["processed"] += 1
             self.draw()
 
     def final(self, record: Record, *, quiet: bool) -> None:

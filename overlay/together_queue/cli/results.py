@@ -338,15 +338,10 @@ class ResultLog:
             line = number if type(number) is int and number >= 1 else None
             text = dumps_record(record) + "\n"
         with self._lock:
-            size = self._size
-            if size is not None:
+            if self._size is not None:
                 if line is not None:
-                    offsets = self._offsets
-                    if line < len(offsets):  # the lines come in order: usually in reach
-                        offsets[line] = size
-                    else:
-                        _set_offset(offsets, line, size)
-                self._size = size + (len(text) if text.isascii() else len(text.encode()))
+                    _set_offset(self._offsets, line, self._size)
+                self._size += len(text) if text.isascii() else len(text.encode())
             self._pending.append(text)
             if flush:
                 self._flush()
@@ -409,8 +404,6 @@ def _set_offset(offsets: array.array[int], line: int, offset: int) -> None:
 
 def _write_all(fd: int, data: bytes) -> None:
     """`os.write` until all of `data` is written (a regular file takes it in one call)."""
-    written = os.write(fd, data)
-    if written < len(data):
-        view = memoryview(data)[written:]
-        while view:
-            view = view[os.write(fd, view) :]
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
