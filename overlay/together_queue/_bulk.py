@@ -796,6 +796,12 @@ class DaemonPool:
                 future.set_exception(exc)
 
 
+def _model_of(job: object) -> str | None:
+    """The model a job handle names (None for anything else), known before it is polled."""
+    model = getattr(job, "model", None)
+    return model if isinstance(model, str) else None
+
+
 @attrs.define
 class _Active(Generic[H]):
     job: H
@@ -854,6 +860,7 @@ class _WaitPlan(Generic[H]):
                     on_update=self._callback(job),
                     raise_on_failure=False,
                     durations=self.durations,
+                    model=_model_of(job),
                 ),
             )
             self.schedule.add(index, now)

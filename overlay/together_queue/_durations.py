@@ -31,6 +31,12 @@ _WINDOW_BINS: Final = 16
 _MIN_AT_RISK: Final = 3.0
 # Progress rises below this are not steps (and would bound nothing).
 _MIN_STEP: Final = 1e-3
+# Claim times kept per model to date the jobs not polled yet (`Durations.first_poll_at`).
+_CLAIMS: Final = 64
+# A first poll is planned from at least this many claims seen ...
+_MIN_CLAIMS: Final = 16
+# ... over at most this many seconds ahead, in steps of a linear bin.
+_FIRST_POLL_SPAN: Final = 5.0
 
 
 def _bin(age: float) -> int:
@@ -58,6 +64,11 @@ class _Bins:
     finished: int = 0
     step: float | None = None  # the smallest progress value or rise seen
     top: int = -1  # the oldest bin with enough survival seen in it alone
+    claims: list[float] = attrs.field(factory=list)  # the latest claim epochs seen (a ring)
+    claims_seen: int = 0
+    # The last first-poll time planned, and what it was planned from:
+    # (finished jobs, claims seen, worth).
+    first_poll: tuple[tuple[int, int, float], float] | None = None
 
     def _grow(self, index: int) -> None:
         missing = index + 1 - len(self.events)
@@ -106,6 +117,24 @@ class _Bins:
             return None
         return events / exposure
 
+    def claimed(self, epoch: float) -> None:
+        """Keep a seen job's claim time (the latest `_CLAIMS`)."""
+        if len(self.claims) < _CLAIMS:
+            self.claims.append(epoch)
+        else:
+            self.claims[self.claims_seen % _CLAIMS] = epoch
+        self.claims_seen += 1
+
+    def hazards(self) -> list[float]:
+        """Every bin's hazard; where too little was seen, the nearest one below with some."""
+        out: list[float] = []
+        last = 0.0
+        for index in range(len(self.events)):
+            known = self.hazard(index)
+            last = last if known is None else known
+            out.append(last)
+        return out
+
 
 @attrs.define
 class Durations:
@@ -141,6 +170,33 @@ class Durations:
         rise = progress if before is None or progress <= before else progress - before
         if rise >= _MIN_STEP and (bins.step is None or rise < bins.step):
             bins.step = rise
+
+    def claimed(self, model: str, epoch: float) -> None:
+        """Record the claim time (service epoch seconds) of a job of `model` seen claimed."""
+        self._models.setdefault(model, _Bins()).claimed(epoch)
+
+    def first_poll_at(self, model: str, now: float, worth: float) -> float | None:
+        """When a job of `model` not polled yet is worth a first poll (epoch seconds), or None.
+
+        Such a job is taken to have been claimed like the ones seen (the latest
+        `_CLAIMS` claim times) and to run like the finished ones. Putting its first poll
+        off to time s adds lag at the rate P(s), the chance it is done by then, and
+        saves, at the rate p(s) (the density of its finishing at s), the further polls a
+        job found running needs, worth `worth` seconds of lag. The poll goes where the
+        first rate reaches the second, at most `_FIRST_POLL_SPAN` seconds on: at once for
+        jobs likely done, later for young jobs of a model that runs long. None (poll
+        now) while too little is known.
+        """
+        bins = self._models.get(model)
+        if bins is None or bins.finished < MIN_FINISHED or len(bins.claims) < _MIN_CLAIMS:
+            return None
+        # The jobs of a wait come due together: plan once for all until something new is seen.
+        known = (bins.finished, bins.claims_seen, worth)
+        if bins.first_poll is not None and bins.first_poll[0] == known:
+            return max(now, bins.first_poll[1])
+        due = _first_poll(bins, now, worth)
+        bins.first_poll = (known, due)
+        return due
 
     def known_until(self, model: str) -> float:
         """The age up to which enough jobs of `model` were seen running (0.0: none)."""
@@ -190,6 +246,31 @@ class Durations:
                 return None  # the learned run times say it cannot end by then
             target = cost * mass
         return _solve(_segments(bins, age, horizon, hazard), target, horizon)
+
+
+def _first_poll(bins: _Bins, now: float, worth: float) -> float:
+    """The first wall time from `now` where P(s) >= `worth` * p(s) (see `first_poll_at`)."""
+    hazards = bins.hazards()
+    cumulative = [0.0]  # the cumulative hazard at each bin's lower edge
+    for index, hazard in enumerate(hazards):
+        cumulative.append(cumulative[-1] + hazard * (_EDGES[index + 1] - _EDGES[index]))
+    last = len(hazards) - 1
+    wall, end = now, now + _FIRST_POLL_SPAN
+    while wall < end:
+        done = finishing = 0.0
+        for claim in bins.claims:
+            age = wall - claim
+            if age <= 0:
+                continue
+            index = min(_bin(age), last)  # past the data, its last hazard goes on
+            hazard = hazards[index]
+            survival = math.exp(-(cumulative[index] + hazard * (age - _EDGES[index])))
+            done += 1.0 - survival
+            finishing += hazard * survival
+        if done > 0 and done >= worth * finishing:
+            return wall
+        wall += _LINEAR_WIDTH
+    return end
 
 
 def _known_hazard(bins: _Bins, index: int, default: float) -> float:

@@ -23,7 +23,9 @@ batch of similar jobs is seen done sooner for fewer requests. Progress narrows w
 learned to the ages its bounds allow, including, from the model's smallest progress step,
 a lower bound for a job still below its next step. A poll aimed past the ages seen so far
 (where the estimate is extrapolated) is planned again, once, halfway there, with what the
-other jobs taught meanwhile; that costs no request. A single `wait()` keeps the rules above.
+other jobs taught meanwhile; that costs no request. A job not polled yet is taken to have
+been claimed like the jobs of its model seen so far, and its first poll waits while it is
+unlikely to be done (`Durations.first_poll_at`). A single `wait()` keeps the rules above.
 
 A job's age compares the client's clock with the service's `claimed_at`: a skewed
 clock only moves aimed polls, within `MIN_AIMED_DELAY` and `max_interval`.
@@ -82,7 +84,9 @@ class PollPolicy:
     jobs they see finish and poll a running job where the lag a poll would save is
     worth `poll_cost` seconds (a request's price in lag; larger: fewer requests, later
     detection), within [0.05 s, `max_interval`]; until a model has a handful of
-    finished jobs, and for a job older than any seen, the rules above apply.
+    finished jobs, and for a job older than any seen, the rules above apply. A job's
+    first poll waits (at most `max_interval`) while the model's jobs seen so far say
+    it is unlikely to be done yet.
     """
 
     initial: float = 0.25
@@ -93,7 +97,7 @@ class PollPolicy:
     max_consecutive_errors: int = 5
     aim: float = 0.5
     learn: bool = True
-    poll_cost: float = 0.16
+    poll_cost: float = 0.18
 
     def __attrs_post_init__(self) -> None:
         # Checked by hand: attrs.validators costs a few ms of import time for these checks.
@@ -132,6 +136,9 @@ MAX_REPLANS: Final = 1
 # more than the lag it saves. Chosen on simulated waits (uniform, normal, lognormal and
 # exponential run times, progress in quarters): at equal requests, lower lag than 1.
 _BOUNDED_COST: Final = 0.5
+# What the polls a job found running at its first poll still needs are worth, in
+# `PollPolicy.poll_cost`s (`Durations.first_poll_at`).
+_FIRST_POLL_WORTH: Final = 3.0
 
 
 @attrs.define
@@ -151,6 +158,8 @@ class PollState:
     errors_in_a_row: int = 0
     #: Run times shared by the jobs of one bulk wait (None: a lone `wait()`, nothing to learn).
     durations: Durations | None = None
+    #: The job's model, when known before its first poll (a bulk wait may defer that poll).
+    model: str | None = None
     _anchor: tuple[float, float] | None = None  # (client time, progress) first seen
     _change: tuple[float, float] | None = None  # (estimated client time, progress) last change
     _previous_poll: float | None = None
@@ -166,6 +175,8 @@ class PollState:
     # what the other jobs teach meanwhile, before it is sent (`replan`).
     _planned: float | None = None
     _replans: int = 0
+    # The wall time the first poll was first due (it is deferred at most `max_interval`).
+    _first_due: float | None = None
 
     def __attrs_post_init__(self) -> None:
         self.interval = self.policy.initial
@@ -229,6 +240,8 @@ class PollState:
         A learned poll aimed past the ages known when it was planned is planned again
         from the same observation with what is known now; it may come sooner or later.
         """
+        if self.last is None:
+            return self._defer_first(time.time() if wall is None else wall)
         if self._planned is None or self._last_wall is None:
             return None
         wall = time.time() if wall is None else wall
@@ -237,6 +250,22 @@ class PollState:
         if learned is None or self._last_wall + learned <= wall:
             return None
         return self._plan(wall, self._last_wall + learned)
+
+    def _defer_first(self, wall: float) -> float | None:
+        """Seconds to put off the first poll, by what the other jobs of the model taught.
+
+        Within `max_interval` of when it was first due; None to poll now.
+        """
+        durations, model = self.durations, self.model
+        if durations is None or model is None or not self.policy.learn:
+            return None
+        if self._first_due is None:
+            self._first_due = wall
+        latest = self._first_due + self.policy.max_interval
+        due = durations.first_poll_at(model, wall, self.policy.poll_cost * _FIRST_POLL_WORTH)
+        if due is None or due <= wall + MIN_AIMED_DELAY or wall >= latest:
+            return None
+        return min(due, latest) - wall
 
     def _plan(self, wall: float, due: float) -> float:
         """The delay to `due` from `wall`; past what is known, to halfway, to plan again."""
@@ -340,6 +369,7 @@ class PollState:
         claimed = status.claimed_at.timestamp()
         if claimed != self._claim:  # first seen, or claimed again after a retry
             self._claim, self._known = claimed, 0.0
+            durations.claimed(status.model, claimed)
         if status.status == "running":
             age = wall - claimed
             durations.survived(status.model, self._known, age)
@@ -403,11 +433,12 @@ class Waiter:
     raise_on_failure: bool = True
     job: Job | AsyncJob | None = None
     durations: Durations | None = None
+    model: str | None = None
     final: JobStatus | None = None
     _state: PollState = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self._state = PollState(self.policy, durations=self.durations)
+        self._state = PollState(self.policy, durations=self.durations, model=self.model)
 
     @property
     def last(self) -> JobStatus | None:

@@ -231,3 +231,108 @@ def test_a_bulk_wait_sends_no_poll_for_a_job_planned_again() -> None:
     assert plan.due(0) == []  # planned again, later: no poll sent
     due = plan.schedule.next_due()
     assert due is not None and due > time.monotonic()
+
+
+# -- the first poll of a job not polled yet ------------------------------------------
+
+
+def _claimed(durations: Durations, epoch: float, count: int = 16, model: str = "m") -> None:
+    for _ in range(count):
+        durations.claimed(model, epoch)
+
+
+def test_a_first_poll_waits_until_a_job_claimed_like_the_others_may_be_done() -> None:
+    durations = Durations()
+    _finished(durations, *_evenly(2.0, 3.0, 200))
+    _claimed(durations, CLAIMED)
+    # Run times uniform on [2, 3], claimed at CLAIMED: P(s) = a - 2 and p(s) = 1 at age
+    # a in [2, 3], so P reaches 0.5 * p at a = 2.5.
+    due = durations.first_poll_at("m", CLAIMED + 0.1, worth=0.5)
+    assert due is not None
+    assert due == pytest.approx(CLAIMED + 2.5, abs=0.06)
+    # A larger worth of the polls saved puts it later.
+    later = durations.first_poll_at("m", CLAIMED + 0.1, worth=0.8)
+    assert later is not None and later > due + 0.2
+
+
+def test_a_first_poll_goes_at_once_when_the_jobs_seen_are_long_done() -> None:
+    durations = Durations()
+    _finished(durations, *_evenly(2.0, 3.0, 200))
+    _claimed(durations, CLAIMED - 100.0)  # claimed long before: done by now
+    now = CLAIMED
+    assert durations.first_poll_at("m", now, worth=0.5) == now
+
+
+def test_a_first_poll_is_not_planned_from_too_little() -> None:
+    durations = Durations()
+    _finished(durations, *_evenly(2.0, 3.0, MIN_FINISHED))
+    _claimed(durations, CLAIMED, count=15)
+    assert durations.first_poll_at("m", CLAIMED, worth=0.5) is None  # 15 claims
+    _claimed(durations, CLAIMED, count=1)
+    assert durations.first_poll_at("m", CLAIMED, worth=0.5) is not None
+    assert durations.first_poll_at("other", CLAIMED, worth=0.5) is None
+    few = Durations()
+    _finished(few, *_evenly(2.0, 3.0, MIN_FINISHED - 1))
+    _claimed(few, CLAIMED)
+    assert few.first_poll_at("m", CLAIMED, worth=0.5) is None  # too few finished
+
+
+def test_a_first_poll_is_planned_anew_when_more_is_seen() -> None:
+    durations = Durations()
+    _finished(durations, *_evenly(2.0, 3.0, 200))
+    _claimed(durations, CLAIMED)
+    first = durations.first_poll_at("m", CLAIMED, worth=0.5)
+    assert durations.first_poll_at("m", CLAIMED + 0.5, worth=0.5) == first  # nothing new
+    _claimed(durations, CLAIMED - 10.0, count=64)  # the jobs turn out older: done
+    assert durations.first_poll_at("m", CLAIMED + 0.5, worth=0.5) == CLAIMED + 0.5
+
+
+def test_the_claims_kept_are_bounded() -> None:
+    durations = Durations()
+    _claimed(durations, CLAIMED, count=1000)
+    assert len(durations._models["m"].claims) == 64
+
+
+def test_a_poll_state_defers_its_first_poll_by_what_the_other_jobs_taught() -> None:
+    durations = Durations()
+    _finished(durations, *_evenly(2.0, 3.0, 200))
+    _claimed(durations, CLAIMED)
+    policy = attrs.evolve(POLICY, poll_cost=0.25, max_interval=5.0)
+    state = PollState(policy, durations=durations, model="m")
+    delay = state.replan(CLAIMED + 0.1)
+    assert delay is not None and 2.0 < 0.1 + delay < 3.0
+    # Never put off for longer than `max_interval` from when it was first due.
+    short = PollState(attrs.evolve(policy, max_interval=1.0), durations=durations, model="m")
+    assert short.replan(CLAIMED + 0.1) == pytest.approx(1.0)
+    assert short.replan(CLAIMED + 1.1) is None
+    # No model, no shared run times, or learning off: the first poll goes at once.
+    assert PollState(policy, durations=durations).replan(CLAIMED + 0.1) is None
+    assert PollState(policy, model="m").replan(CLAIMED + 0.1) is None
+    off = attrs.evolve(policy, learn=False)
+    assert PollState(off, durations=durations, model="m").replan(CLAIMED + 0.1) is None
+
+
+def test_a_poll_state_records_each_claim_it_sees() -> None:
+    durations = Durations()
+    state = PollState(POLICY, durations=durations, model="m")
+    state.observe(_status(), now=0.0, wall=CLAIMED + 0.5)
+    state.observe(_status(), now=0.3, wall=CLAIMED + 0.8)  # the same claim
+    assert durations._models["m"].claims == [CLAIMED]
+
+
+class _Handle:
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+
+def test_a_bulk_wait_puts_off_the_first_polls_of_young_jobs_of_a_long_running_model() -> None:
+    young, other = _Handle("m"), _Handle("n")
+    plan: _WaitPlan[_Handle] = _WaitPlan(
+        iter([young, other]), POLICY, None, AdaptiveLimit(4), None, window=8
+    )
+    _finished(plan.durations, *_evenly(2.0, 3.0, 200))
+    _claimed(plan.durations, time.time())  # jobs of `m` were claimed just now
+    # `n` has taught nothing: polled at once; `m` is put off, no request sent for it.
+    assert plan.due(0) == [(1, other)]
+    due = plan.schedule.next_due()
+    assert due is not None and due > time.monotonic() + 1.0
