@@ -20,7 +20,6 @@ from together_queue import _lazy, _logging, _validate
 from together_queue._auth import BearerAuth, origin_of
 from together_queue._config import (
     API_KEY_ENV,
-    DEFAULT_LIMITS,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     USER_AGENT,
@@ -30,7 +29,7 @@ from together_queue._config import (
     resolve_config,
     to_timeout,
 )
-from together_queue._http_client import build_http_client, direct_mount
+from together_queue._http_client import build_http_client
 from together_queue._options import NOT_GIVEN, NotGiven, RequestOptions, check_headers
 from together_queue._raw import RawResponse
 from together_queue._retry import (
@@ -69,8 +68,6 @@ class ClientBase(Generic[HttpT]):
     """Configuration, validation and call building shared by both clients."""
 
     _http_type: type[HttpT]
-    # The transport of a loopback base URL, which bypasses any proxy (see `_direct_mounts`).
-    _direct_transport: type[httpx.HTTPTransport] | type[httpx.AsyncHTTPTransport]
 
     def __init__(
         self,
@@ -131,11 +128,11 @@ class ClientBase(Generic[HttpT]):
         # The library's defaults (`default_http_client`): timeouts, no redirects (a
         # redirect must never carry the key to another host), the loopback proxy bypass.
         return build_http_client(
-            self._http_type, timeout=self._config.timeout, mounts=self._direct_mounts()
+            self._http_type, timeout=self._config.timeout, direct_hosts=self._direct_hosts()
         )
 
-    def _direct_mounts(self) -> dict[str, Any] | None:
-        """A proxy-free transport for a loopback base URL.
+    def _direct_hosts(self) -> tuple[str, ...]:
+        """The base URL's host when it is a loopback one: reached without any proxy.
 
         An `HTTP(S)_PROXY` in the environment would otherwise receive every request to a
         local emulator, key included, in clear text. The transport still reads
@@ -143,9 +140,8 @@ class ClientBase(Generic[HttpT]):
         TLS emulator with its own CA keeps working.
         """
         if not self._config.loopback:
-            return None
-        host = httpx.URL(self.base_url).host
-        return {direct_mount(host): self._direct_transport(limits=DEFAULT_LIMITS)}
+            return ()
+        return (httpx.URL(self.base_url).host,)
 
     @property
     def base_url(self) -> str:

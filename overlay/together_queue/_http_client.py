@@ -9,6 +9,7 @@ and takes any `httpx.Client` argument on top (event hooks, mounts, a transport, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final, TypeVar
 
 import httpx
@@ -33,18 +34,21 @@ _TRANSPORT_ARGS: Final = ("verify", "cert", "trust_env", "http1", "http2", "limi
 HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 
 
-def build_http_client(http_type: type[HttpT], **kwargs: Any) -> HttpT:
+def build_http_client(
+    http_type: type[HttpT], *, direct_hosts: Sequence[str] = (), **kwargs: Any
+) -> HttpT:
     """An `http_type` (`httpx.Client` or `httpx.AsyncClient`) with the library's defaults.
 
     The one place that builds the clients' own pools: the library's clients and
-    `default_http_client` alike.
+    `default_http_client` alike. `direct_hosts` bypass any environment proxy too, like
+    the loopback names.
     """
     # Imported here: `_pool` loads httpcore (and h11), which httpx itself defers until a
     # transport is built; `from together_queue import QueueClient` then costs no more.
     from together_queue._pool import use_fair_pools
 
     transport = httpx.HTTPTransport if http_type is httpx.Client else httpx.AsyncHTTPTransport
-    http = http_type(**_with_defaults(kwargs, transport))
+    http = http_type(**_with_defaults(kwargs, transport, direct_hosts))
     use_fair_pools(http)  # many requests in flight reuse their connections (see `_pool`)
     return http
 
@@ -73,7 +77,9 @@ def direct_mount(host: str) -> str:
 
 
 def _with_defaults(
-    kwargs: dict[str, Any], transport_type: type[httpx.HTTPTransport | httpx.AsyncHTTPTransport]
+    kwargs: dict[str, Any],
+    transport_type: type[httpx.HTTPTransport | httpx.AsyncHTTPTransport],
+    direct_hosts: Sequence[str] = (),
 ) -> dict[str, Any]:
     options: dict[str, Any] = {
         "timeout": DEFAULT_TIMEOUT,
@@ -82,8 +88,14 @@ def _with_defaults(
         **kwargs,
     }
     if options.get("transport") is None:
+        if "verify" not in options and "cert" not in options:
+            # One TLS context for the client's transport and every mount: httpx builds one
+            # per transport otherwise, and each reads the whole CA bundle (about 17 ms).
+            trust_env = options.get("trust_env", True)
+            options["verify"] = httpx.create_ssl_context(trust_env=trust_env)
         transport_args = {k: options[k] for k in _TRANSPORT_ARGS if k in options}
-        mounts: dict[str, Any] = {p: transport_type(**transport_args) for p in LOOPBACK_PATTERNS}
+        patterns = dict.fromkeys((*LOOPBACK_PATTERNS, *map(direct_mount, direct_hosts)))
+        mounts: dict[str, Any] = {p: transport_type(**transport_args) for p in patterns}
         mounts.update(options.get("mounts") or {})
         options["mounts"] = mounts
     return options

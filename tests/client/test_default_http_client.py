@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import ssl
+from typing import Any
+
 import httpx
 import pytest
 
@@ -78,3 +82,54 @@ async def test_the_async_twin_bypasses_environment_proxies_for_loopback(
             response = await http.get(f"{server.url}/ping")
         assert response.status_code == 200
         assert proxy.requests == []
+
+
+def _count_tls_contexts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the CA certificate loads (about 17 ms each), however httpx makes its contexts."""
+    loads = [0]
+    load = ssl.SSLContext.load_verify_locations
+
+    def counting(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loads[0] += 1
+        load(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    return loads
+
+
+def _contexts(http: httpx.Client | httpx.AsyncClient) -> list[ssl.SSLContext]:
+    """The TLS context of the client's own transport and of each of its mounts."""
+    transports = [http._transport, *(t for t in http._mounts.values() if t is not None)]
+    return [t._pool._ssl_context for t in transports]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9", "http://127.0.0.2:9", "https://example.com"])
+def test_one_tls_context_serves_the_client_and_every_mount(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = _count_tls_contexts(monkeypatch)
+    with QueueClient(base_url=url, api_key="k", allow_insecure_http=True) as client:
+        contexts = _contexts(client._http)
+        assert len(contexts) >= 4  # its own, and a proxy-free one per loopback name
+        assert all(context is contexts[0] for context in contexts)
+    assert made == [1]
+    made[0] = 0
+    http = default_async_http_client()
+    assert len({id(context) for context in _contexts(http)}) == 1
+    asyncio.run(http.aclose())
+    assert made == [1]
+
+
+def test_a_loopback_base_url_of_another_name_gets_a_proxy_free_mount_too() -> None:
+    with QueueClient(base_url="http://127.0.0.2:9", api_key="k") as client:
+        patterns = {pattern.pattern for pattern in client._http._mounts}
+    assert {"all://127.0.0.2", "all://127.0.0.1", "all://localhost", "all://[::1]"} <= patterns
+
+
+def test_a_callers_own_verify_holds_for_every_mount(monkeypatch: pytest.MonkeyPatch) -> None:
+    with default_http_client(verify=False) as http:
+        contexts = _contexts(http)
+    assert all(context.verify_mode == ssl.CERT_NONE for context in contexts)
+    own = ssl.create_default_context()
+    with default_http_client(verify=own) as http:
+        assert all(context is own for context in _contexts(http))

@@ -60,7 +60,6 @@ class AsyncQueueClient(ClientBase[httpx.AsyncClient]):
     """
 
     _http_type = httpx.AsyncClient
-    _direct_transport = httpx.AsyncHTTPTransport
 
     async def __aenter__(self) -> Self:
         return self

@@ -62,7 +62,6 @@ class QueueClient(ClientBase[httpx.Client]):
     """
 
     _http_type = httpx.Client
-    _direct_transport = httpx.HTTPTransport
 
     def __enter__(self) -> Self:
         return self
