@@ -126,7 +126,7 @@ def test_a_loopback_base_url_of_another_name_gets_a_proxy_free_mount_too() -> No
     assert {"all://127.0.0.2", "all://127.0.0.1", "all://localhost", "all://[::1]"} <= patterns
 
 
-def test_a_callers_own_verify_holds_for_every_mount(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_callers_own_verify_holds_for_every_mount() -> None:
     with default_http_client(verify=False) as http:
         contexts = _contexts(http)
     assert all(context.verify_mode == ssl.CERT_NONE for context in contexts)
