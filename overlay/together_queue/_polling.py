@@ -97,7 +97,7 @@ class PollPolicy:
     max_consecutive_errors: int = 5
     aim: float = 0.5
     learn: bool = True
-    poll_cost: float = 0.18
+    poll_cost: float = 0.2
 
     def __attrs_post_init__(self) -> None:
         # Checked by hand: attrs.validators costs a few ms of import time for these checks.
