@@ -135,9 +135,9 @@ class ClientBase(Generic[HttpT]):
         """The base URL's host when it is a loopback one: reached without any proxy.
 
         An `HTTP(S)_PROXY` in the environment would otherwise receive every request to a
-        local emulator, key included, in clear text. The transport still reads
-        `SSL_CERT_FILE`/`SSL_CERT_DIR` (its `trust_env` only concerns certificates), so a
-        TLS emulator with its own CA keeps working.
+        local emulator, key included, in clear text. Its TLS context, the one the client
+        shares, still reads `SSL_CERT_FILE`/`SSL_CERT_DIR`, so a TLS emulator with its own
+        CA keeps working.
         """
         if not self._config.loopback:
             return ()

@@ -126,7 +126,10 @@ class _Bins:
         self.claims_seen += 1
 
     def hazards(self) -> list[float]:
-        """Every bin's hazard; where too little was seen, the nearest one below with some."""
+        """Every bin's hazard; where too little was seen, the nearest one below with some.
+
+        `_known_hazard` for every bin at once, in one pass.
+        """
         out: list[float] = []
         last = 0.0
         for index in range(len(self.events)):

@@ -239,6 +239,8 @@ class PollState:
 
         A learned poll aimed past the ages known when it was planned is planned again
         from the same observation with what is known now; it may come sooner or later.
+        A first poll waits while the model's jobs seen so far say it is unlikely to find
+        the job done (`_defer_first`).
         """
         if self.last is None:
             return self._defer_first(time.time() if wall is None else wall)
