@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -88,6 +89,33 @@ def test_an_unflushed_record_reaches_the_file_with_the_next_flushed_one(tmp_path
     log.write(Record(2, "submitting"))
     assert [r.get("line") for r in _lines(path)] == [None, 1, 2]
     log.close()
+
+
+def test_a_short_write_is_finished_by_further_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A pipe or a signal can take part of a flush; the rest must follow, in order.
+    real_write = os.write
+    calls: list[int] = []
+
+    def trickle(fd: int, data: bytes | memoryview) -> int:
+        calls.append(len(data))
+        return real_write(fd, bytes(data[:7]))
+
+    path = tmp_path / "results.jsonl"
+    log = ResultLog(path, "jobs.jsonl")
+    monkeypatch.setattr(os, "write", trickle)  # the module the log writes with
+    log.write(Record(1, "submitted", "d1", "m", "r-1", error="caf\u00e9"), flush=False)
+    log.write(Record(2, "submitting", "d2", "m"))
+    monkeypatch.undo()
+    log.close()
+    assert len(calls) > 2
+    assert [(r.get("line"), r.get("error")) for r in _lines(path)] == [
+        (None, None),
+        (1, "caf\u00e9"),
+        (2, None),
+    ]
+    assert log.written() is not None  # every byte the log counted is in the file
 
 
 def test_compaction_copies_the_runs_own_records_and_reencodes_the_rest(tmp_path: Path) -> None:

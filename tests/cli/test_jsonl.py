@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from together_queue._json import reject_constant
 from together_queue.cli.common import UsageError
-from together_queue.cli.jsonl import Defaults, Request, parse_line, read_input
+from together_queue.cli.jsonl import Defaults, Request, _decode, parse_line, read_input
 from together_queue.cli.output import format_ranges
 from together_queue.cli.results import ResultsIndex, compact
 
@@ -56,6 +59,59 @@ def test_a_bad_line_says_why(text: str, error: str) -> None:
 def test_without_model_a_payload_line_is_bad() -> None:
     line = parse_line('{"a": 1}', 1, Defaults(None, 0, None))
     assert line.error is not None and "no model" in line.error
+
+
+def _strict(text: str) -> Any:
+    return json.loads(text, parse_constant=reject_constant)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1}',
+        ' \t{"a": [1, {"b": null}], "c": "\u00e9"}\r\n',
+        "{}",
+        '{"a": 1} {"b": 2}',  # two values: "Extra data"
+        '{"a": 1}x',
+        '{"a": 1',
+        '{"a": NaN}',
+        '{"a": -Infinity}',
+        "[1, 2]",
+        '"text"',
+        "7",
+        "\x0b{}",  # str.strip() removes it; JSON does not count it as whitespace
+        "{}\u00a0",
+        "",
+        "   ",
+        '{"a": 1}\n{"b": 2}',
+    ],
+)
+def test_the_quick_decode_answers_as_the_strict_decoder_does(text: str) -> None:
+    try:
+        expected = _strict(text)
+    except ValueError as exc:
+        error: ValueError | None = exc
+    else:
+        error = None
+    if error is None:
+        assert _decode(text) == expected
+        return
+    with pytest.raises(ValueError) as raised:
+        _decode(text)
+    assert (type(raised.value), str(raised.value)) == (type(error), str(error))
+
+
+def test_payload_lines_meet_the_command_line_s_problems_each_time() -> None:
+    # The defaults are checked once, yet every payload line that takes them says why.
+    bad = Defaults(model="m", priority=True, info=None)  # a bool is not a priority
+    for number in (1, 2):
+        line = parse_line('{"a": 1}', number, bad)
+        assert line.error == '"priority" must be an integer, got a boolean'
+    # A full request that gives its own priority does not inherit the problem.
+    line = parse_line('{"payload": {"a": 1}, "priority": 3}', 3, bad)
+    assert line.request == Request("m", {"a": 1}, 3, None)
+    no_info = Defaults(model="m", priority=0, info=[])  # type: ignore[arg-type]
+    assert parse_line("{}", 1, no_info).error == '"info" must be an object, got an array'
 
 
 def test_read_input_numbers_physical_lines_and_survives_bad_bytes(tmp_path: Path) -> None:

@@ -13,20 +13,26 @@ which the results file records so that `--resume` can prove it has the same inpu
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, cast
 
 from together_queue._json import reject_constant
 from together_queue.cli.common import UsageError, json_type
 
 _DECODER: Final = json.JSONDecoder(parse_constant=reject_constant)
 """Strict JSON (no NaN or Infinity), built once: `json.loads` with an option builds one a call."""
+# Set by `JSONDecoder.__init__` (the C scanner when there is one); typeshed leaves it out.
+_SCAN: Final[Callable[[str, int], tuple[Any, int]]] = _DECODER.scan_once  # type: ignore[attr-defined]
+"""The decoder's scanner: `(value, end)` of the JSON text starting at an index."""
+_JSON_SPACE: Final = " \t\n\r"
+"""What JSON counts as whitespace around a value (`str.strip()` alone strips more)."""
 
 REQUEST_KEYS: Final = frozenset({"model", "payload", "priority", "info"})
 _READ_SIZE: Final = 1 << 16
@@ -59,6 +65,11 @@ class Defaults:
     priority: int
     info: dict[str, Any] | None
 
+    @functools.cached_property
+    def problem(self) -> str | None:
+        """What is wrong with a payload line, which takes all but its payload from here."""
+        return _problem(self.model, self.priority, self.info)
+
 
 def is_full_request(data: Mapping[str, Any]) -> bool:
     """Whether a decoded line is a full request (see the module docstring)."""
@@ -73,7 +84,7 @@ def digest(raw: bytes) -> str:
 def parse_line(text: str, line: int, defaults: Defaults, fingerprint: str = "") -> InputLine:
     """Decode and check one line; a problem becomes `InputLine.error`, never an exception."""
     try:
-        data = _DECODER.decode(text)
+        data = _decode(text)
     except ValueError as exc:
         return InputLine(line, error=f"not valid JSON ({exc})", digest=fingerprint)
     request = _request(data, defaults)
@@ -82,26 +93,54 @@ def parse_line(text: str, line: int, defaults: Defaults, fingerprint: str = "") 
     return InputLine(line, request, digest=fingerprint)
 
 
+def _decode(text: str) -> Any:
+    """`_DECODER.decode(text)`, with one call into the scanner for a line that decodes.
+
+    `decode` takes three Python calls and two whitespace matches around the scanner;
+    with a line of small JSON that is most of its time. Anything the one call does not
+    take whole is decoded again by `decode` itself, which raises its own error.
+    """
+    body = text.strip(_JSON_SPACE)
+    try:
+        data, end = _SCAN(body, 0)
+    except (StopIteration, ValueError):
+        pass
+    else:
+        if end == len(body):
+            return data
+    return _DECODER.decode(text)
+
+
 def _request(data: Any, defaults: Defaults) -> Request | str:
     """The request a decoded line makes, or what is wrong with it."""
     if not isinstance(data, dict):
         return f"expected a JSON object, got {json_type(data)}"
-    if is_full_request(data):
-        unknown = sorted(set(data) - REQUEST_KEYS)
-        if unknown:
-            names = ", ".join(json.dumps(key) for key in unknown)
-            return (
-                f'unknown key {names} in a full request (a line with "payload" may only '
-                'have "model", "payload", "priority" and "info")'
-            )
-        payload = data["payload"]
-        if not isinstance(payload, dict):
-            return f'"payload" must be an object, got {json_type(payload)}'
-        model = data.get("model", defaults.model)
-        priority = data.get("priority", defaults.priority)
-        info = data.get("info", defaults.info)
-    else:  # a payload: everything else from the command line, checked as a line's would be
-        payload, model, priority, info = data, defaults.model, defaults.priority, defaults.info
+    if not is_full_request(data):  # a payload: the rest from the command line, checked once
+        problem = defaults.problem
+        if problem is not None:
+            return problem
+        return Request(cast(str, defaults.model), data, defaults.priority, defaults.info)
+    unknown = sorted(set(data) - REQUEST_KEYS)
+    if unknown:
+        names = ", ".join(json.dumps(key) for key in unknown)
+        return (
+            f'unknown key {names} in a full request (a line with "payload" may only '
+            'have "model", "payload", "priority" and "info")'
+        )
+    payload = data["payload"]
+    if not isinstance(payload, dict):
+        return f'"payload" must be an object, got {json_type(payload)}'
+    model = data.get("model", defaults.model)
+    priority = data.get("priority", defaults.priority)
+    info = data.get("info", defaults.info)
+    problem = _problem(model, priority, info)
+    if problem is not None:
+        return problem
+    return Request(cast(str, model), payload, priority, info)
+
+
+def _problem(model: Any, priority: Any, info: Any) -> str | None:
+    """What is wrong with a line's model, priority and info (None: a str, an int, a dict)."""
     if model is None:
         return 'no model: pass --model or give "model" on the line'
     if not isinstance(model, str) or not model.strip():
@@ -110,7 +149,7 @@ def _request(data: Any, defaults: Defaults) -> Request | str:
         return f'"priority" must be an integer, got {json_type(priority)}'
     if info is not None and not isinstance(info, dict):
         return f'"info" must be an object, got {json_type(info)}'
-    return Request(model, payload, priority, info)
+    return None
 
 
 def check_readable(path: Path | str) -> None:

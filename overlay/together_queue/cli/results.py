@@ -314,7 +314,7 @@ class ResultLog:
             raise UsageError(f"{where}: {exc.strerror or exc}") from None
         self._fd: int | None = fd
         self._lock = threading.Lock()
-        self._pending: list[str] = []  # records written but not yet flushed, in order
+        self._pending: list[bytes] = []  # records written but not yet flushed, in order
         self._input_name = input_name
         # For a file this log writes from its first byte: its size so far, and where each
         # line's last record starts (`written`). None for a file with records before.
@@ -332,17 +332,18 @@ class ResultLog:
         """
         if isinstance(record, Record):
             line: int | None = record.line
-            text = record.to_line() + "\n"
+            data = (record.to_line() + "\n").encode()
         else:  # the header, or a record as plain data: indexed as a scan would index it
             number = record.get("line")
             line = number if type(number) is int and number >= 1 else None
-            text = dumps_record(record) + "\n"
+            data = (dumps_record(record) + "\n").encode()
         with self._lock:
-            if self._size is not None:
+            size = self._size
+            if size is not None:
                 if line is not None:
-                    _set_offset(self._offsets, line, self._size)
-                self._size += len(text) if text.isascii() else len(text.encode())
-            self._pending.append(text)
+                    _set_offset(self._offsets, line, size)
+                self._size = size + len(data)
+            self._pending.append(data)
             if flush:
                 self._flush()
 
@@ -370,14 +371,15 @@ class ResultLog:
             self._flush()
 
     def _flush(self) -> None:
-        if not self._pending:
+        pending = self._pending
+        if not pending:
             return
-        text = "".join(self._pending)
-        self._pending.clear()
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        pending.clear()
         if self._fd is not None:
-            _write_all(self._fd, text.encode("utf-8"))
+            _write_all(self._fd, data)
         if self._mirror is not None:
-            self._mirror.write(text)
+            self._mirror.write(data.decode())
             self._mirror.flush()
 
     def close(self) -> None:
@@ -404,6 +406,8 @@ def _set_offset(offsets: array.array[int], line: int, offset: int) -> None:
 
 def _write_all(fd: int, data: bytes) -> None:
     """`os.write` until all of `data` is written (a regular file takes it in one call)."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+    written = os.write(fd, data)
+    if written < len(data):  # a short write (not from a regular file): write the rest
+        view = memoryview(data)[written:]
+        while view:
+            view = view[os.write(fd, view) :]
