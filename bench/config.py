@@ -35,7 +35,8 @@ class Config:
     always_profile: bool = False
     scale_sizes: tuple[int, ...] = (2_000, 20_000, 200_000)
     scale_concurrency: int = 32
-    scale_repeats: int = 3
+    scale_repeats: int = 5
+    scale_largest_repeats: int = 2
     ratelimit_submits: int = 1000
     ratelimit_rate: float = 0.05
     ratelimit_retry_after: int = 1
@@ -73,6 +74,7 @@ class Config:
             scale_sizes=(100, 400),
             scale_concurrency=8,
             scale_repeats=1,
+            scale_largest_repeats=1,
             ratelimit_submits=100,
             ratelimit_repeats=1,
             dashboard_jobs=100,

@@ -39,28 +39,41 @@ def _write_jobs(path: Path, count: int) -> None:
             handle.write(f'{{"i": {i}}}\n')
 
 
-def _scale(config: Config, url: str, workdir: Path) -> dict[str, dict[int, list[dict[str, Any]]]]:
+def _scale(config: Config, workdir: Path) -> dict[str, dict[int, list[dict[str, Any]]]]:
     runs: dict[str, dict[int, list[dict[str, Any]]]] = {"cli": {}, "library": {}, "sync": {}}
     conc = str(config.scale_concurrency)
     for size in config.scale_sizes:
         jobs = workdir / f"jobs-{size}.jsonl"
         _write_jobs(jobs, size)
-        repeats = 1 if size == max(config.scale_sizes) else config.scale_repeats
+        largest = size == max(config.scale_sizes)
+        repeats = config.scale_largest_repeats if largest else config.scale_repeats
         for round_ in range(repeats):  # interleaved: drift hits both alike
             out = workdir / f"results-{size}-{round_}.jsonl"
             model = f"scale-cli-{size}-{round_}"
-            cli = _worker("cli", url, model, str(jobs), str(out), conc)
+            cli = _on_fresh_emulator("cli", model, str(jobs), str(out), conc)
             runs["cli"].setdefault(size, []).append(cli)
             model = f"scale-lib-{size}-{round_}"
             # The async engine: the one the CLI submits with, and the faster of the two.
-            lib = _worker("alib", url, model, str(size), conc, "adaptive")
+            lib = _on_fresh_emulator("alib", model, str(size), conc, "adaptive")
             runs["library"].setdefault(size, []).append(lib)
             model = f"scale-sync-{size}-{round_}"
-            sync = _worker("lib", url, model, str(size), conc, "adaptive")
+            sync = _on_fresh_emulator("lib", model, str(size), conc, "adaptive")
             runs["sync"].setdefault(size, []).append(sync)
             out.unlink()
         jobs.unlink()
     return runs
+
+
+def _on_fresh_emulator(engine: str, *args: str) -> dict[str, Any]:
+    """One `bench.scale_worker` run against an emulator of its own, started empty.
+
+    The emulator keeps every job (nobody claims them), and its cost per submit grows with
+    what it holds (its indexes deepen): on one shared emulator each run would meet what
+    the runs before it left (about a million jobs by the last), and the order of the runs
+    would decide part of their ratio. The start is outside the worker's clock.
+    """
+    with EmulatorProcess(models={}, workers=0) as emulator:
+        return _worker(engine, emulator.url, *args)
 
 
 _BUCKET_RATE = 100
@@ -142,12 +155,9 @@ def _limit_table(config: Config, runs: dict[str, list[dict[str, Any]]], label: s
 
 
 def run(config: Config) -> Section:
-    """The scale runs on one emulator, then the rate-limit runs on one with 429 injection."""
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp,
-        EmulatorProcess(models={}, workers=0) as emulator,
-    ):
-        runs = _scale(config, emulator.url, Path(tmp))
+    """The scale runs (an emulator each), then the rate-limit runs on one with 429 injection."""
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+        runs = _scale(config, Path(tmp))
     limited = _rate_limited(config)
     random_429s = _random_429s(config)
 
@@ -195,8 +205,9 @@ def run(config: Config) -> Section:
             "(library: the engine the CLI submits a regular file with, and the faster one; the "
             "target is judged on it) and `QueueClient.submit_iter` (sync library, threads), each "
             "run in a fresh process (the CLI through `together_queue.cli.main` in the worker), "
-            "interleaved on one emulator with no worker, "
-            f"{config.scale_repeats} rounds per size except the largest (1 round). Then "
+            "interleaved, each on an emulator of its own started empty, with no worker, "
+            f"{config.scale_repeats} rounds per size except the largest "
+            f"({config.scale_largest_repeats}). Then "
             f"{config.ratelimit_submits:,} library submits on an emulator that takes "
             f"{_BUCKET_RATE} submits/s (a token bucket, burst {_burst(config)}: "
             f"`--rate-limit submit={_BUCKET_RATE}/s,burst={_burst(config)}`) and answers "
