@@ -69,7 +69,7 @@ def _on_fresh_emulator(engine: str, *args: str) -> dict[str, Any]:
 
     The emulator keeps every job (nobody claims them), and its cost per submit grows with
     what it holds (its indexes deepen): on one shared emulator each run would meet what
-    the runs before it left (about a million jobs by the last), and the order of the runs
+    the runs before it left (hundreds of thousands of jobs by the last), and the order of the runs
     would decide part of their ratio. The start is outside the worker's clock.
     """
     with EmulatorProcess(models={}, workers=0) as emulator:
