@@ -140,7 +140,7 @@ def _request(data: Any, defaults: Defaults) -> Request | str:
 
 
 def _problem(model: Any, priority: Any, info: Any) -> str | None:
-    """What is wrong with a line's model, priority and info (None: a str, an int, a dict)."""
+    """What is wrong with a line's model, priority or info; None when all three are usable."""
     if model is None:
         return 'no model: pass --model or give "model" on the line'
     if not isinstance(model, str) or not model.strip():

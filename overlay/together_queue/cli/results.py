@@ -407,7 +407,7 @@ def _set_offset(offsets: array.array[int], line: int, offset: int) -> None:
 def _write_all(fd: int, data: bytes) -> None:
     """`os.write` until all of `data` is written (a regular file takes it in one call)."""
     written = os.write(fd, data)
-    if written < len(data):  # a short write (not from a regular file): write the rest
+    if written < len(data):  # a pipe or a device may take part of it: write the rest
         view = memoryview(data)[written:]
         while view:
             view = view[os.write(fd, view) :]
