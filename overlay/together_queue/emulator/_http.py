@@ -140,6 +140,42 @@ def _finite(text: str) -> float:
     return value
 
 
+_STRICT = json.JSONDecoder(parse_constant=reject_constant, parse_float=_finite)
+"""The decoder of every body: `json.loads` with hooks would build a new one per call."""
+
+
+def _parse_body(raw: bytes) -> Any:
+    r"""`raw` decoded as `json.loads` decodes bytes, strictly; 400 for what cannot be stored.
+
+    The checks that walk or re-encode the value run only when the text could fail them:
+    a value nests no deeper than the text has brackets, and a lone surrogate comes
+    from a `\u` escape or a character outside ASCII.
+    """
+    try:
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+        data = _STRICT.decode(text)
+    except RecursionError:
+        _invalid("invalid_json", _TOO_DEEP, None)
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError
+        _invalid("invalid_json", f"request body is not valid JSON: {exc}", None)
+    if not text.isascii() or "\\u" in text:
+        try:
+            # A lone surrogate ("\ud800") parses, but SQLite cannot bind it and no UTF-8
+            # answer can carry it: refuse it here rather than 500 on every later read of it.
+            json.dumps(data, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            _invalid(
+                "invalid_json", "request body holds a lone UTF-16 surrogate (\\ud800-\\udfff)", None
+            )
+        except RecursionError:
+            _invalid("invalid_json", _TOO_DEEP, None)
+    if text.count("{") + text.count("[") > MAX_JSON_DEPTH and nesting_exceeds(data, MAX_JSON_DEPTH):
+        # Deeper values parse, but re-encoding them on every later status read could
+        # hit the recursion limit: refuse them here, before anything is stored.
+        _invalid("invalid_json", _TOO_DEEP, None)
+    return data
+
+
 async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
     """Read the body (413 past `limit` bytes) as a JSON object (400 otherwise)."""
     declared = request.headers.get("content-length", "")
@@ -162,26 +198,7 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
         if size > limit:
             raise _too_large(limit)
         chunks.append(chunk)
-    try:
-        data = json.loads(b"".join(chunks), parse_constant=reject_constant, parse_float=_finite)
-    except RecursionError:
-        _invalid("invalid_json", _TOO_DEEP, None)
-    except ValueError as exc:  # UnicodeDecodeError is a ValueError
-        _invalid("invalid_json", f"request body is not valid JSON: {exc}", None)
-    try:
-        # A lone surrogate ("\ud800") parses, but SQLite cannot bind it and no UTF-8
-        # answer can carry it: refuse it here rather than 500 on every later read of it.
-        json.dumps(data, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        _invalid(
-            "invalid_json", "request body holds a lone UTF-16 surrogate (\\ud800-\\udfff)", None
-        )
-    except RecursionError:
-        _invalid("invalid_json", _TOO_DEEP, None)
-    if nesting_exceeds(data, MAX_JSON_DEPTH):
-        # Deeper values parse, but re-encoding them on every later status read could
-        # hit the recursion limit: refuse them here, before anything is stored.
-        _invalid("invalid_json", _TOO_DEEP, None)
+    data = _parse_body(b"".join(chunks))
     if not isinstance(data, dict):
         _invalid("invalid_json", "request body must be a JSON object", None)
     return data

@@ -311,7 +311,8 @@ def _dumps(value: object) -> str:
 def _dumps_info(info: Mapping[str, Any], limit: int) -> str:
     """`info` as stored JSON; `InfoTooLarge` past `limit` bytes."""
     text = _dumps(dict(info))
-    size = len(text.encode("utf-8", "surrogatepass"))
+    # A character is at most 4 bytes of UTF-8: most texts need no encoding to be measured.
+    size = len(text) if len(text) * 4 <= limit else len(text.encode("utf-8", "surrogatepass"))
     if size > limit:
         raise InfoTooLarge(size, limit)
     return text
@@ -469,24 +470,50 @@ class JobStore:
         info: Mapping[str, Any] | None = None,
         warnings: tuple[str, ...] = (),
     ) -> StoredJob:
-        """Store a new pending job and return it (`InfoTooLarge` if `info` is too large)."""
-        info_json = _dumps_info(info or {}, self.max_info_bytes)
+        """Store a new pending job and return it (`InfoTooLarge` if `info` is too large).
+
+        The job returned is built from what was stored, not read back: its `payload` and
+        `info` are copies of the arguments, whose nested values it shares.
+        """
+        stored_payload, stored_info = dict(payload), dict(info or {})
+        info_json = _dumps_info(stored_info, self.max_info_bytes)
         request_id = str(uuid.uuid4())
         with self._transaction() as conn:
-            conn.execute(
+            created_at = self._clock()
+            cursor = conn.execute(
                 "INSERT INTO jobs (request_id, model, priority, status, payload, info, "
                 "warnings, created_at) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)",
                 (
                     request_id,
                     model,
                     priority,
-                    _dumps(dict(payload)),
+                    _dumps(stored_payload),
                     info_json,
                     _dumps(list(warnings)),
-                    self._clock(),
+                    created_at,
                 ),
             )
-            return self._fetch(conn, request_id, model)
+            seq = cursor.lastrowid
+            assert seq is not None  # an INSERT into a rowid table sets it
+        return StoredJob(
+            seq=seq,
+            request_id=request_id,
+            model=model,
+            priority=priority,
+            status="pending",
+            payload=stored_payload,
+            info=stored_info,
+            outputs=None,
+            warnings=tuple(warnings),
+            retries=0,
+            claim_count=0,
+            created_at=created_at,
+            claimed_at=None,
+            done_at=None,
+            claim_expires_at=None,
+            claim_id=None,
+            claimed_by=None,
+        )
 
     def get(self, request_id: str, model: str) -> StoredJob:
         """The job `request_id` of `model`; JobNotFound when unknown or of another model."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,3 +89,18 @@ def test_an_existing_database_file_keeps_its_mode(tmp_path: Path) -> None:
     path.chmod(0o640)
     JobStore(str(path)).close()
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.parametrize(
+    ("info", "warnings"), [(None, ()), ({"a": {"b": [1, "é"]}}, ("unknown field 'x' ignored",))]
+)
+def test_a_submitted_job_is_what_a_read_gives(
+    info: dict[str, Any] | None, warnings: tuple[str, ...]
+) -> None:
+    # submit builds its answer from what it stored, without reading the row back.
+    store = JobStore(clock=lambda: 1234.5)
+    store.submit("m", {"first": True})
+    job = store.submit("m", {"n": [1, 2]}, priority=-3, info=info, warnings=warnings)
+    assert job == store.get(job.request_id, "m")
+    assert (job.seq, job.info, job.created_at) == (2, info or {}, 1234.5)
+    store.close()

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from together_queue._json import MAX_JSON_DEPTH
 from together_queue.emulator import EmulatorHandle, start_emulator
 from together_queue.emulator.store import MAX_INFO_BYTES
 
@@ -18,6 +19,19 @@ from .helpers import retrieve, status, submit, update, wait_status
 JSON = {"content-type": "application/json"}
 
 DEEP = b'{"model": "m", "payload": {"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}"
+UTF16_SURROGATE = '{"model": "m", "payload": {"s": "\ud800"}}'.encode("utf-16-le", "surrogatepass")
+
+
+NEAR = "near"
+"""The model of the accepted bodies: the refused cases check that model `m` stays empty."""
+
+
+def nest(depth: int, model: str = "m") -> bytes:
+    """A submit body nesting objects and arrays `depth` levels deep, the body included."""
+    inner = depth - 2  # the body and the payload are two levels
+    head = json.dumps({"model": model}).encode()[:-1]
+    return head + b', "payload": {"x": ' + b"[" * inner + b"]" * inner + b"}}"
+
 
 # (case id, raw body or JSON value, expected param; None: the error names no field)
 SUBMIT_CASES: list[tuple[str, Any, str | None]] = [
@@ -54,7 +68,11 @@ SUBMIT_CASES: list[tuple[str, Any, str | None]] = [
     ("lone surrogate in a key", b'{"model": "m", "payload": {"\\udfff": 1}}', None),
     ("lone surrogate in model", b'{"model": "\\ud800", "payload": {}}', None),
     ("lone surrogate in info", b'{"model": "m", "payload": {}, "info": {"a": "\\udc00"}}', None),
+    # Not escaped: UTF-8 bytes of a surrogate, and a UTF-16 body (json.loads takes both).
+    ("lone surrogate as raw bytes", b'{"model": "m", "payload": {"s": "\xed\xa0\x80"}}', None),
+    ("lone surrogate in UTF-16", UTF16_SURROGATE, None),
     ("nested too deeply", DEEP, None),
+    ("nested one level too deeply", nest(MAX_JSON_DEPTH + 1), None),
 ]
 
 CANCEL_CASES: list[tuple[str, Any, str | None]] = [
@@ -113,6 +131,26 @@ def test_bad_submit_is_400_naming_the_field(
     _assert_invalid(client.post("/v1/queue/submit", content=_content(body), headers=JSON), param)
     assert client.get("/v1/queue/metrics", params={"model": "m"}).json()["total_jobs"] == 0
     assert client.get("/_emulator/jobs", params={"model": "m"}).json()["jobs"] == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        nest(MAX_JSON_DEPTH, NEAR),
+        # More brackets than the depth limit, all inside strings: shallow, so stored.
+        json.dumps({"model": NEAR, "payload": {"s": "[{" * MAX_JSON_DEPTH}}).encode(),
+        # Escapes that are not lone surrogates: a pair and a plain character.
+        b'{"model": "near", "payload": {"s": "\\ud83d\\ude00 \\u00e9"}}',
+        '{"model": "near", "payload": {"s": "\u00e9"}}'.encode("utf-16"),
+    ],
+    ids=["at the depth limit", "brackets in strings", "escaped pair", "UTF-16 with a BOM"],
+)
+def test_submit_bodies_near_the_checks_are_stored(client: httpx.Client, body: bytes) -> None:
+    response = client.post("/v1/queue/submit", content=body, headers=JSON)
+    assert response.status_code == 200, response.text
+    job = status(client, NEAR, response.json()["requestId"])
+    assert job["status"] == "pending"
+    assert job["info"] == {}
 
 
 @pytest.mark.parametrize("text", ["-4334946803902644.0", "2.0", "-9.2e18", "0e0"])
