@@ -247,7 +247,7 @@ class _BulkRun:
             self._request_ids()
             raise
         self.view.close()
-        self.view.report_done(self.log.records(), self._resume_command())
+        self.view.report_done(self.log.records(), self._resume_command)
         return self.view.tally.code
 
     def finish(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from together_queue.cli.common import EXIT_API, EXIT_JOB, EXIT_OK, EXIT_TIMEOUT, EXIT_USAGE
@@ -224,8 +224,14 @@ class BulkView:
         where = f"; results in {printable(self.output)}" if self.output else ""
         return f"{', '.join(parts)}{where}"
 
-    def report_done(self, records: Iterable[Record], resume_command: str | None) -> None:
-        """The table (no `--output`, no `--json`), the summary, and what to do after a timeout."""
+    def report_done(
+        self, records: Iterable[Record], resume_command: Callable[[], str | None]
+    ) -> None:
+        """The table (no `--output`, no `--json`), the summary, and what to do after a timeout.
+
+        `resume_command` is called only when the command is shown (building it builds
+        the whole argument parser again).
+        """
         if not self.json_mode and self.output is None:
             style = Style(color_enabled(sys.stdout))
             rows = [_row(r, style) for r in records]
@@ -235,9 +241,10 @@ class BulkView:
         print(self.summary(), file=sys.stderr if stdout_is_json else sys.stdout)
         timeouts = self.tally.counts["timeout"]
         if timeouts:
+            command = resume_command()
             then = (
-                f"keep waiting with: {resume_command}"
-                if resume_command
+                f"keep waiting with: {command}"
+                if command
                 else "wait on them with `together-queue wait`"
             )
             print(
