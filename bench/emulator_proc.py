@@ -31,7 +31,9 @@ class EmulatorProcess:
         models: Mapping[str, str],
         workers: int,
         faults: Iterable[str] = (),
+        env: Mapping[str, str] | None = None,
     ) -> None:
+        self.env = None if env is None else dict(env)  # None: this process's environment
         self.args = [sys.executable, "-m", "together_queue.emulator", "--port", "0"]
         self.args += ["--workers", str(workers), "--log-level", "warning"]
         for name, handler in models.items():
@@ -50,7 +52,7 @@ class EmulatorProcess:
 
     def __enter__(self) -> EmulatorProcess:
         # stderr goes to ours: a crash shows up in the bench output.
-        self._proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, text=True)
+        self._proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, text=True, env=self.env)
         assert self._proc.stdout is not None
         self.url = _read_url(self._proc.stdout, self._proc, START_DEADLINE_SECONDS)
         return self

@@ -51,6 +51,18 @@ def ratio(numerator: Stat, denominator: Stat) -> float:
     return numerator.median / denominator.median
 
 
+def paired_ratio(numerators: Sequence[float], denominators: Sequence[float]) -> float:
+    """The median of `numerators[i] / denominators[i]`: each measured beside its pair.
+
+    Drift of the machine between rounds moves both members of a pair alike, so it
+    cancels in their ratio, where a ratio of medians would keep it.
+    """
+    if not numerators:
+        raise ValueError("paired_ratio needs at least one pair")
+    pairs = zip(numerators, denominators, strict=True)
+    return statistics.median(n / d if d else float("inf") for n, d in pairs)
+
+
 def fmt_ratio(value: float) -> str:
     """A ratio as `1.23x`."""
     return "n/a" if value != value else f"{value:.2f}x"  # NaN check

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -149,7 +150,15 @@ def test_scale_runs_submit_every_line_and_count_429s(
 ) -> None:
     _, sections = quick_run
     data = sections["scale"]["data"]
-    assert all(min(v) > 0 for v in data["jobs_per_s"].values())
+    rates = data["jobs_per_s"]
+    assert all(min(v) > 0 for v in rates.values())
+    # The CLI's ratios pair each round's runs: the median of the rounds' own ratios.
+    sizes = {key.split("-")[1] for key in rates}
+    assert set(data["cli_vs"]) == {f"{who}-{n}" for who in ("library", "sync") for n in sizes}
+    for key, value in data["cli_vs"].items():
+        who, size = key.split("-")
+        rounds = zip(rates[f"cli-{size}"], rates[f"{who}-{size}"], strict=True)
+        assert value == pytest.approx(statistics.median(cli / other for cli, other in rounds))
     assert set(data["ratelimit_429s"]) == {"adaptive", "fixed"}
     # The token bucket holds at most half the submits: every run meets the limit.
     assert min(min(v) for v in data["ratelimit_429s"].values()) > 0
