@@ -86,7 +86,8 @@ def render(
         "together-queue against raw httpx (the floor) and the official Together SDK "
         "(`together`), on the emulator served by uvicorn in a separate process on 127.0.0.1. "
         "Every figure is the median over repeated runs with (min-max); every ratio compares "
-        "medians measured in the same run. Written by `bench/run.py`; do not edit by hand.",
+        "medians measured in the same run, except where a section says it pairs its rounds. "
+        "Written by `bench/run.py`; do not edit by hand.",
         f"- Command: `{command}`\n- Mode: {mode}\n"
         f"- Date: {started.strftime('%Y-%m-%d %H:%M UTC')}\n- Run time: {seconds:.0f} s"
         + "".join(f"\n- Note: {note}" for note in notes),
