@@ -333,7 +333,10 @@ def _create_private(path: str) -> None:
 
 
 class JobStore:
-    """The queue in SQLite: in memory (`path` None) or in a file that survives restarts."""
+    """The queue in SQLite: in a file that survives restarts, or in memory.
+
+    In memory when `path` is None or SQLite's own `":memory:"` (no file of that name is made).
+    """
 
     def __init__(
         self,
@@ -349,6 +352,8 @@ class JobStore:
         self._clock = clock
         self._lock = threading.Lock()
         self._listeners: list[Callable[[str], None]] = []
+        if path == ":memory:":
+            path = None
         if path:
             _create_private(path)
         # One connection shared by every thread, serialised by self._lock; autocommit

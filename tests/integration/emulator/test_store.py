@@ -104,3 +104,12 @@ def test_a_submitted_job_is_what_a_read_gives(
     assert job == store.get(job.request_id, "m")
     assert (job.seq, job.info, job.created_at) == (2, info or {}, 1234.5)
     store.close()
+
+
+def test_sqlites_memory_name_makes_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = JobStore(":memory:")
+    job = store.submit("m", {"n": 1})
+    assert store.get(job.request_id, "m") == job
+    store.close()
+    assert list(tmp_path.iterdir()) == []
