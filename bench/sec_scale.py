@@ -67,6 +67,10 @@ def _scale(config: Config, workdir: Path) -> dict[str, dict[int, list[dict[str, 
     return runs
 
 
+_FIRST_SEED = 1
+"""The hash seed of the first round (0 would turn hash randomization off)."""
+
+
 def _round_env(round_: int) -> dict[str, str]:
     """The environment of one round's processes: this one's, with the round's hash seed.
 
@@ -77,10 +81,6 @@ def _round_env(round_: int) -> dict[str, str]:
     what they do. Fixed seeds also make one bench run comparable with the next.
     """
     return {**os.environ, "PYTHONHASHSEED": str(_FIRST_SEED + round_)}
-
-
-_FIRST_SEED = 1
-"""The hash seed of the first round (0 would turn hash randomization off)."""
 
 
 def _on_fresh_emulator(env: dict[str, str], engine: str, *args: str) -> dict[str, Any]:

@@ -311,10 +311,10 @@ def _dumps(value: object) -> str:
 def _dumps_info(info: Mapping[str, Any], limit: int) -> str:
     """`info` as stored JSON; `InfoTooLarge` past `limit` bytes."""
     text = _dumps(dict(info))
-    # A character is at most 4 bytes of UTF-8: most texts need no encoding to be measured.
-    size = len(text) if len(text) * 4 <= limit else len(text.encode("utf-8", "surrogatepass"))
-    if size > limit:
-        raise InfoTooLarge(size, limit)
+    if len(text) * 4 > limit:  # a character is at most 4 bytes: a shorter text fits unmeasured
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > limit:
+            raise InfoTooLarge(size, limit)
     return text
 
 
