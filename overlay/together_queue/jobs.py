@@ -32,7 +32,9 @@ Job.__module__ = AsyncJob.__module__ = _restore.__module__ = __name__
 
 
 def _copy(value: Mapping[str, Any]) -> Mapping[str, Any]:
-    return dict(value) if isinstance(value, Mapping) else value  # checked at submit
+    # A dict first: the ABC check is a Python call, made for every JobRequest of a bulk run.
+    is_mapping = type(value) is dict or isinstance(value, Mapping)
+    return dict(value) if is_mapping else value  # checked at submit
 
 
 def _copy_optional(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
