@@ -36,7 +36,7 @@ class Config:
     scale_sizes: tuple[int, ...] = (2_000, 20_000, 200_000)
     scale_concurrency: int = 32
     scale_repeats: int = 5
-    scale_largest_repeats: int = 2
+    scale_largest_repeats: int = 3
     ratelimit_submits: int = 1000
     ratelimit_rate: float = 0.05
     ratelimit_retry_after: int = 1

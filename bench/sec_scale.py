@@ -52,19 +52,30 @@ def _scale(config: Config, workdir: Path) -> dict[str, dict[int, list[dict[str, 
         for round_ in range(repeats):  # interleaved: drift hits both alike
             env = _round_env(round_)
             out = workdir / f"results-{size}-{round_}.jsonl"
-            model = f"scale-cli-{size}-{round_}"
-            cli = _on_fresh_emulator(env, "cli", model, str(jobs), str(out), conc)
-            runs["cli"].setdefault(size, []).append(cli)
-            model = f"scale-lib-{size}-{round_}"
-            # The async engine: the one the CLI submits with, and the faster of the two.
-            lib = _on_fresh_emulator(env, "alib", model, str(size), conc, "adaptive")
-            runs["library"].setdefault(size, []).append(lib)
+            for who in _pair_order(round_):
+                if who == "cli":
+                    model = f"scale-cli-{size}-{round_}"
+                    result = _on_fresh_emulator(env, "cli", model, str(jobs), str(out), conc)
+                else:
+                    model = f"scale-lib-{size}-{round_}"
+                    # The async engine: the one the CLI submits with, and the faster of the two.
+                    result = _on_fresh_emulator(env, "alib", model, str(size), conc, "adaptive")
+                runs[who].setdefault(size, []).append(result)
             model = f"scale-sync-{size}-{round_}"
             sync = _on_fresh_emulator(env, "lib", model, str(size), conc, "adaptive")
             runs["sync"].setdefault(size, []).append(sync)
             out.unlink()
         jobs.unlink()
     return runs
+
+
+def _pair_order(round_: int) -> tuple[str, str]:
+    """Which of the compared pair runs first in a round: the CLI in even rounds, else the library.
+
+    A drift of the machine within a round then favours neither side over the rounds,
+    and a place in the order that costs (or helps) a run falls on both sides alike.
+    """
+    return ("cli", "library") if round_ % 2 == 0 else ("library", "cli")
 
 
 _FIRST_SEED = 1
@@ -230,7 +241,8 @@ def run(config: Config) -> Section:
             "(library: the engine the CLI submits a regular file with, and the faster one; the "
             "target is judged on it) and `QueueClient.submit_iter` (sync library, threads), each "
             "run in a fresh process (the CLI through `together_queue.cli.main` in the worker), "
-            "interleaved, each on an emulator of its own started empty, with no worker, "
+            "interleaved (the CLI first in even rounds, the async library first in odd ones), "
+            "each on an emulator of its own started empty, with no worker, "
             f"{config.scale_repeats} rounds per size except the largest "
             f"({config.scale_largest_repeats}); the runs of a round and their emulators "
             "share one hash seed (`PYTHONHASHSEED`, a seed per round), and the CLI's ratios "

@@ -1,4 +1,4 @@
-"""The bench's summaries: paired ratios."""
+"""The bench's summaries and pairing: paired ratios, and the order of a pair's runs."""
 
 from __future__ import annotations
 
@@ -21,3 +21,12 @@ def test_paired_ratio_needs_pairs() -> None:
         paired_ratio([], [])
     with pytest.raises(ValueError):
         paired_ratio([1.0, 2.0], [1.0])
+
+
+def test_the_scale_pair_takes_turns_running_first() -> None:
+    from bench.sec_scale import _pair_order
+
+    orders = [_pair_order(round_) for round_ in range(4)]
+    # Each round runs both sides once; over the rounds each side is first as often.
+    assert all(sorted(order) == ["cli", "library"] for order in orders)
+    assert [order[0] for order in orders] == ["cli", "library", "cli", "library"]
