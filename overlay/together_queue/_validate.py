@@ -27,7 +27,7 @@ def request_id(value: object, name: str = "request_id") -> str:
 
 def json_mapping(value: object, name: str) -> Mapping[str, Any]:
     """A mapping with string keys (not copied); its values are checked by `encode_json`."""
-    # A dict first: the ABC check is a Python call, and every submit makes two of these.
+    # A dict first: the ABC check is a Python call, and every submit makes one or two.
     if type(value) is not dict and not isinstance(value, Mapping):
         raise TypeError(f"{name} must be a mapping (a JSON object), got {type(value).__name__}")
     for key in value:

@@ -1,0 +1,53 @@
+"""Any mapping is a payload or an info, a plain dict taking the quick path: all send alike."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict, UserDict
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+
+from together_queue._calls import submit_call
+from together_queue.jobs import JobRequest
+
+
+class _Dict(dict[str, Any]):
+    """A dict subclass: not `type(value) is dict`, still a mapping."""
+
+
+def _kinds(data: dict[str, Any]) -> list[Mapping[str, Any]]:
+    return [dict(data), _Dict(data), OrderedDict(data), UserDict(data), MappingProxyType(data)]
+
+
+@pytest.mark.parametrize("kind", range(5))
+def test_every_mapping_kind_is_sent_as_the_same_json(kind: int) -> None:
+    payload = _kinds({"prompt": "hi", "n": 1})[kind]
+    info = _kinds({"tag": "a"})[kind]
+    call = submit_call("m", payload, 2, info)
+    assert call.content is not None
+    body = json.loads(call.content)
+    assert body == {"model": "m", "payload": {"prompt": "hi", "n": 1}, "priority": 2,
+                    "info": {"tag": "a"}}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", range(5))
+def test_a_job_request_copies_every_mapping_kind_into_its_own_dict(kind: int) -> None:
+    payload, info = _kinds({"prompt": "hi"})[kind], _kinds({"tag": "a"})[kind]
+    request = JobRequest("m", payload, info=info)
+    assert type(request.payload) is dict and type(request.info) is dict
+    assert request.payload == {"prompt": "hi"} and request.info == {"tag": "a"}
+    assert request.payload is not payload and request.info is not info
+
+
+@pytest.mark.parametrize("bad", [["prompt"], "prompt", 3, None])
+def test_a_payload_that_is_not_a_mapping_is_refused_by_name(bad: Any) -> None:
+    with pytest.raises(TypeError, match="payload must be a mapping"):
+        submit_call("m", bad, 0, None)
+
+
+def test_a_key_that_is_not_a_string_is_refused_in_a_dict_too() -> None:
+    with pytest.raises(TypeError, match="info keys must be str"):
+        submit_call("m", {"a": 1}, 0, {1: "x"})
