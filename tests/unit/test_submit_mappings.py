@@ -50,4 +50,4 @@ def test_a_payload_that_is_not_a_mapping_is_refused_by_name(bad: Any) -> None:
 
 def test_a_key_that_is_not_a_string_is_refused_in_a_dict_too() -> None:
     with pytest.raises(TypeError, match="info keys must be str"):
-        submit_call("m", {"a": 1}, 0, {1: "x"})
+        submit_call("m", {"a": 1}, 0, {1: "x"})  # type: ignore[dict-item]
