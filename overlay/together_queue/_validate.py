@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 
 def _non_empty_str(value: object, name: str) -> str:
@@ -36,6 +36,13 @@ def json_mapping(value: object, name: str) -> Mapping[str, Any]:
     return value
 
 
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+"""The request-body encoder, built once: `json.dumps` with options builds one a call.
+
+Safe to share between threads: an `encode` keeps its circular-reference table to itself.
+"""
+
+
 def encode_json(value: object, name: str) -> bytes:
     """`value` as the UTF-8 JSON a request sends; ValueError naming `name` if JSON cannot carry it.
 
@@ -43,8 +50,7 @@ def encode_json(value: object, name: str) -> bytes:
     bodies. A lone surrogate cannot be UTF-8 and is refused here too.
     """
     try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        return text.encode()
+        return _ENCODER.encode(value).encode()
     except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
         raise ValueError(f"{name} is not JSON-serialisable: {exc}") from None
     except RecursionError:

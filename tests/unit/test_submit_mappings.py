@@ -1,4 +1,7 @@
-"""Any mapping is a payload or an info, a plain dict taking the quick path: all send alike."""
+"""Submit bodies: any mapping is a payload or an info (a plain dict takes the quick path).
+
+The body encoder is shared by every submit: it keeps no state from one body to the next.
+"""
 
 from __future__ import annotations
 
@@ -51,3 +54,25 @@ def test_a_payload_that_is_not_a_mapping_is_refused_by_name(bad: Any) -> None:
 def test_a_key_that_is_not_a_string_is_refused_in_a_dict_too() -> None:
     with pytest.raises(TypeError, match="info keys must be str"):
         submit_call("m", {"a": 1}, 0, {1: "x"})  # type: ignore[dict-item]
+
+
+def test_a_payload_that_holds_itself_is_refused_and_the_next_submit_is_unharmed() -> None:
+    looped: dict[str, Any] = {"a": 1}
+    looped["self"] = looped
+    with pytest.raises(ValueError, match="payload is not JSON-serialisable: Circular"):
+        submit_call("m", looped, 0, None)
+    call = submit_call("m", {"a": 1}, 0, None)
+    assert call.content is not None and json.loads(call.content)["payload"] == {"a": 1}
+
+
+def test_the_same_dicts_are_sent_after_a_body_of_them_was_refused() -> None:
+    # An encoder that kept its circular-reference table between bodies would still hold
+    # `inner` after the refusal, and take the next body for a loop.
+    inner: dict[str, Any] = {"n": float("nan")}
+    payload = {"inner": inner}
+    with pytest.raises(ValueError, match="payload is not JSON-serialisable"):
+        submit_call("m", payload, 0, None)
+    inner["n"] = 1
+    call = submit_call("m", payload, 0, {"again": inner})
+    assert call.content is not None
+    assert json.loads(call.content)["payload"] == {"inner": {"n": 1}}
