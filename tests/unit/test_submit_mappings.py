@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict, UserDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -21,24 +21,29 @@ class _Dict(dict[str, Any]):
     """A dict subclass: not `type(value) is dict`, still a mapping."""
 
 
-def _kinds(data: dict[str, Any]) -> list[Mapping[str, Any]]:
-    return [dict(data), _Dict(data), OrderedDict(data), UserDict(data), MappingProxyType(data)]
+#: Every kind of mapping a caller may pass, built from a plain dict.
+KINDS: list[Callable[[dict[str, Any]], Mapping[str, Any]]] = [
+    dict, _Dict, OrderedDict, UserDict, MappingProxyType,
+]  # fmt: skip
+KIND_IDS = ["dict", "dict subclass", "OrderedDict", "UserDict", "MappingProxyType"]
 
 
-@pytest.mark.parametrize("kind", range(5))
-def test_every_mapping_kind_is_sent_as_the_same_json(kind: int) -> None:
-    payload = _kinds({"prompt": "hi", "n": 1})[kind]
-    info = _kinds({"tag": "a"})[kind]
-    call = submit_call("m", payload, 2, info)
+@pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
+def test_every_mapping_kind_is_sent_as_the_same_json(
+    kind: Callable[[dict[str, Any]], Mapping[str, Any]],
+) -> None:
+    call = submit_call("m", kind({"prompt": "hi", "n": 1}), 2, kind({"tag": "a"}))
     assert call.content is not None
     body = json.loads(call.content)
     assert body == {"model": "m", "payload": {"prompt": "hi", "n": 1}, "priority": 2,
                     "info": {"tag": "a"}}  # fmt: skip
 
 
-@pytest.mark.parametrize("kind", range(5))
-def test_a_job_request_copies_every_mapping_kind_into_its_own_dict(kind: int) -> None:
-    payload, info = _kinds({"prompt": "hi"})[kind], _kinds({"tag": "a"})[kind]
+@pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
+def test_a_job_request_copies_every_mapping_kind_into_its_own_dict(
+    kind: Callable[[dict[str, Any]], Mapping[str, Any]],
+) -> None:
+    payload, info = kind({"prompt": "hi"}), kind({"tag": "a"})
     request = JobRequest("m", payload, info=info)
     assert type(request.payload) is dict and type(request.info) is dict
     assert request.payload == {"prompt": "hi"} and request.info == {"tag": "a"}
