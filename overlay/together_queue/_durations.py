@@ -37,6 +37,12 @@ _CLAIMS: Final = 64
 _MIN_CLAIMS: Final = 16
 # ... over at most this many seconds ahead, in steps of a linear bin.
 _FIRST_POLL_SPAN: Final = 5.0
+#: Jobs of a model whose first polls go at once while too little is known to plan them
+#: (`Durations.first_poll_at`): once a quarter of them have finished, the run times are
+#: learned, and the first polls of the others wait for that.
+SAMPLE: Final = 4 * MIN_FINISHED
+# How often a first poll waiting for the sample looks again, in seconds.
+_SAMPLE_RECHECK: Final = 0.1
 
 
 def _bin(age: float) -> int:
@@ -66,6 +72,7 @@ class _Bins:
     top: int = -1  # the oldest bin with enough survival seen in it alone
     claims: list[float] = attrs.field(factory=list)  # the latest claim epochs seen (a ring)
     claims_seen: int = 0
+    first_polls: int = 0  # first polls sent
     # The last first-poll time planned, and what it was planned from:
     # (finished jobs, claims seen, worth).
     first_poll: tuple[tuple[int, int, float], float] | None = None
@@ -178,6 +185,10 @@ class Durations:
         """Record the claim time (service epoch seconds) of a job of `model` seen claimed."""
         self._models.setdefault(model, _Bins()).claimed(epoch)
 
+    def first_poll_sent(self, model: str) -> None:
+        """Record that the first poll of a job of `model` went (`first_poll_at` counts them)."""
+        self._models.setdefault(model, _Bins()).first_polls += 1
+
     def first_poll_at(self, model: str, now: float, worth: float) -> float | None:
         """When a job of `model` not polled yet is worth a first poll (epoch seconds), or None.
 
@@ -187,12 +198,16 @@ class Durations:
         saves, at the rate p(s) (the density of its finishing at s), the further polls a
         job found running needs, worth `worth` seconds of lag. The poll goes where the
         first rate reaches the second, at most `_FIRST_POLL_SPAN` seconds on: at once for
-        jobs likely done, later for young jobs of a model that runs long. None (poll
-        now) while too little is known.
+        jobs likely done, later for young jobs of a model that runs long. While too little
+        is known, None (poll now) until the first polls of `SAMPLE` jobs of the model have
+        gone, then a moment later (`_SAMPLE_RECHECK`): what the sample teaches plans the
+        rest, instead of a request a job that mostly finds it running.
         """
         bins = self._models.get(model)
-        if bins is None or bins.finished < MIN_FINISHED or len(bins.claims) < _MIN_CLAIMS:
+        if bins is None:
             return None
+        if bins.finished < MIN_FINISHED or len(bins.claims) < _MIN_CLAIMS:
+            return None if bins.first_polls < SAMPLE else now + _SAMPLE_RECHECK
         # The jobs of a wait come due together: plan once for all until something new is seen.
         known = (bins.finished, bins.claims_seen, worth)
         if bins.first_poll is not None and bins.first_poll[0] == known:

@@ -11,7 +11,7 @@ import pytest
 
 from together_queue import JobStatus, PollPolicy
 from together_queue._bulk import AdaptiveLimit, _WaitPlan
-from together_queue._durations import MIN_FINISHED, Durations
+from together_queue._durations import MIN_FINISHED, SAMPLE, Durations
 from together_queue._polling import MIN_AIMED_DELAY, PollState
 
 CLAIMED = 1_000_000.0  # every job's `claimed_at`, epoch seconds
@@ -336,3 +336,53 @@ def test_a_bulk_wait_puts_off_the_first_polls_of_young_jobs_of_a_long_running_mo
     assert plan.due(0) == [(1, other)]
     due = plan.schedule.next_due()
     assert due is not None and due > time.monotonic() + 1.0
+
+
+# -- a sample of first polls while too little is known ---------------------------------
+
+
+def test_first_polls_past_the_sample_wait_while_too_little_is_known() -> None:
+    durations = Durations()
+    for _ in range(SAMPLE - 1):
+        durations.first_poll_sent("m")
+    assert durations.first_poll_at("m", CLAIMED, worth=0.5) is None  # still sampling
+    durations.first_poll_sent("m")
+    later = durations.first_poll_at("m", CLAIMED, worth=0.5)
+    assert later is not None and CLAIMED + MIN_AIMED_DELAY < later < CLAIMED + 1.0
+    assert durations.first_poll_at("other", CLAIMED, worth=0.5) is None  # per model
+    # Once the sample has taught the run times, the first polls are planned by them.
+    _finished(durations, *_evenly(2.0, 3.0, MIN_FINISHED))
+    _claimed(durations, CLAIMED - 100.0)  # claimed long before: done by now
+    assert durations.first_poll_at("m", CLAIMED, worth=0.5) == CLAIMED
+
+
+def test_a_first_poll_counts_once_in_the_sample_though_it_is_sent_again() -> None:
+    durations = Durations()
+    state = PollState(POLICY, durations=durations, model="m")
+    assert state.replan(CLAIMED) is None
+    assert state.replan(CLAIMED + 0.2) is None  # the first poll failed: sent again
+    assert durations._models["m"].first_polls == 1
+
+
+def test_a_bulk_wait_polls_a_sample_first_and_the_rest_within_max_interval() -> None:
+    handles = [_Handle("m") for _ in range(3 * SAMPLE)]
+    plan: _WaitPlan[_Handle] = _WaitPlan(
+        iter(handles), POLICY, None, AdaptiveLimit(16), None, window=len(handles)
+    )
+    claimed = datetime.datetime.now(datetime.UTC)
+    running = JobStatus(request_id="r", model="m", status="running", claimed_at=claimed)
+    polled: list[int] = []
+    for _ in range(len(handles)):  # answer every poll at once, as long as polls go
+        due = plan.due(0)
+        if not due:
+            break
+        for index, _handle in due:
+            polled.append(index)
+            assert plan.settle(index, running) is None
+    # Nothing finished: only the sample's first polls went, the oldest jobs first.
+    assert sorted(polled) == list(range(SAMPLE))
+    # The others look again soon, and are polled at most `max_interval` after they were due.
+    waiting = PollState(POLICY, durations=plan.durations, model="m")
+    delay = waiting.replan(time.time())
+    assert delay is not None and MIN_AIMED_DELAY < delay < 1.0
+    assert waiting.replan(time.time() + POLICY.max_interval) is None
