@@ -139,7 +139,8 @@ MAX_REPLANS: Final = 1
 # a poll that misses the end still narrows the bounds for the next one, so it is worth
 # more than the lag it saves. Chosen on simulated bulk waits of 500 jobs (uniform,
 # lognormal, exponential and two-valued run times, progress in quarters): the lowest
-# median lag relative to fixed-interval polling at the same requests a job (0.3-0.6 tried).
+# median lag relative to fixed-interval polling at the same requests a job (0.3-0.6 tried;
+# `python -m bench.wait_sim --set _BOUNDED_COST=0.5` runs them).
 _BOUNDED_COST: Final = 0.4
 # What the polls a job found running at its first poll still needs are worth, in
 # `PollPolicy.poll_cost`s (`Durations.first_poll_at`).
