@@ -73,6 +73,7 @@ class _Bins:
     claims: list[float] = attrs.field(factory=list)  # the latest claim epochs seen (a ring)
     claims_seen: int = 0
     first_polls: int = 0  # first polls sent
+    ended: int = 0  # jobs seen done, failed or canceled
     # The last first-poll time planned, and what it was planned from:
     # (finished jobs, claims seen, worth).
     first_poll: tuple[tuple[int, int, float], float] | None = None
@@ -185,6 +186,10 @@ class Durations:
         """Record the claim time (service epoch seconds) of a job of `model` seen claimed."""
         self._models.setdefault(model, _Bins()).claimed(epoch)
 
+    def ended(self, model: str) -> None:
+        """Record a job of `model` seen in a final status (done, failed or canceled)."""
+        self._models.setdefault(model, _Bins()).ended += 1
+
     def first_poll_sent(self, model: str) -> None:
         """Record that the first poll of a job of `model` went (`first_poll_at` counts them)."""
         self._models.setdefault(model, _Bins()).first_polls += 1
@@ -201,13 +206,16 @@ class Durations:
         jobs likely done, later for young jobs of a model that runs long. While too little
         is known, None (poll now) until the first polls of `SAMPLE` jobs of the model have
         gone, then a moment later (`_SAMPLE_RECHECK`): what the sample teaches plans the
-        rest, instead of a request a job that mostly finds it running.
+        rest, instead of a request a job that mostly finds it running. Jobs that end
+        without a run time (failed, canceled) end the sample's wait too: a model whose
+        jobs all fail is not waited on to teach what it never will.
         """
         bins = self._models.get(model)
         if bins is None:
             return None
         if bins.finished < MIN_FINISHED or len(bins.claims) < _MIN_CLAIMS:
-            return None if bins.first_polls < SAMPLE else now + _SAMPLE_RECHECK
+            sampling = bins.first_polls >= SAMPLE and bins.ended < MIN_FINISHED
+            return now + _SAMPLE_RECHECK if sampling else None
         # The jobs of a wait come due together: plan once for all until something new is seen.
         known = (bins.finished, bins.claims_seen, worth)
         if bins.first_poll is not None and bins.first_poll[0] == known:

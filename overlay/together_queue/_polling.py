@@ -199,6 +199,9 @@ class PollState:
         self._track_progress(status, now)
         self._track_level(status, wall)
         self._track_run_time(status, wall)
+        ended = status.is_terminal and (self.last is None or not self.last.is_terminal)
+        if ended and self.durations is not None:
+            self.durations.ended(status.model)
         self.last = status
         self._previous_poll = now
         return changed

@@ -356,6 +356,21 @@ def test_first_polls_past_the_sample_wait_while_too_little_is_known() -> None:
     assert durations.first_poll_at("m", CLAIMED, worth=0.5) == CLAIMED
 
 
+def test_jobs_that_end_without_a_run_time_end_the_wait_for_the_sample() -> None:
+    durations = Durations()
+    for _ in range(SAMPLE):
+        durations.first_poll_sent("m")
+    state = PollState(POLICY, durations=durations, model="m")
+    failed = attrs.evolve(_status("failed"), done_at=None)
+    for _ in range(MIN_FINISHED - 1):
+        durations.ended("m")
+    state.observe(failed, now=0.0, wall=CLAIMED + 1.0)
+    state.observe(failed, now=0.1, wall=CLAIMED + 1.1)  # seen again: counted once
+    assert durations._models["m"].ended == MIN_FINISHED
+    # A model whose jobs fail teaches no run time: the other first polls go at once.
+    assert durations.first_poll_at("m", CLAIMED + 1.0, worth=0.5) is None
+
+
 def test_a_first_poll_counts_once_in_the_sample_though_it_is_sent_again() -> None:
     durations = Durations()
     state = PollState(POLICY, durations=durations, model="m")
