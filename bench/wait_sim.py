@@ -90,17 +90,20 @@ class _Handle(NamedTuple):
 
 
 @contextlib.contextmanager
-def _simulated(clock: _Clock) -> Iterator[None]:
-    """The planner's modules read `clock` instead of the real time, until the block ends."""
+def _simulated(clock: _Clock, seed: int) -> Iterator[None]:
+    """The planner reads `clock` for the time and draws its jitter from `seed`, in the block."""
     modules = (polling_module, bulk_module)
     saved = [module.__dict__["time"] for module in modules]
+    jitter = polling_module._JITTER.getstate()
     try:
         for module in modules:
             module.__dict__["time"] = clock
+        polling_module._JITTER.seed(seed)
         yield
     finally:
         for module, original in zip(modules, saved, strict=True):
             module.__dict__["time"] = original
+        polling_module._JITTER.setstate(jitter)
 
 
 def _epoch(seconds: float) -> datetime.datetime:
@@ -110,7 +113,6 @@ def _epoch(seconds: float) -> datetime.datetime:
 def simulate(policy: PollPolicy, runs: Sequence[float], *, progress: bool, seed: int) -> Result:
     """Wait on one job per run time in `runs` with `policy`, on a simulated clock."""
     rng = random.Random(seed)
-    polling_module._JITTER.seed(seed)
     count, model = len(runs), "sleep" if progress else "quiet"
     starts = (_START + SUBMIT_SECONDS * (i + 1) / count for i in range(count))
     claims = [start + rng.uniform(0, 0.002) for start in starts]
@@ -129,7 +131,7 @@ def simulate(policy: PollPolicy, runs: Sequence[float], *, progress: bool, seed:
     clock = _Clock()
     clock.now = _START + SUBMIT_SECONDS  # waiting starts when the last submit returns
     requests, lags = [0] * count, [math.nan] * count
-    with _simulated(clock):
+    with _simulated(clock, seed):
         plan = bulk_module._WaitPlan(
             iter([_Handle(i, model) for i in range(count)]),
             policy,
@@ -150,8 +152,9 @@ def simulate(policy: PollPolicy, runs: Sequence[float], *, progress: bool, seed:
             times = [answers[0][0]] if answers else []
             if wake is not None:
                 times.append(clock.now + wake)
-            if times:
-                clock.now = max(clock.now, min(times)) + 1e-6
+            if not times:
+                raise RuntimeError("the planner has jobs left and nothing scheduled")
+            clock.now = max(clock.now, min(times)) + 1e-6
             while answers and answers[0][0] <= clock.now:
                 _, _, index, seen = heapq.heappop(answers)
                 outcome = plan.settle(index, seen)

@@ -23,14 +23,16 @@ def test_every_job_is_seen_done_after_it_ended_for_at_least_one_request() -> Non
 
 
 def test_a_simulated_wait_takes_no_real_time_and_repeats_exactly() -> None:
+    jitter = polling_module._JITTER.getstate()
     started = time.monotonic()
     first = wait_sim.simulate(PollPolicy(), RUNS, progress=True, seed=3)
     # The jobs run for up to 3 s of simulated time; a real clock leaking in would show.
     assert time.monotonic() - started < 2.0
     assert wait_sim.simulate(PollPolicy(), RUNS, progress=True, seed=3) == first
-    # The planner reads the real clock again afterwards.
+    # The planner reads the real clock, and draws its jitter where it was, afterwards.
     assert polling_module.__dict__["time"] is time
     assert bulk_module.__dict__["time"] is time
+    assert polling_module._JITTER.getstate() == jitter
 
 
 def test_polling_oftener_costs_more_requests_and_finds_jobs_sooner() -> None:
