@@ -56,10 +56,15 @@ _START = 1_000_000.0  # the simulated epoch of the first submit
 
 
 class Result(NamedTuple):
-    """One simulated wait: status requests per job and lags (seconds), in job order."""
+    """One simulated wait, in job order: status requests, lags, and when each job ended.
+
+    `remaining` is each job's end less the wait's start (<= 0: done before it began), as
+    `sec_wait.equal_cost_interval` takes it.
+    """
 
     requests: list[int]
     lags: list[float]
+    remaining: list[float]
 
 
 class Summary(NamedTuple):
@@ -163,13 +168,15 @@ def simulate(policy: PollPolicy, runs: Sequence[float], *, progress: bool, seed:
                     lags[job] = clock.now - ends[job]
             if clock.now > _START + _DEADLINE:
                 raise RuntimeError("the simulated wait ran past its deadline")
-    return Result(requests, lags)
+    waited = _START + SUBMIT_SECONDS
+    return Result(requests, lags, [end - waited for end in ends])
 
 
-def fixed_median_lag(runs: Sequence[float], requests_per_job: float) -> float:
-    """The median lag of polling every job at the fixed interval that spends `requests_per_job`."""
-    count = len(runs)
-    remaining = [SUBMIT_SECONDS * (i + 1) / count + runs[i] - SUBMIT_SECONDS for i in range(count)]
+def fixed_median_lag(remaining: list[float], requests_per_job: float) -> float:
+    """The median lag of polling every job at the fixed interval that spends `requests_per_job`.
+
+    `remaining`: as `Result.remaining`, each job's end less the wait's start.
+    """
     interval, at_once = equal_cost_interval(remaining, requests_per_job)
     lags = []
     for left in remaining:
@@ -193,7 +200,7 @@ def summarise(policy: PollPolicy, workload: str, *, progress: bool, seeds: int) 
         per_job.append(cost)
         medians.append(statistics.median(ordered))
         p95s.append(ordered[int(0.95 * (len(ordered) - 1))])
-        fixed.append(fixed_median_lag(runs, cost))
+        fixed.append(fixed_median_lag(result.remaining, cost))
     return Summary(*(statistics.median(v) for v in (per_job, medians, p95s, fixed)))
 
 

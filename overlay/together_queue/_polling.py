@@ -199,12 +199,16 @@ class PollState:
         self._track_progress(status, now)
         self._track_level(status, wall)
         self._track_run_time(status, wall)
-        ended = status.is_terminal and (self.last is None or not self.last.is_terminal)
-        if ended and self.durations is not None:
-            self.durations.ended(status.model)
+        if self.durations is not None and status.is_terminal:  # not for a lone wait()
+            self._count_ended(self.durations, status)
         self.last = status
         self._previous_poll = now
         return changed
+
+    def _count_ended(self, durations: Durations, status: JobStatus) -> None:
+        """Tell `durations` the job ended, once (a final status seen again is not counted)."""
+        if self.last is None or not self.last.is_terminal:
+            durations.ended(status.model)
 
     def observe_error(self, error: Exception) -> float:
         """Record a transient error; the delay before trying again, or re-raise when too many."""

@@ -20,6 +20,10 @@ def test_every_job_is_seen_done_after_it_ended_for_at_least_one_request() -> Non
     result = wait_sim.simulate(PollPolicy(), RUNS, progress=True, seed=1)
     assert all(count >= 1 for count in result.requests)
     assert all(0 <= lag < 5.0 for lag in result.lags), result.lags  # none left unseen (nan)
+    # Each job ends its run time after its own submit, the wait starting after the last one.
+    for run, left, job in zip(RUNS, result.remaining, range(len(RUNS)), strict=True):
+        submitted = wait_sim.SUBMIT_SECONDS * ((job + 1) / len(RUNS) - 1)
+        assert run <= left - submitted <= run * 1.01 + 0.003
 
 
 def test_a_simulated_wait_takes_no_real_time_and_repeats_exactly() -> None:
