@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import signal
 import ssl
 import subprocess
@@ -18,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 
 from together_queue import AsyncQueueClient, QueueClient
 from together_queue.emulator.tls import TlsFiles, UnsafeTlsFolder, write_self_signed
+from together_queue.errors import APIConnectionError
 
 from .conftest import Factory
 
@@ -292,3 +294,50 @@ async def test_async_queue_client_over_tls_runs_and_downloads(
         assert await client.run("echo", {"a": 1}, timeout=10) == {"a": 1}
         path = await client.download(emulator.url + "/v1/storage/r-a.bin", tmp_path)
     assert path.read_bytes() == b"async over tls"
+
+
+def test_a_plain_http_client_never_reads_a_ca_bundle(
+    queue_emulator_factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator = queue_emulator_factory(models={"echo": "echo"}, api_keys=["K"])
+    read: list[object] = []
+    load = ssl.SSLContext.load_verify_locations
+
+    def counting(self: ssl.SSLContext, *args: object, **kwargs: object) -> None:
+        read.append(kwargs.get("cafile") or (args[0] if args else None))
+        load(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    # A CA file nobody can read: a client that never opens TLS must not care.
+    monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent/ca.pem")
+    with QueueClient(api_key="K", base_url=emulator.url) as client:
+        assert client.run("echo", {"plain": "http"}, timeout=10) == {"plain": "http"}
+    assert [cafile for cafile in read if cafile] == []
+
+
+def test_an_unreadable_ssl_cert_file_is_a_typed_error_naming_it(
+    queue_emulator_factory: Factory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    emulator = queue_emulator_factory(tls=True, models={"echo": "echo"}, api_keys=["K"])
+    missing = tmp_path / "missing-ca.pem"
+    monkeypatch.setenv("SSL_CERT_FILE", str(missing))
+    with QueueClient(api_key="K", base_url=emulator.url) as client:
+        with pytest.raises(APIConnectionError, match=_unreadable(missing)):
+            client.submit("echo", {"x": 1})
+
+
+@pytest.mark.anyio
+async def test_an_unreadable_ssl_cert_file_is_a_typed_error_naming_it_async_too(
+    queue_emulator_factory: Factory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    emulator = queue_emulator_factory(tls=True, models={"echo": "echo"}, api_keys=["K"])
+    missing = tmp_path / "missing-ca.pem"
+    monkeypatch.setenv("SSL_CERT_FILE", str(missing))
+    async with AsyncQueueClient(api_key="K", base_url=emulator.url) as client:
+        with pytest.raises(APIConnectionError, match=_unreadable(missing)):
+            await client.submit("echo", {"x": 1})
+
+
+def _unreadable(path: Path) -> str:
+    """What the connection error says of a CA file it cannot read (a pattern)."""
+    return re.escape(f"cannot read the CA certificates in '{path}'")
