@@ -29,7 +29,7 @@ from together_queue._config import (
     resolve_config,
     to_timeout,
 )
-from together_queue._http_client import build_http_client
+from together_queue._http_client import LOOPBACK_HOSTS, build_http_client
 from together_queue._options import NOT_GIVEN, NotGiven, RequestOptions, check_headers
 from together_queue._raw import RawResponse
 from together_queue._retry import (
@@ -120,6 +120,9 @@ class ClientBase(Generic[HttpT]):
             self._config.timeout if explicit else httpx.USE_CLIENT_DEFAULT
         )
         self._owns_http = http_client is None
+        # The hosts the library's own pool reaches without an environment proxy (None: the
+        # caller's own http client, whose routes are the caller's).
+        self._direct: frozenset[str] | None = None
         self._http: HttpT = http_client if http_client is not None else self._new_http()
         # The key goes out through this object only, and only to the API's own origin.
         self._auth = BearerAuth(self._config.api_key, origin_of(httpx.URL(self.base_url)))
@@ -127,9 +130,9 @@ class ClientBase(Generic[HttpT]):
     def _new_http(self) -> HttpT:
         # The library's defaults (`default_http_client`): timeouts, no redirects (a
         # redirect must never carry the key to another host), the loopback proxy bypass.
-        return build_http_client(
-            self._http_type, timeout=self._config.timeout, direct_hosts=self._direct_hosts()
-        )
+        direct: tuple[str, ...] = self._direct_hosts()
+        self._direct = frozenset((*LOOPBACK_HOSTS, *direct))
+        return build_http_client(self._http_type, timeout=self._config.timeout, direct_hosts=direct)
 
     def _direct_hosts(self) -> tuple[str, ...]:
         """The base URL's host when it is a loopback one: reached without any proxy.
@@ -183,7 +186,10 @@ class ClientBase(Generic[HttpT]):
         `default_headers` add to this client's. A new `base_url` without `api_key` is
         resolved as the constructor would (a key from the environment reaches a
         loopback URL given in code only through `api_key=`). The copy never closes the
-        shared pool (nor a given `http_client`); close the original when done.
+        shared pool (nor a given `http_client`); close the original when done. A
+        `base_url` on a loopback address the shared pool does not reach directly (say
+        127.0.0.2, from a client of 127.0.0.1) gets a pool of its own, free of any
+        environment proxy as the constructor's is, which the copy's `close()` closes.
         """
         clone = copy.copy(self)
         if default_headers is not None:
@@ -220,7 +226,20 @@ class ClientBase(Generic[HttpT]):
         clone._retry_policy = RetryPolicy(max_retries=config.max_retries)
         clone._poll = poll or self._poll
         clone._owns_http = False
+        if http_client is not None:
+            clone._direct = None
+        elif self._direct is not None and not clone._reaches_directly(config):
+            # The shared pool would send this loopback host's requests, key included,
+            # through an environment proxy: the copy gets a pool of its own.
+            clone._http = clone._new_http()
+            clone._owns_http = True
         return clone
+
+    def _reaches_directly(self, config: ClientConfig) -> bool:
+        """Whether `config`'s base URL is reached directly, if it is a loopback one."""
+        if not config.loopback or self._direct is None:
+            return True
+        return httpx.URL(config.base_url).host in self._direct
 
     def _check_http_client(self, http_client: object) -> HttpT:
         if not isinstance(http_client, self._http_type):

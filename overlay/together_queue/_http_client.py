@@ -17,6 +17,7 @@ import httpx
 from together_queue._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT
 
 __all__ = [
+    "LOOPBACK_HOSTS",
     "LOOPBACK_PATTERNS",
     "build_http_client",
     "default_async_http_client",
@@ -24,8 +25,20 @@ __all__ = [
 ]
 
 #: The hosts that always bypass an environment proxy (any port, http and https): the
-#: loopback names `is_loopback_host` accepts without DNS (`*.localhost` is not one).
-LOOPBACK_PATTERNS: Final = ("all://localhost", "all://127.0.0.1", "all://[::1]")
+#: loopback names `is_loopback_host` accepts without DNS (`*.localhost` is not one), as
+#: `httpx.URL.host` gives them. Another loopback address bypasses it when it is the base
+#: URL's host (`direct_hosts`).
+LOOPBACK_HOSTS: Final = ("localhost", "127.0.0.1", "::1")
+
+
+def direct_mount(host: str) -> str:
+    """The mount pattern that matches every request to `host` (bracketed when IPv6)."""
+    return f"all://[{host}]" if ":" in host else f"all://{host}"
+
+
+#: `LOOPBACK_HOSTS` as httpx mount patterns.
+LOOPBACK_PATTERNS: Final = tuple(direct_mount(host) for host in LOOPBACK_HOSTS)
+
 # `httpx.Client` arguments that shape the connections of its own transport: the proxy-free
 # transports get the same ones, so that `verify=`, `http2=` and `limits=` hold for them too.
 _TRANSPORT_ARGS: Final = ("verify", "cert", "trust_env", "http1", "http2", "limits")
@@ -69,11 +82,6 @@ def default_http_client(**kwargs: Any) -> httpx.Client:
 def default_async_http_client(**kwargs: Any) -> httpx.AsyncClient:
     """An `httpx.AsyncClient` with the library's defaults; see `default_http_client`."""
     return build_http_client(httpx.AsyncClient, **kwargs)
-
-
-def direct_mount(host: str) -> str:
-    """The mount pattern that matches every request to `host` (bracketed when IPv6)."""
-    return f"all://[{host}]" if ":" in host else f"all://{host}"
 
 
 def _with_defaults(

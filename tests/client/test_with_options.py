@@ -59,6 +59,53 @@ def test_with_options_takes_another_http_client_and_never_closes_it(server: Scri
     assert seen == ["/v1/queue/status"]
 
 
+@pytest.mark.parametrize("engine", [QueueClient, AsyncQueueClient])
+def test_another_loopback_host_is_reached_without_the_environment_proxy(
+    engine: type[QueueClient] | type[AsyncQueueClient],
+    server: ScriptedServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A copy for a loopback address the shared pool does not reach directly gets its own."""
+    from together_queue.errors import APIConnectionError
+
+    with scripted_server() as proxy:
+        for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.setenv(name, proxy.url)
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        proxy.always(*STATUS, Reply(200, status_body(status="done")))
+        client = engine(base_url=server.url, api_key=KEY, max_retries=0)
+        # Nothing listens on 127.0.0.2:9: reached directly, the call cannot connect.
+        moved = client.with_options(base_url="http://127.0.0.2:9", api_key=KEY)
+        with pytest.raises(APIConnectionError):
+            _call(moved.status("r", model="m"))
+        assert moved._http is not client._http
+        kept = client.with_options(base_url=server.url.replace("127.0.0.1", "localhost"))
+        assert kept._http is client._http  # a name the pool reaches directly: shared
+        _close(moved)
+        assert not client._http.is_closed  # the copy closed its own pool only
+        _close(client)
+        assert moved._http.is_closed
+        assert proxy.requests == []  # neither the request nor the key went to the proxy
+
+
+def _call(result: object) -> object:
+    """A sync client's result, or an async one's awaited on a loop of its own."""
+    import asyncio
+    import inspect
+
+    return asyncio.run(result) if inspect.iscoroutine(result) else result
+
+
+def _close(client: QueueClient | AsyncQueueClient) -> None:
+    import asyncio
+
+    if isinstance(client, AsyncQueueClient):
+        asyncio.run(client.aclose())
+    else:
+        client.close()
+
+
 @pytest.mark.contract_exempt("extra_body adds a field the spec lacks: that is what it is for")
 def test_bulk_submits_carry_the_extras(server: ScriptedServer) -> None:
     server.always(*SUBMIT, Reply(200, {"requestId": "req-1"}))
