@@ -25,6 +25,7 @@ from typing import Any, Literal, NoReturn
 import attrs
 
 __all__ = [
+    "KEPT_UPDATES",
     "MAX_INFO_BYTES",
     "Claim",
     "InfoTooLarge",
@@ -46,6 +47,10 @@ MAX_INFO_BYTES = 65_536
 It bounds what every status answer carries: `running` updates merge their keys into
 `info`, so without it a worker could grow one job's answers without end.
 """
+
+KEPT_UPDATES = 1_000
+"""A job's worker updates kept for the dashboard, the newest: a worker reporting progress
+for hours would otherwise grow the `updates` table (and an in-memory store) without end."""
 
 _SCHEMA_VERSION = 3
 _SCHEMA = """
@@ -655,6 +660,13 @@ class JobStore:
                 "INSERT INTO updates (seq, status, info, at) VALUES (?, ?, ?, ?)",
                 (job.seq, status, _dumps(dict(info or {})), now),
             )
+            # The job's update KEPT_UPDATES back from the newest goes, if there is one (its
+            # index walks at most that far, and not at all for a job with few updates).
+            conn.execute(
+                "DELETE FROM updates WHERE seq = ?1 AND n <= (SELECT n FROM updates "
+                "WHERE seq = ?1 ORDER BY n DESC LIMIT 1 OFFSET ?2)",
+                (job.seq, KEPT_UPDATES),
+            )
             if status == "running":
                 conn.execute(
                     "UPDATE jobs SET info = ?, claim_expires_at = ? WHERE seq = ?",
@@ -898,8 +910,11 @@ class JobStore:
             rows = conn.execute("SELECT * FROM claims WHERE seq = ? ORDER BY n", (seq,))
             return [Claim(**dict(row)) for row in rows.fetchall()]
 
-    def updates_of(self, seq: int, limit: int = 1000) -> list[dict[str, Any]]:
-        """The last `limit` worker updates of job `seq` (status, info sent, at), in order."""
+    def updates_of(self, seq: int, limit: int = KEPT_UPDATES) -> list[dict[str, Any]]:
+        """The last `limit` worker updates of job `seq` (status, info sent, at), in order.
+
+        The store keeps a job's last `KEPT_UPDATES` only.
+        """
         with self._transaction() as conn:
             rows = conn.execute(
                 "SELECT status, info, at FROM updates WHERE seq = ? ORDER BY n DESC LIMIT ?",

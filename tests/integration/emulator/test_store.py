@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from together_queue.emulator.store import JobNotFound, JobStore
+from together_queue.emulator.store import KEPT_UPDATES, JobNotFound, JobStore
 
 
 def test_next_claim_uses_the_pending_index_without_sorting() -> None:
@@ -113,3 +113,28 @@ def test_sqlites_memory_name_makes_no_file(tmp_path: Path, monkeypatch: pytest.M
     assert store.get(job.request_id, "m") == job
     store.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_job_keeps_its_last_updates_only_and_others_keep_theirs() -> None:
+    store = JobStore()
+    busy, quiet = store.submit("m", {"n": 1}), store.submit("m", {"n": 2})
+    for _ in range(2):
+        assert store.claim("m", "w", claim_timeout=60.0) is not None
+    extra = 50
+    for i in range(KEPT_UPDATES + extra):
+        store.update(busy.request_id, "m", "running", info={"i": i}, claim_timeout=60.0)
+    for i in range(3):
+        store.update(quiet.request_id, "m", "running", info={"i": i}, claim_timeout=60.0)
+    kept = store.updates_of(busy.seq, limit=10 * KEPT_UPDATES)
+    assert [u["info"]["i"] for u in kept] == list(range(extra, KEPT_UPDATES + extra))
+    assert [u["info"]["i"] for u in store.updates_of(quiet.seq)] == [0, 1, 2]
+    # The trim walks the job's own index entries, never the whole table.
+    plan = store._conn.execute(
+        "EXPLAIN QUERY PLAN DELETE FROM updates WHERE seq = ?1 AND n <= (SELECT n FROM "
+        "updates WHERE seq = ?1 ORDER BY n DESC LIMIT 1 OFFSET ?2)",
+        (busy.seq, KEPT_UPDATES),
+    ).fetchall()
+    steps = [row[-1] for row in plan]
+    assert all("updates_seq" in step for step in steps if "updates" in step), steps
+    assert not any("TEMP B-TREE" in step for step in steps), steps
+    store.close()
