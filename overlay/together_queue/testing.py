@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from together_queue._extras import INSTALL_EMULATOR
+
 if TYPE_CHECKING:
     from together_queue.emulator import EmulatorConfig, EmulatorHandle
 
@@ -45,7 +47,7 @@ DEFAULT_TEST_MODELS = {"echo": "echo", "sleep": "sleep", "fail": "fail"}
 """The in-process models of `queue_emulator`."""
 
 _DEFAULT_TEST_CLAIM_TIMEOUT = 2.0
-_INSTALL_HINT = "install it with pip install 'together-queue[emulator]'"
+_INSTALL_HINT = f"install it with {INSTALL_EMULATOR}"
 
 EmulatorFactory = Callable[..., "EmulatorHandle"]
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import together_queue
+from together_queue._extras import INSTALL_EMULATOR
 from together_queue.emulator import EmulatorHandle
 
 from .conftest import cli_env, emulator_jobs, run_cli
@@ -226,7 +227,9 @@ def test_without_the_emulator_extra_a_hint_and_exit_2(command: list[str]) -> Non
         check=False,
     )
     assert result.returncode == 2
-    assert "pip install 'together-queue[emulator]'" in result.stdout + result.stderr
+    # An error: on stderr, in the one wording every message about the extra uses.
+    assert INSTALL_EMULATOR == "pip install 'together-queue[emulator]'"
+    assert INSTALL_EMULATOR in result.stderr and result.stdout == ""
     assert "Traceback" not in result.stderr
 
 

@@ -26,6 +26,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from together_queue._extras import INSTALL_EMULATOR
 from together_queue._version import __version__
 from together_queue.cli import clear as clear_command
 from together_queue.cli import download as download_command
@@ -39,7 +40,7 @@ from together_queue.cli.common import (
 
 __all__ = ["build_parser", "main"]
 
-_EMULATOR_HINT = "error: the emulator needs extra packages: pip install 'together-queue[emulator]'"
+_EMULATOR_HINT = f"error: the emulator needs extra packages: {INSTALL_EMULATOR}"
 # command -> (module, function), imported on use.
 _COMMANDS = {
     "submit": ("together_queue.cli.commands", "cmd_submit"),

@@ -13,11 +13,13 @@ against what the queue promises: any violation exits 1, so the demo doubles as a
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from together_queue._extras import INSTALL_EMULATOR
 from together_queue.cli.common import EXIT_JOB, EXIT_OK, EXIT_USAGE
 from together_queue.cli.demo_view import DemoView
 from together_queue.cli.output import failure_reason, render_metrics
@@ -99,7 +101,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from together_queue.emulator import start_emulator
     except ModuleNotFoundError as exc:
         if exc.name and not exc.name.startswith("together_queue"):
-            print("error: the demo needs the emulator: pip install 'together-queue[emulator]'")
+            print(f"error: the demo needs the emulator: {INSTALL_EMULATOR}", file=sys.stderr)
             return EXIT_USAGE
         raise
     from together_queue._polling import PollPolicy

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from together_queue._config import is_loopback_host
+from together_queue._extras import INSTALL_EMULATOR
 from together_queue.emulator.config import (
     DEFAULT_CLAIM_TIMEOUT,
     LOOPBACK_NAMES,
@@ -313,11 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from together_queue.emulator.server import bind_socket, serve_forever, url_of
     except ImportError as exc:
-        print(
-            f"together-queue emulator: {exc}; install it with "
-            "pip install 'together-queue[emulator]'",
-            file=sys.stderr,
-        )
+        hint = f"install it with {INSTALL_EMULATOR}"
+        print(f"together-queue emulator: {exc}; {hint}", file=sys.stderr)
         return 2
     if not is_loopback_host(config.host):
         print(
