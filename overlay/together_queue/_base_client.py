@@ -228,7 +228,7 @@ class ClientBase(Generic[HttpT]):
         clone._owns_http = False
         if http_client is not None:
             clone._direct = None
-        elif self._direct is not None and not clone._reaches_directly(config):
+        elif not clone._reaches_directly(config):
             # The shared pool would send this loopback host's requests, key included,
             # through an environment proxy: the copy gets a pool of its own.
             clone._http = clone._new_http()
@@ -236,7 +236,11 @@ class ClientBase(Generic[HttpT]):
         return clone
 
     def _reaches_directly(self, config: ClientConfig) -> bool:
-        """Whether `config`'s base URL is reached directly, if it is a loopback one."""
+        """Whether this client's pool reaches `config`'s base URL without an environment proxy.
+
+        False only for a loopback host its own pool has no proxy-free route to; a
+        caller's own http client is the caller's to route.
+        """
         if not config.loopback or self._direct is None:
             return True
         return httpx.URL(config.base_url).host in self._direct
