@@ -221,8 +221,8 @@ ROUTES: tuple[RouteSpec, ...] = (
         "GET",
         "/jobs/{request_id}",
         "job_detail",
-        "one job, its claims and its status updates; `links` maps each storage URL in its "
-        "outputs to a signed download path",
+        "one job, its claims and its last 1,000 status updates; `links` maps each storage "
+        "URL in its outputs to a signed download path",
     ),
     RouteSpec(
         "dashboard",
