@@ -52,6 +52,13 @@ KEPT_UPDATES = 1_000
 """A job's worker updates kept for the dashboard, the newest: a worker reporting progress
 for hours would otherwise grow the `updates` table (and an in-memory store) without end."""
 
+# Plain `?` placeholders: numbered ones (`?1`) with a tuple are deprecated in 3.12, an
+# error in 3.14.
+_TRIM_UPDATES_SQL = (
+    "DELETE FROM updates WHERE seq = ? AND n <= "
+    "(SELECT n FROM updates WHERE seq = ? ORDER BY n DESC LIMIT 1 OFFSET ?)"
+)
+
 _SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -662,11 +669,7 @@ class JobStore:
             )
             # The job's update KEPT_UPDATES back from the newest goes, if there is one (its
             # index walks at most that far, and not at all for a job with few updates).
-            conn.execute(
-                "DELETE FROM updates WHERE seq = ?1 AND n <= (SELECT n FROM updates "
-                "WHERE seq = ?1 ORDER BY n DESC LIMIT 1 OFFSET ?2)",
-                (job.seq, KEPT_UPDATES),
-            )
+            conn.execute(_TRIM_UPDATES_SQL, (job.seq, job.seq, KEPT_UPDATES))
             if status == "running":
                 conn.execute(
                     "UPDATE jobs SET info = ?, claim_expires_at = ? WHERE seq = ?",

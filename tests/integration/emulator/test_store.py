@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from together_queue.emulator.store import KEPT_UPDATES, JobNotFound, JobStore
+from together_queue.emulator.store import (
+    _TRIM_UPDATES_SQL,
+    KEPT_UPDATES,
+    JobNotFound,
+    JobStore,
+)
 
 
 def test_next_claim_uses_the_pending_index_without_sorting() -> None:
@@ -130,9 +135,7 @@ def test_a_job_keeps_its_last_updates_only_and_others_keep_theirs() -> None:
     assert [u["info"]["i"] for u in store.updates_of(quiet.seq)] == [0, 1, 2]
     # The trim walks the job's own index entries, never the whole table.
     plan = store._conn.execute(
-        "EXPLAIN QUERY PLAN DELETE FROM updates WHERE seq = ?1 AND n <= (SELECT n FROM "
-        "updates WHERE seq = ?1 ORDER BY n DESC LIMIT 1 OFFSET ?2)",
-        (busy.seq, KEPT_UPDATES),
+        "EXPLAIN QUERY PLAN " + _TRIM_UPDATES_SQL, (busy.seq, busy.seq, KEPT_UPDATES)
     ).fetchall()
     steps = [row[-1] for row in plan]
     assert all("updates_seq" in step for step in steps if "updates" in step), steps
