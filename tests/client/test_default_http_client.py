@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.scripted_server import Reply, ScriptedServer, scripted_server, status_body
+from tests.support.tls import ca_files_read
 from together_queue import QueueClient, default_async_http_client, default_http_client
 from together_queue._config import DEFAULT_TIMEOUT
 
@@ -84,24 +84,6 @@ async def test_the_async_twin_bypasses_environment_proxies_for_loopback(
         assert proxy.requests == []
 
 
-def _count_tls_contexts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Count the CA bundle reads (about 15 ms each), however httpx makes its contexts.
-
-    A load that names no CA file reads no certificate (a folder is looked in only when a
-    certificate is verified): not counted.
-    """
-    loads = [0]
-    load = ssl.SSLContext.load_verify_locations
-
-    def counting(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
-        if kwargs.get("cafile") or (args and args[0]):
-            loads[0] += 1
-        load(self, *args, **kwargs)
-
-    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
-    return loads
-
-
 def _contexts(http: httpx.Client | httpx.AsyncClient) -> list[ssl.SSLContext]:
     """The TLS context of the client's own transport and of each of its mounts."""
     transports = [http._transport, *(t for t in http._mounts.values() if t is not None)]
@@ -112,18 +94,18 @@ def _contexts(http: httpx.Client | httpx.AsyncClient) -> list[ssl.SSLContext]:
 def test_one_tls_context_serves_the_client_and_every_mount(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    made = _count_tls_contexts(monkeypatch)
+    read = ca_files_read(monkeypatch)
     with QueueClient(base_url=url, api_key="k", allow_insecure_http=True) as client:
         contexts = _contexts(client._http)
         assert len(contexts) >= 4  # its own, and a proxy-free one per loopback name
         assert all(context is contexts[0] for context in contexts)
         contexts[0].wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname="example.com")
-    assert made == [1]  # read when a connection first needed it, not once per transport
-    made[0] = 0
+    assert len(read) == 1  # read when a connection first needed it, not once per transport
+    read.clear()
     http = default_async_http_client()
     assert len({id(context) for context in _contexts(http)}) == 1
     asyncio.run(http.aclose())
-    assert made == [0]  # no TLS connection made: no CA bundle read
+    assert read == []  # no TLS connection made: no CA bundle read
 
 
 def test_a_loopback_base_url_of_another_name_gets_a_proxy_free_mount_too() -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+
 import httpx
 import pytest
 
 from tests.support.scripted_server import Reply, ScriptedServer, scripted_server, status_body
 from together_queue import AsyncQueueClient, JobRequest, QueueClient
+from together_queue.errors import APIConnectionError
 
 STATUS = ("GET", "/v1/queue/status")
 SUBMIT = ("POST", "/v1/queue/submit")
@@ -66,8 +70,6 @@ def test_another_loopback_host_is_reached_without_the_environment_proxy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A copy for a loopback address the shared pool does not reach directly gets its own."""
-    from together_queue.errors import APIConnectionError
-
     with scripted_server() as proxy:
         for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
             monkeypatch.setenv(name, proxy.url)
@@ -91,15 +93,10 @@ def test_another_loopback_host_is_reached_without_the_environment_proxy(
 
 def _call(result: object) -> object:
     """A sync client's result, or an async one's awaited on a loop of its own."""
-    import asyncio
-    import inspect
-
     return asyncio.run(result) if inspect.iscoroutine(result) else result
 
 
 def _close(client: QueueClient | AsyncQueueClient) -> None:
-    import asyncio
-
     if isinstance(client, AsyncQueueClient):
         asyncio.run(client.aclose())
     else:

@@ -6,12 +6,12 @@ import ssl
 import threading
 import types
 from pathlib import Path
-from typing import Any
 
 import certifi
 import httpx
 import pytest
 
+from tests.support.tls import ca_files_read
 from together_queue._tls import DeferredTrustContext, UnreadableCA, client_tls_context
 
 
@@ -38,19 +38,6 @@ def _one_ca(tmp_path: Path) -> Path:
     path = tmp_path / "one-ca.pem"
     path.write_text(pem[pem.index("-----BEGIN CERTIFICATE-----") : pem.index(end) + len(end)])
     return path
-
-
-def _count_loads(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """The CA files loaded into any context from now on."""
-    loaded: list[Any] = []
-    load = ssl.SSLContext.load_verify_locations
-
-    def counting(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
-        loaded.append(kwargs.get("cafile") or (args[0] if args else None))
-        load(self, *args, **kwargs)
-
-    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
-    return loaded
 
 
 @pytest.mark.parametrize("keylog", [False, True], ids=["plain", "SSLKEYLOGFILE"])
@@ -92,7 +79,7 @@ def test_the_certificates_are_read_once_whatever_the_threads(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     context = DeferredTrustContext(cafile=certifi.where())
-    loaded = _count_loads(monkeypatch)
+    loaded = ca_files_read(monkeypatch)
     start = threading.Barrier(8)
     errors: list[BaseException] = []
 

@@ -52,8 +52,9 @@ KEPT_UPDATES = 1_000
 """A job's worker updates kept for the dashboard, the newest: a worker reporting progress
 for hours would otherwise grow the `updates` table (and an in-memory store) without end."""
 
-# Plain `?` placeholders: numbered ones (`?1`) with a tuple are deprecated in 3.12, an
-# error in 3.14.
+# Deletes the updates of job `seq` older than its newest KEPT_UPDATES (the third value).
+# The job's seq is bound twice: numbered placeholders (`?1`) bound from a tuple are
+# deprecated since Python 3.12 and an error in 3.14.
 _TRIM_UPDATES_SQL = (
     "DELETE FROM updates WHERE seq = ? AND n <= "
     "(SELECT n FROM updates WHERE seq = ? ORDER BY n DESC LIMIT 1 OFFSET ?)"
@@ -667,8 +668,8 @@ class JobStore:
                 "INSERT INTO updates (seq, status, info, at) VALUES (?, ?, ?, ?)",
                 (job.seq, status, _dumps(dict(info or {})), now),
             )
-            # The job's update KEPT_UPDATES back from the newest goes, if there is one (its
-            # index walks at most that far, and not at all for a job with few updates).
+            # Normally the one update this insert pushed past KEPT_UPDATES goes; the lookup
+            # walks the job's own index entries, at most KEPT_UPDATES of them.
             conn.execute(_TRIM_UPDATES_SQL, (job.seq, job.seq, KEPT_UPDATES))
             if status == "running":
                 conn.execute(

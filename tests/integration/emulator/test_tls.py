@@ -17,6 +17,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from tests.support.tls import ca_files_read
 from together_queue import AsyncQueueClient, QueueClient
 from together_queue.emulator.tls import TlsFiles, UnsafeTlsFolder, write_self_signed
 from together_queue.errors import APIConnectionError
@@ -300,19 +301,12 @@ def test_a_plain_http_client_never_reads_a_ca_bundle(
     queue_emulator_factory: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emulator = queue_emulator_factory(models={"echo": "echo"}, api_keys=["K"])
-    read: list[object] = []
-    load = ssl.SSLContext.load_verify_locations
-
-    def counting(self: ssl.SSLContext, *args: object, **kwargs: object) -> None:
-        read.append(kwargs.get("cafile") or (args[0] if args else None))
-        load(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    read = ca_files_read(monkeypatch)
     # A CA file nobody can read: a client that never opens TLS must not care.
     monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent/ca.pem")
     with QueueClient(api_key="K", base_url=emulator.url) as client:
         assert client.run("echo", {"plain": "http"}, timeout=10) == {"plain": "http"}
-    assert [cafile for cafile in read if cafile] == []
+    assert read == []
 
 
 def test_an_unreadable_ssl_cert_file_is_a_typed_error_naming_it(
